@@ -1,0 +1,147 @@
+//! The public catalogue of procedures: tree, procedure pages, search.
+
+pub mod db;
+pub mod spec;
+
+use axum::{
+    extract::{Path, Query, State},
+    http::HeaderMap,
+    response::Html,
+    routing::get,
+    Router,
+};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{
+    db::TenantTx,
+    error::{AppError, AppResult},
+    state::AppState,
+    tenancy::{CurrentTenant, Tenant},
+    web::{base_context, render::json_for_script, render_page},
+};
+
+/// Pages that are the same for every anonymous visitor (cached).
+pub fn public_router() -> Router<AppState> {
+    Router::new()
+        .route("/servizi", get(catalogue))
+        .route("/servizi/categoria/{slug}", get(category_page))
+        .route("/servizi/{slug}", get(procedure_page))
+}
+
+/// Pages that depend on the query string (not cached).
+pub fn dynamic_router() -> Router<AppState> {
+    Router::new().route("/cerca", get(search_page))
+}
+
+async fn catalogue(State(state): State<AppState>, tenant: CurrentTenant) -> AppResult<Html<String>> {
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let categories = db::categories(&mut tx).await?;
+    let procedures = db::procedure_cards(&mut tx, None).await?;
+    tx.commit().await?;
+    let mut context = base_context(&tenant.site());
+    context.insert("categories", &categories);
+    context.insert("procedures", &procedures);
+    render_page(&state, &tenant.site(), "catalogue.html", &context)
+}
+
+async fn category_page(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    Path(slug): Path<String>,
+) -> AppResult<Html<String>> {
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let category = db::category(&mut tx, &slug).await?.ok_or(AppError::NotFound)?;
+    let procedures = db::procedure_cards(&mut tx, Some(&slug)).await?;
+    tx.commit().await?;
+    let mut context = base_context(&tenant.site());
+    context.insert("category", &category);
+    context.insert("procedures", &procedures);
+    render_page(&state, &tenant.site(), "category.html", &context)
+}
+
+async fn procedure_page(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+) -> AppResult<Html<String>> {
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let procedure = db::procedure(&mut tx, &slug).await?.ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or(&tenant.0.primary_host);
+    let url = format!("{}://{host}/servizi/{}", scheme(&state), procedure.slug);
+    let mut context = base_context(&tenant.site());
+    context.insert("json_ld", &json_for_script(&government_service(&tenant.0, &procedure, &url)));
+    context.insert("updated_on", &procedure.updated_at.format("%d/%m/%Y").to_string());
+    context.insert("procedure", &procedure);
+    render_page(&state, &tenant.site(), "procedure.html", &context)
+}
+
+fn scheme(state: &AppState) -> &'static str {
+    if state.settings.base_domain == "localhost" {
+        "http"
+    } else {
+        "https"
+    }
+}
+
+/// schema.org `GovernmentService` for search engines and the national catalogue.
+fn government_service(tenant: &Tenant, p: &db::ProcedureDetail, url: &str) -> serde_json::Value {
+    let contacts = &tenant.profile.contacts;
+    json!({
+        "@context": "https://schema.org",
+        "@type": "GovernmentService",
+        "name": p.title,
+        "description": p.summary,
+        "url": url,
+        "serviceType": p.category_name,
+        "audience": { "@type": "Audience", "audienceType": p.audience.split("\n\n").next().unwrap_or_default() },
+        "areaServed": { "@type": "AdministrativeArea", "name": tenant.profile.short_name },
+        "provider": {
+            "@type": "GovernmentOrganization",
+            "name": tenant.name,
+            "identifier": tenant.profile.ipa_code,
+            "address": contacts.address,
+            "telephone": contacts.phone,
+            "email": contacts.email,
+            "url": contacts.website,
+        },
+        "serviceOperator": { "@type": "GovernmentOrganization", "name": p.office_name, "email": p.office_email, "telephone": p.office_phone },
+        "availableChannel": {
+            "@type": "ServiceChannel",
+            "serviceUrl": url,
+            "availableLanguage": { "@type": "Language", "name": "Italiano", "alternateName": "it" },
+            "processingTime": format!("P{}D", p.time_limit_days),
+            "servicePhone": { "@type": "ContactPoint", "telephone": p.office_phone, "email": p.office_email },
+        },
+        "termsOfService": p.legal_basis.join("; "),
+        "dateModified": p.updated_at.to_rfc3339(),
+    })
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+async fn search_page(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    Query(query): Query<SearchQuery>,
+) -> AppResult<Html<String>> {
+    let q: String = query.q.trim().chars().take(200).collect();
+    let results = if q.is_empty() {
+        Vec::new()
+    } else {
+        let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+        let results = db::search(&mut tx, &q).await?;
+        tx.commit().await?;
+        results
+    };
+    let mut context = base_context(&tenant.site());
+    context.insert("q", &q);
+    context.insert("results", &results);
+    render_page(&state, &tenant.site(), "search.html", &context)
+}

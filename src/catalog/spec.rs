@@ -1,0 +1,142 @@
+//! The catalogue as written in a tenant's recipe: categories and offices in
+//! `tenant.toml`, one `procedures/<slug>.toml` per procedure.
+
+use std::{collections::HashSet, path::Path};
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+
+use crate::tenancy::onboarding::is_valid_slug;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategorySpec {
+    pub slug: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfficeSpec {
+    pub code: String,
+    pub name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub opening_hours: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fee {
+    pub label: String,
+    pub amount: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcedureSpec {
+    #[serde(skip)]
+    pub slug: String,
+    pub title: String,
+    pub category: String,
+    pub summary: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub audience: String,
+    #[serde(default)]
+    pub how_to: String,
+    #[serde(default)]
+    pub required_documents: Vec<String>,
+    #[serde(default)]
+    pub costs: String,
+    #[serde(default)]
+    pub fees: Vec<Fee>,
+    pub office: String,
+    #[serde(default)]
+    pub officer: String,
+    pub time_limit_days: i32,
+    #[serde(default)]
+    pub calendar_text: String,
+    #[serde(default)]
+    pub legal_basis: Vec<String>,
+    #[serde(default)]
+    pub outcome: String,
+    #[serde(default)]
+    pub conditions: String,
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    #[serde(default = "yes")]
+    pub online: bool,
+    #[serde(default)]
+    pub contacts: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub struct CatalogSpec {
+    pub categories: Vec<CategorySpec>,
+    pub offices: Vec<OfficeSpec>,
+    pub procedures: Vec<ProcedureSpec>,
+}
+
+impl CatalogSpec {
+    /// Reads `dir/procedures/*.toml` and checks every reference.
+    pub fn load(dir: &Path, categories: &[CategorySpec], offices: &[OfficeSpec]) -> anyhow::Result<Self> {
+        let mut seen = HashSet::new();
+        for c in categories {
+            if !is_valid_slug(&c.slug) || !seen.insert(c.slug.as_str()) {
+                bail!("{}/tenant.toml: category slug {:?} is invalid or repeated", dir.display(), c.slug);
+            }
+        }
+        let mut seen = HashSet::new();
+        for o in offices {
+            let ok = !o.code.is_empty() && o.code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if !ok || !seen.insert(o.code.as_str()) {
+                bail!("{}/tenant.toml: office code {:?} is invalid or repeated", dir.display(), o.code);
+            }
+        }
+        let mut procedures = Vec::new();
+        let proc_dir = dir.join("procedures");
+        if proc_dir.is_dir() {
+            let mut paths: Vec<_> = std::fs::read_dir(&proc_dir)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+                .collect();
+            paths.sort();
+            for path in paths {
+                let slug = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+                if !is_valid_slug(&slug) {
+                    bail!("{}: the file name is the procedure slug: lowercase letters, digits, hyphens", path.display());
+                }
+                let text = std::fs::read_to_string(&path)?;
+                let mut spec: ProcedureSpec =
+                    toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+                spec.slug = slug;
+                if !categories.iter().any(|c| c.slug == spec.category) {
+                    bail!("{}: category {:?} is not defined in tenant.toml", path.display(), spec.category);
+                }
+                if !offices.iter().any(|o| o.code == spec.office) {
+                    bail!("{}: office {:?} is not defined in tenant.toml", path.display(), spec.office);
+                }
+                if spec.title.trim().is_empty() || spec.summary.trim().is_empty() {
+                    bail!("{}: title and summary must not be empty", path.display());
+                }
+                if spec.time_limit_days <= 0 {
+                    bail!("{}: time_limit_days must be a positive number of days", path.display());
+                }
+                procedures.push(spec);
+            }
+        }
+        Ok(Self { categories: categories.to_vec(), offices: offices.to_vec(), procedures })
+    }
+}

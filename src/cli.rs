@@ -1,0 +1,165 @@
+//! `sportello serve | migrate | tenant ...`
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use anyhow::bail;
+use clap::{Parser, Subcommand};
+use sqlx::PgPool;
+
+use crate::{
+    config::Settings,
+    db::{self, Database},
+    startup::Application,
+    tenancy::{onboarding, TenantStatus},
+    web::render::Renderer,
+};
+
+#[derive(Parser)]
+#[command(name = "sportello", version, about = "Portale e sportello online multi-ente")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTP (starts the embedded PostgreSQL when DATABASE_URL is not set).
+    Serve {
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Onboard and manage tenants (enti).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create or update tenants from their folders (idempotent).
+    Apply { dirs: Vec<PathBuf> },
+    /// List tenants with their status and hosts.
+    List,
+    /// Suspend a tenant: its hosts show a notice and no data.
+    Suspend { slug: String },
+    /// Reactivate a suspended tenant.
+    Resume { slug: String },
+    /// Attach or detach custom domains.
+    #[command(subcommand)]
+    Domain(DomainCommand),
+}
+
+#[derive(Subcommand)]
+enum DomainCommand {
+    Add { slug: String, host: String },
+    Remove { host: String },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut settings = Settings::load()?;
+    match cli.command {
+        Command::Serve { listen } => {
+            if let Some(listen) = listen {
+                settings.listen = listen;
+            }
+            serve(settings).await
+        }
+        Command::Migrate => {
+            let (_db, _admin) = open_admin(&settings).await?;
+            println!("migrazioni applicate");
+            Ok(())
+        }
+        Command::Tenant(command) => {
+            let (_db, admin) = open_admin(&settings).await?;
+            tenant_command(&settings, &admin, command).await
+        }
+    }
+}
+
+/// Opens the owner connection and brings the schema up to date.
+async fn open_admin(settings: &Settings) -> anyhow::Result<(Database, PgPool)> {
+    let database = Database::from_settings(settings).await?;
+    let admin = db::connect(&database.targets.admin, 4).await?;
+    db::migrate(&admin).await?;
+    Ok((database, admin))
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let (database, admin) = open_admin(&settings).await?;
+    if settings.apply_tenants_on_start {
+        apply_dirs(&settings, &admin, &onboarding::tenant_dirs(&settings.tenants_dir)?).await?;
+    }
+    admin.close().await;
+    let app = Application::build(settings, &database.targets).await?;
+    app.run_until(shutdown_signal()).await?;
+    drop(database); // stops the embedded cluster, if we started it
+    Ok(())
+}
+
+async fn apply_dirs(settings: &Settings, admin: &PgPool, dirs: &[PathBuf]) -> anyhow::Result<()> {
+    let renderer = Renderer::load(&settings.themes_dir, &settings.locales_dir)?;
+    for dir in dirs {
+        let recipe = onboarding::TenantRecipe::load(dir, renderer.themes())?;
+        let report = onboarding::apply(admin, &recipe, &settings.base_domain).await?;
+        let what = match (report.created, report.changes) {
+            (true, _) => "creato".to_string(),
+            (false, 0) => "nessuna modifica".to_string(),
+            (false, n) => format!("aggiornato ({n} modifiche)"),
+        };
+        println!("{}: {what}", report.slug);
+        tracing::info!(tenant = report.slug, created = report.created, changes = report.changes, "tenant applied");
+    }
+    Ok(())
+}
+
+async fn tenant_command(settings: &Settings, admin: &PgPool, command: TenantCommand) -> anyhow::Result<()> {
+    match command {
+        TenantCommand::Apply { dirs } => {
+            if dirs.is_empty() {
+                bail!("indicare almeno una cartella, ad esempio tenants/valmora");
+            }
+            apply_dirs(settings, admin, &dirs).await
+        }
+        TenantCommand::List => {
+            println!("{:<20} {:<10} {:<8} {:<40} HOST", "SLUG", "STATO", "TEMA", "NOME");
+            for t in onboarding::list(admin).await? {
+                println!("{:<20} {:<10} {:<8} {:<40} {}", t.slug, t.status, t.theme, t.name, t.hosts.join(", "));
+            }
+            Ok(())
+        }
+        TenantCommand::Suspend { slug } => set_status(admin, &slug, TenantStatus::Suspended, "sospeso").await,
+        TenantCommand::Resume { slug } => set_status(admin, &slug, TenantStatus::Active, "riattivato").await,
+        TenantCommand::Domain(DomainCommand::Add { slug, host }) => {
+            onboarding::add_domain(admin, &slug, &host).await?;
+            println!("{host}: collegato a {slug}");
+            Ok(())
+        }
+        TenantCommand::Domain(DomainCommand::Remove { host }) => {
+            if !onboarding::remove_domain(admin, &host).await? {
+                bail!("{host}: nessun dominio personalizzato con questo nome");
+            }
+            println!("{host}: scollegato");
+            Ok(())
+        }
+    }
+}
+
+async fn set_status(admin: &PgPool, slug: &str, status: TenantStatus, done: &str) -> anyhow::Result<()> {
+    if !onboarding::set_status(admin, slug, status).await? {
+        bail!("nessun ente con slug {slug}");
+    }
+    println!("{slug}: {done}");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,152 @@
+//! Typed settings: an optional TOML file overlaid by environment variables.
+//! Unknown keys are refused so a typo never silently falls back to a default.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use anyhow::Context;
+use ipnet::IpNet;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address `serve` listens on.
+    pub listen: SocketAddr,
+    /// Every tenant answers at `<slug>.<base_domain>`.
+    pub base_domain: String,
+    /// Hosts that show the platform's own pages rather than an ente's.
+    pub platform_hosts: Vec<String>,
+    /// Peers whose `X-Forwarded-Host` is believed; everyone else's is ignored.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Runtime connection (a role that owns nothing and cannot bypass RLS).
+    /// Absent: the embedded PostgreSQL cluster under `data_dir/pg` is used.
+    pub database_url: Option<Secret>,
+    /// Owner connection used for migrations and tenant onboarding.
+    pub database_admin_url: Option<Secret>,
+    pub data_dir: PathBuf,
+    pub tenants_dir: PathBuf,
+    pub themes_dir: PathBuf,
+    pub locales_dir: PathBuf,
+    /// Where the Bootstrap Italia distribution was installed by the setup step.
+    pub design_system_dir: PathBuf,
+    /// Seconds an anonymous public page stays in the page cache.
+    pub page_cache_ttl_secs: u64,
+    /// Apply every `tenants/*/` at start (the embedded default does).
+    pub apply_tenants_on_start: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".parse().expect("valid default address"),
+            base_domain: "localhost".into(),
+            platform_hosts: vec!["localhost".into(), "127.0.0.1".into(), "admin.localhost".into()],
+            trusted_proxies: Vec::new(),
+            database_url: None,
+            database_admin_url: None,
+            data_dir: "var".into(),
+            tenants_dir: "tenants".into(),
+            themes_dir: "themes".into(),
+            locales_dir: "locales".into(),
+            design_system_dir: "node_modules/bootstrap-italia/dist".into(),
+            page_cache_ttl_secs: 60,
+            apply_tenants_on_start: true,
+        }
+    }
+}
+
+/// A connection string that never prints its content (it may hold a password).
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(****)")
+    }
+}
+
+impl Settings {
+    /// Reads `SPORTELLO_CONFIG` (or `sportello.toml` when present), then the environment.
+    pub fn load() -> anyhow::Result<Self> {
+        let path = std::env::var_os("SPORTELLO_CONFIG")
+            .map(PathBuf::from)
+            .or_else(|| Some(PathBuf::from("sportello.toml")).filter(|p| p.exists()));
+        let mut settings = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
+            }
+            None => Settings::default(),
+        };
+        settings.overlay_env(|key| std::env::var(key).ok())?;
+        Ok(settings)
+    }
+
+    fn overlay_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        if let Some(v) = var("DATABASE_URL") {
+            self.database_url = Some(Secret(v));
+        }
+        if let Some(v) = var("DATABASE_ADMIN_URL") {
+            self.database_admin_url = Some(Secret(v));
+        }
+        if let Some(v) = var("SPORTELLO_LISTEN") {
+            self.listen = v.parse().context("SPORTELLO_LISTEN")?;
+        }
+        if let Some(v) = var("SPORTELLO_BASE_DOMAIN") {
+            self.base_domain = v.trim().to_ascii_lowercase();
+        }
+        if let Some(v) = var("SPORTELLO_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse::<IpNet>().or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from)))
+                .collect::<Result<_, _>>()
+                .context("SPORTELLO_TRUSTED_PROXIES")?;
+        }
+        if let Some(v) = var("SPORTELLO_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("postgres://app:hunter2@db/x");
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<Settings>("base_domian = \"x\"").is_err());
+    }
+
+    #[test]
+    fn env_overlays_file() {
+        let mut s = Settings::default();
+        s.overlay_env(|k| match k {
+            "SPORTELLO_TRUSTED_PROXIES" => Some("10.0.0.0/8, 127.0.0.1".into()),
+            "SPORTELLO_BASE_DOMAIN" => Some("Sportello.Example.IT".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(s.trusted_proxies.len(), 2);
+        assert_eq!(s.base_domain, "sportello.example.it");
+    }
+}

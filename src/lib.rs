@@ -1,0 +1,14 @@
+//! Sportello: one deployment, every ente's portal. See README.md and docs/.
+
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod platform;
+pub mod portal;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod tenancy;
+pub mod web;

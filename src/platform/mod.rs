@@ -1,0 +1,37 @@
+//! The platform's own pages (127.0.0.1, localhost, admin.<base>): the list of enti.
+
+use axum::{extract::State, http::HeaderMap, response::Html, routing::get, Router};
+use serde::Serialize;
+
+use crate::{error::AppResult, state::AppState, tenancy::Site, web::{base_context, render_page}};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/", get(platform_home))
+}
+
+#[derive(Serialize, sqlx::FromRow)]
+struct TenantLink {
+    name: String,
+    host: String,
+}
+
+async fn platform_home(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Html<String>> {
+    let links: Vec<TenantLink> = sqlx::query_as(
+        "select t.name, d.host from tenants t join tenant_domains d on d.tenant_id = t.id and d.is_primary
+         where t.status = 'active' order by t.name",
+    )
+    .fetch_all(&state.db)
+    .await?;
+    // Links keep the port the visitor used, so the embedded default's :8080 works.
+    let port = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.rsplit_once(':').map(|(_, p)| p.to_string()))
+        .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        .map(|p| format!(":{p}"))
+        .unwrap_or_default();
+    let mut context = base_context(&Site::Platform);
+    context.insert("tenants", &links);
+    context.insert("port", &port);
+    render_page(&state, &Site::Platform, "platform_home.html", &context)
+}

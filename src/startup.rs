@@ -1,0 +1,149 @@
+//! Builds the application from settings: state, routers, layers, listener.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use axum::{
+    extract::{Request, State},
+    http::{header, HeaderValue, StatusCode},
+    middleware::{from_fn, from_fn_with_state},
+    response::IntoResponse,
+    routing::get,
+    Json, Router,
+};
+use tokio::net::TcpListener;
+use tower::Layer;
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    services::ServeDir,
+    set_header::{SetResponseHeader, SetResponseHeaderLayer},
+    trace::{DefaultOnResponse, TraceLayer},
+};
+use tracing::Level;
+
+use crate::{
+    catalog,
+    config::Settings,
+    db::{self, DbTargets},
+    error::AppError,
+    platform, portal,
+    state::AppState,
+    tenancy::{self, TenantResolver},
+    web::{self, errors::render_error_pages, headers::security_headers, page_cache, render::Renderer},
+};
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects, loads the themes and binds `settings.listen` (port 0 picks one).
+    pub async fn build(settings: Settings, targets: &DbTargets) -> anyhow::Result<Self> {
+        let renderer = Renderer::load(&settings.themes_dir, &settings.locales_dir)?;
+        let pool = db::connect(&targets.app, 32).await.context("connecting to PostgreSQL")?;
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("binding {}", settings.listen))?;
+        let state = AppState {
+            tenants: TenantResolver::new(pool.clone(), &settings.platform_hosts),
+            pages: page_cache::PageCache::new(Duration::from_secs(settings.page_cache_ttl_secs)),
+            db: pool,
+            renderer: Arc::new(renderer),
+            settings: Arc::new(settings),
+        };
+        let router = app_router(state.clone());
+        Ok(Self { listener, router, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then drains in-flight requests.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let listener_task = tenancy::spawn_invalidation_listener(self.state.clone());
+        tracing::info!(address = %self.listener.local_addr()?, "serving");
+        let result = axum::serve(
+            self.listener,
+            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        listener_task.abort();
+        Ok(result?)
+    }
+}
+
+fn app_router(state: AppState) -> Router {
+    let tenant = Router::new()
+        .merge(portal::public_router())
+        .merge(catalog::public_router())
+        .route_layer(from_fn_with_state(state.clone(), page_cache::cache_public_page))
+        .merge(catalog::dynamic_router())
+        .fallback(not_found)
+        .layer(from_fn_with_state(state.clone(), render_error_pages))
+        .with_state(state.clone());
+    let platform = platform::router()
+        .fallback(not_found)
+        .layer(from_fn_with_state(state.clone(), render_error_pages))
+        .with_state(state.clone());
+    let sites = Router::new()
+        .fallback(web::dispatch)
+        .with_state(web::SiteRouters { state: state.clone(), platform, tenant });
+
+    let mut router = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readiness))
+        .with_state(state.clone())
+        .nest_service("/static/vendor/bootstrap-italia", static_dir(&state.settings.design_system_dir));
+    for theme in state.renderer.themes() {
+        let dir = state.settings.themes_dir.join(theme).join("static");
+        router = router.nest_service(&format!("/static/themes/{theme}"), static_dir(&dir));
+    }
+    router
+        .fallback_service(sites)
+        .layer(from_fn(security_headers))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let id = request
+                        .headers()
+                        .get(web::REQUEST_ID_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", request_id = %id, method = %request.method(), host, path = %request.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+fn static_dir(path: &std::path::Path) -> SetResponseHeader<ServeDir, HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"))
+        .layer(ServeDir::new(path))
+}
+
+async fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+/// Ready when PostgreSQL answers within two seconds.
+async fn readiness(State(state): State<AppState>) -> impl IntoResponse {
+    let db_ok = tokio::time::timeout(Duration::from_secs(2), sqlx::query("select 1").execute(&state.db))
+        .await
+        .is_ok_and(|r| r.is_ok());
+    let status = if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = serde_json::json!({
+        "status": if db_ok { "ready" } else { "unavailable" },
+        "database": if db_ok { "ok" } else { "unreachable" },
+    });
+    (status, Json(body))
+}

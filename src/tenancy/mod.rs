@@ -1,0 +1,156 @@
+//! Which ente a request is for: `Host` -> tenant, cached, invalidated across nodes
+//! with PostgreSQL LISTEN/NOTIFY.
+
+pub mod host;
+pub mod model;
+pub mod onboarding;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::extract::{ConnectInfo, Request};
+use moka::future::Cache;
+use sqlx::{postgres::PgListener, PgPool};
+use uuid::Uuid;
+
+pub use model::{Tenant, TenantStatus};
+
+use crate::{error::AppError, state::AppState};
+
+/// Channel every node listens on; the payload is the changed tenant's id.
+pub const NOTIFY_CHANNEL: &str = "sportello_tenants";
+
+/// What a request's host resolved to.
+#[derive(Clone, Debug)]
+pub enum Site {
+    /// The platform's own pages (127.0.0.1, localhost, admin.<base>).
+    Platform,
+    Tenant(Arc<Tenant>),
+}
+
+#[derive(Clone)]
+pub struct TenantResolver {
+    pool: PgPool,
+    /// `None` is cached too, so a flood of unknown hosts does not reach the database.
+    by_host: Cache<String, Option<Arc<Tenant>>>,
+    platform_hosts: Arc<[String]>,
+}
+
+impl TenantResolver {
+    pub fn new(pool: PgPool, platform_hosts: &[String]) -> Self {
+        Self {
+            pool,
+            by_host: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(300))
+                .build(),
+            platform_hosts: platform_hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+        }
+    }
+
+    pub async fn resolve(&self, host: &str) -> Result<Option<Site>, AppError> {
+        if self.platform_hosts.iter().any(|h| h == host) {
+            return Ok(Some(Site::Platform));
+        }
+        let pool = self.pool.clone();
+        let tenant = self
+            .by_host
+            .try_get_with(host.to_string(), async move { load_tenant(&pool, host).await.map(|t| t.map(Arc::new)) })
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("resolving tenant: {e}")))?;
+        Ok(tenant.map(Site::Tenant))
+    }
+
+    pub fn invalidate_all(&self) {
+        self.by_host.invalidate_all();
+    }
+}
+
+async fn load_tenant(pool: &PgPool, host: &str) -> sqlx::Result<Option<Tenant>> {
+    let row: Option<(Uuid, String, String, String, String, serde_json::Value, String)> = sqlx::query_as(
+        "select t.id, t.slug, t.name, t.status, t.theme, t.profile,
+                (select p.host from tenant_domains p where p.tenant_id = t.id and p.is_primary)
+         from tenant_domains d join tenants t on t.id = d.tenant_id
+         where d.host = $1",
+    )
+    .bind(host)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(id, slug, name, status, theme, profile, primary_host)| Tenant {
+        id,
+        slug,
+        name,
+        status: TenantStatus::parse(&status),
+        theme,
+        primary_host,
+        profile: serde_json::from_value(profile).unwrap_or_default(),
+    }))
+}
+
+/// Listens for tenant changes and drops every cache that may hold stale data.
+/// A lost connection may have lost notifications, so it drops them too.
+pub fn spawn_invalidation_listener(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match PgListener::connect_with(&state.db).await {
+                Ok(mut listener) => {
+                    if listener.listen(NOTIFY_CHANNEL).await.is_err() {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                    state.invalidate_tenant_caches();
+                    loop {
+                        match listener.try_recv().await {
+                            Ok(Some(notification)) => {
+                                tracing::info!(tenant = notification.payload(), "tenant changed, caches dropped");
+                                state.invalidate_tenant_caches();
+                            }
+                            Ok(None) => {
+                                tracing::warn!("tenant change listener reconnected; caches dropped");
+                                state.invalidate_tenant_caches();
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "tenant change listener failed");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot listen for tenant changes"),
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    })
+}
+
+/// The normalised host a request asked for (see `host::requested_host`).
+pub fn host_of(state: &AppState, request: &Request) -> Result<String, AppError> {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let raw = host::requested_host(request.headers(), peer, &state.settings.trusted_proxies);
+    host::normalize_host(raw.unwrap_or_default()).map_err(|_| AppError::BadHost)
+}
+
+/// The site for a normalised host; unknown hosts are an error. A suspended tenant
+/// is returned as is, for the caller to refuse.
+pub async fn site_for_host(state: &AppState, host: &str) -> Result<Site, AppError> {
+    state.tenants.resolve(host).await?.ok_or(AppError::UnknownHost)
+}
+
+/// Extractor for handlers of the tenant router: the ente this request is for.
+pub struct CurrentTenant(pub Arc<Tenant>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CurrentTenant {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<Site>() {
+            Some(Site::Tenant(t)) => Ok(Self(t.clone())),
+            _ => Err(AppError::NotFound),
+        }
+    }
+}
+
+impl CurrentTenant {
+    pub fn site(&self) -> Site {
+        Site::Tenant(self.0.clone())
+    }
+}

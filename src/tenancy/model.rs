@@ -1,0 +1,86 @@
+//! The resolved tenant, as every request sees it.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantStatus {
+    Active,
+    Suspended,
+}
+
+impl TenantStatus {
+    pub fn parse(s: &str) -> Self {
+        if s == "active" {
+            Self::Active
+        } else {
+            Self::Suspended
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tenant {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub status: TenantStatus,
+    pub theme: String,
+    pub primary_host: String,
+    pub profile: Profile,
+}
+
+/// Public profile stored as JSON in `tenants.profile`; it reaches templates as
+/// context, never as a template copy.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Profile {
+    pub short_name: String,
+    pub tagline: String,
+    pub ipa_code: String,
+    pub region: String,
+    pub province: String,
+    pub branding: Branding,
+    pub contacts: Contacts,
+    pub quick_links: Vec<QuickLink>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Branding {
+    pub primary_color: String,
+    pub banner_title: String,
+    pub banner_text: String,
+    /// `/branding/<name>?v=<hash>` — set by onboarding from the stored assets.
+    pub logo_url: Option<String>,
+    pub banner_url: Option<String>,
+    /// Cache-busting version of the generated colour stylesheet.
+    pub css_version: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Contacts {
+    pub address: String,
+    pub phone: String,
+    pub email: String,
+    pub pec: String,
+    pub website: String,
+    pub vat_number: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuickLink {
+    pub label: String,
+    pub url: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+impl QuickLink {
+    pub fn is_external(&self) -> bool {
+        self.url.starts_with("http://") || self.url.starts_with("https://")
+    }
+}

@@ -1,0 +1,367 @@
+//! Declarative onboarding: `tenants/<slug>/` is the recipe, `apply` makes the
+//! database match it. Applying an unchanged recipe changes nothing.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::{
+    host::normalize_host,
+    model::{Contacts, Profile, QuickLink},
+    NOTIFY_CHANNEL,
+};
+use crate::{catalog, db::TenantTx};
+
+/// `tenants/<slug>/tenant.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantFile {
+    pub name: String,
+    pub short_name: String,
+    #[serde(default = "default_theme")]
+    pub theme: String,
+    pub ipa_code: String,
+    #[serde(default)]
+    pub tagline: String,
+    #[serde(default)]
+    pub region: String,
+    #[serde(default)]
+    pub province: String,
+    #[serde(default)]
+    pub custom_domains: Vec<String>,
+    pub branding: BrandingFile,
+    #[serde(default)]
+    pub contacts: Contacts,
+    #[serde(default)]
+    pub quick_links: Vec<QuickLink>,
+    #[serde(default)]
+    pub categories: Vec<catalog::spec::CategorySpec>,
+    #[serde(default)]
+    pub offices: Vec<catalog::spec::OfficeSpec>,
+}
+
+fn default_theme() -> String {
+    "base".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrandingFile {
+    pub primary_color: String,
+    pub logo: Option<String>,
+    pub banner: Option<String>,
+    #[serde(default)]
+    pub banner_title: String,
+    #[serde(default)]
+    pub banner_text: String,
+}
+
+/// A tenant recipe read from disk and validated.
+pub struct TenantRecipe {
+    pub slug: String,
+    pub file: TenantFile,
+    pub assets: Vec<Asset>,
+    pub catalog: catalog::spec::CatalogSpec,
+}
+
+pub struct Asset {
+    pub name: String,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+    pub sha256: String,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct ApplyReport {
+    pub slug: String,
+    pub created: bool,
+    /// Rows inserted, updated or unpublished; 0 means the database already matched.
+    pub changes: u64,
+}
+
+pub fn is_valid_slug(slug: &str) -> bool {
+    (1..=63).contains(&slug.len())
+        && !slug.starts_with('-')
+        && !slug.ends_with('-')
+        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+impl TenantRecipe {
+    pub fn load(dir: &Path, known_themes: &[String]) -> anyhow::Result<Self> {
+        let dir = dir.canonicalize().with_context(|| format!("tenant folder {}", dir.display()))?;
+        let slug = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .context("tenant folder name")?
+            .to_string();
+        if !is_valid_slug(&slug) {
+            bail!("{}: the folder name is the tenant slug and must be lowercase letters, digits and hyphens", dir.display());
+        }
+        let path = dir.join("tenant.toml");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let file: TenantFile = toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+        let at = |field: &str| format!("{}: {field}", path.display());
+        if file.name.trim().is_empty() {
+            bail!("{}: must not be empty", at("name"));
+        }
+        if !known_themes.contains(&file.theme) {
+            bail!("{}: unknown theme {:?} (available: {})", at("theme"), file.theme, known_themes.join(", "));
+        }
+        if !is_hex_color(&file.branding.primary_color) {
+            bail!("{}: expected a colour like \"#0066cc\"", at("branding.primary_color"));
+        }
+        for link in &file.quick_links {
+            if !(link.url.starts_with('/') || link.url.starts_with("https://") || link.url.starts_with("http://")) {
+                bail!("{}: {:?} must be a path starting with / or an http(s) address", at("quick_links.url"), link.url);
+            }
+        }
+        for domain in &file.custom_domains {
+            if normalize_host(domain).ok().as_deref() != Some(domain.as_str()) {
+                bail!("{}: {domain:?} is not a lowercase host name", at("custom_domains"));
+            }
+        }
+        let mut assets = Vec::new();
+        for (name, file_name) in [("logo", &file.branding.logo), ("banner", &file.branding.banner)] {
+            if let Some(file_name) = file_name {
+                assets.push(load_asset(&dir, name, file_name)?);
+            }
+        }
+        let catalog = catalog::spec::CatalogSpec::load(&dir, &file.categories, &file.offices)?;
+        Ok(Self { slug, file, assets, catalog })
+    }
+
+    fn profile(&self) -> Profile {
+        let f = &self.file;
+        let asset_url = |name: &str| {
+            self.assets
+                .iter()
+                .find(|a| a.name.starts_with(name))
+                .map(|a| format!("/branding/{}?v={}", a.name, &a.sha256[..12]))
+        };
+        let mut css_hash = Sha256::new();
+        css_hash.update(f.branding.primary_color.as_bytes());
+        Profile {
+            short_name: f.short_name.clone(),
+            tagline: f.tagline.clone(),
+            ipa_code: f.ipa_code.clone(),
+            region: f.region.clone(),
+            province: f.province.clone(),
+            branding: super::model::Branding {
+                primary_color: f.branding.primary_color.to_ascii_lowercase(),
+                banner_title: f.branding.banner_title.clone(),
+                banner_text: f.branding.banner_text.clone(),
+                logo_url: asset_url("logo"),
+                banner_url: asset_url("banner"),
+                css_version: hex::encode(&css_hash.finalize()[..6]),
+            },
+            contacts: f.contacts.clone(),
+            quick_links: f.quick_links.clone(),
+        }
+    }
+}
+
+fn is_hex_color(s: &str) -> bool {
+    s.len() == 7 && s.starts_with('#') && s[1..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn load_asset(dir: &Path, name: &str, file_name: &str) -> anyhow::Result<Asset> {
+    let path: PathBuf = dir.join(file_name);
+    if path.parent() != Some(dir) {
+        bail!("{}: branding files must sit in the tenant folder", path.display());
+    }
+    let (ext, content_type) = match path.extension().and_then(|e| e.to_str()) {
+        Some("svg") => ("svg", "image/svg+xml"),
+        Some("png") => ("png", "image/png"),
+        Some("jpg" | "jpeg") => ("jpg", "image/jpeg"),
+        Some("webp") => ("webp", "image/webp"),
+        _ => bail!("{}: branding images must be svg, png, jpg or webp", path.display()),
+    };
+    let body = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    if body.len() > 2 * 1024 * 1024 {
+        bail!("{}: larger than 2 MiB", path.display());
+    }
+    let sha256 = hex::encode(Sha256::digest(&body));
+    Ok(Asset { name: format!("{name}.{ext}"), content_type, body, sha256 })
+}
+
+/// Makes the database match the recipe, in one transaction, as the owner role.
+pub async fn apply(admin: &PgPool, recipe: &TenantRecipe, base_domain: &str) -> anyhow::Result<ApplyReport> {
+    let profile = serde_json::to_value(recipe.profile())?;
+    let existing: Option<Uuid> = sqlx::query_scalar("select id from tenants where slug = $1")
+        .bind(&recipe.slug)
+        .fetch_optional(admin)
+        .await?;
+    let created = existing.is_none();
+    let tenant_id = existing.unwrap_or_else(Uuid::new_v4);
+    let mut tx = TenantTx::begin(admin, tenant_id).await?;
+    let mut changes = sqlx::query(
+        "insert into tenants (id, slug, name, theme, profile) values ($1, $2, $3, $4, $5)
+         on conflict (id) do update set name = excluded.name, theme = excluded.theme,
+             profile = excluded.profile, updated_at = now()
+         where (tenants.name, tenants.theme, tenants.profile)
+             is distinct from (excluded.name, excluded.theme, excluded.profile)",
+    )
+    .bind(tenant_id)
+    .bind(&recipe.slug)
+    .bind(&recipe.file.name)
+    .bind(&recipe.file.theme)
+    .bind(&profile)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+
+    let primary = format!("{}.{}", recipe.slug, base_domain);
+    changes += attach_domain(tx.conn(), tenant_id, &primary, true).await?;
+    for domain in &recipe.file.custom_domains {
+        changes += attach_domain(tx.conn(), tenant_id, domain, false).await?;
+    }
+    for asset in &recipe.assets {
+        changes += sqlx::query(
+            "insert into tenant_assets (tenant_id, name, content_type, sha256, body) values ($1, $2, $3, $4, $5)
+             on conflict (tenant_id, name) do update set content_type = excluded.content_type,
+                 sha256 = excluded.sha256, body = excluded.body, updated_at = now()
+             where tenant_assets.sha256 is distinct from excluded.sha256",
+        )
+        .bind(tenant_id)
+        .bind(&asset.name)
+        .bind(asset.content_type)
+        .bind(&asset.sha256)
+        .bind(&asset.body)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+    }
+    changes += catalog::db::sync_catalog(&mut tx, &recipe.catalog).await?;
+    if changes > 0 {
+        notify_tenant_changed(tx.conn(), tenant_id).await?;
+    }
+    tx.commit().await?;
+    Ok(ApplyReport { slug: recipe.slug.clone(), created, changes })
+}
+
+/// Adds `host` to the tenant; refuses a host that already belongs to another one.
+async fn attach_domain(conn: &mut PgConnection, tenant_id: Uuid, host: &str, primary: bool) -> anyhow::Result<u64> {
+    let owner: Option<Uuid> = sqlx::query_scalar("select tenant_id from tenant_domains where host = $1")
+        .bind(host)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match owner {
+        Some(owner) if owner == tenant_id => Ok(0),
+        Some(_) => bail!("the domain {host} already belongs to another tenant"),
+        None => {
+            if primary {
+                sqlx::query("update tenant_domains set is_primary = false where tenant_id = $1 and is_primary")
+                    .bind(tenant_id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            sqlx::query("insert into tenant_domains (host, tenant_id, is_primary) values ($1, $2, $3)")
+                .bind(host)
+                .bind(tenant_id)
+                .bind(primary)
+                .execute(&mut *conn)
+                .await?;
+            Ok(1)
+        }
+    }
+}
+
+pub async fn notify_tenant_changed(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("select pg_notify($1, $2)")
+        .bind(NOTIFY_CHANNEL)
+        .bind(tenant_id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Lists the tenant folders (those holding a `tenant.toml`) under `root`.
+pub fn tenant_dirs(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .with_context(|| format!("reading {}", root.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("tenant.toml").is_file())
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
+
+#[derive(Debug, sqlx::FromRow, Serialize)]
+pub struct TenantRow {
+    pub slug: String,
+    pub name: String,
+    pub status: String,
+    pub theme: String,
+    pub hosts: Vec<String>,
+}
+
+use serde::Serialize;
+
+pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<TenantRow>> {
+    sqlx::query_as(
+        "select t.slug, t.name, t.status, t.theme,
+                coalesce(array_agg(d.host order by d.is_primary desc, d.host) filter (where d.host is not null), '{}') as hosts
+         from tenants t left join tenant_domains d on d.tenant_id = t.id
+         group by t.id order by t.slug",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Sets the tenant's status; `Ok(false)` when no tenant has that slug.
+pub async fn set_status(admin: &PgPool, slug: &str, status: super::model::TenantStatus) -> anyhow::Result<bool> {
+    let status = match status {
+        super::model::TenantStatus::Active => "active",
+        super::model::TenantStatus::Suspended => "suspended",
+    };
+    let mut tx = admin.begin().await?;
+    let id: Option<Uuid> = sqlx::query_scalar(
+        "update tenants set status = $2, updated_at = now() where slug = $1 returning id",
+    )
+    .bind(slug)
+    .bind(status)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(id) = id {
+        notify_tenant_changed(&mut tx, id).await?;
+    }
+    tx.commit().await?;
+    Ok(id.is_some())
+}
+
+/// Attaches a custom domain to a tenant (`sportello tenant domain add`).
+pub async fn add_domain(admin: &PgPool, slug: &str, host: &str) -> anyhow::Result<()> {
+    let host = normalize_host(host).map_err(|_| anyhow::anyhow!("{host:?} is not a valid host name"))?;
+    let mut tx = admin.begin().await?;
+    let id: Uuid = sqlx::query_scalar("select id from tenants where slug = $1")
+        .bind(slug)
+        .fetch_optional(&mut *tx)
+        .await?
+        .with_context(|| format!("no tenant {slug}"))?;
+    if attach_domain(&mut tx, id, &host, false).await? > 0 {
+        notify_tenant_changed(&mut tx, id).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Detaches a custom domain; the primary `<slug>.<base>` host cannot be removed.
+pub async fn remove_domain(admin: &PgPool, host: &str) -> anyhow::Result<bool> {
+    let host = normalize_host(host).map_err(|_| anyhow::anyhow!("{host:?} is not a valid host name"))?;
+    let mut tx = admin.begin().await?;
+    let id: Option<Uuid> = sqlx::query_scalar(
+        "delete from tenant_domains where host = $1 and not is_primary returning tenant_id",
+    )
+    .bind(&host)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(id) = id {
+        notify_tenant_changed(&mut tx, id).await?;
+    }
+    tx.commit().await?;
+    Ok(id.is_some())
+}

@@ -1,0 +1,85 @@
+//! Error pages: every `AppError` response is turned here into a branded page that
+//! shows the request id (or JSON under `/api`).
+
+use axum::{
+    extract::{Request, State},
+    http::{header, HeaderValue, StatusCode},
+    middleware::Next,
+    response::{Html, IntoResponse, Response},
+};
+use tera::Context;
+
+use super::{base_context, REQUEST_ID_HEADER};
+use crate::{
+    error::{AppError, ErrorMarker},
+    state::AppState,
+    tenancy::{Site, Tenant},
+};
+
+pub fn request_id(request: &Request) -> String {
+    request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_string()
+}
+
+/// Middleware around every site router: renders responses that carry an error.
+pub async fn render_error_pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let request_id = request_id(&request);
+    let site = request.extensions().get::<Site>().cloned().unwrap_or(Site::Platform);
+    let wants_json = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    match response.extensions().get::<ErrorMarker>().copied() {
+        Some(marker) if wants_json => error_json(marker, &request_id),
+        Some(marker) => error_page(&state, &site, marker, &request_id),
+        None => response,
+    }
+}
+
+/// Renders `err` for a request that never reached a site router.
+pub fn render_error(state: &AppState, request: &Request, err: AppError) -> Response {
+    let marker = ErrorMarker { status: err.status(), code: err.code() };
+    drop(err.into_response()); // logs an internal cause
+    error_page(state, &Site::Platform, marker, &request_id(request))
+}
+
+fn error_json(marker: ErrorMarker, request_id: &str) -> Response {
+    let body = serde_json::json!({ "error": { "code": marker.code, "request_id": request_id } });
+    (marker.status, axum::Json(body)).into_response()
+}
+
+fn error_page(state: &AppState, site: &Site, marker: ErrorMarker, request_id: &str) -> Response {
+    let mut context = base_context(site);
+    context.insert("status", &marker.status.as_u16());
+    context.insert("code", marker.code);
+    context.insert("request_id", request_id);
+    page_with_status(state, site, "error.html", &context, marker.status)
+}
+
+/// What a suspended ente's host shows: its name and nothing else.
+pub fn suspended_page(state: &AppState, tenant: &Tenant, request: &Request) -> Response {
+    let mut context = base_context(&Site::Platform);
+    context.insert("suspended_name", &tenant.name);
+    context.insert("request_id", &request_id(request));
+    let mut response =
+        page_with_status(state, &Site::Platform, "suspended.html", &context, StatusCode::SERVICE_UNAVAILABLE);
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn page_with_status(state: &AppState, site: &Site, page: &str, context: &Context, status: StatusCode) -> Response {
+    let theme = match site {
+        Site::Tenant(t) => t.theme.as_str(),
+        Site::Platform => "base",
+    };
+    match state.renderer.render(theme, page, context) {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = ?e, page, "cannot render error page");
+            (status, format!("Errore {} — richiesta {}", status.as_u16(), context.get("request_id").and_then(|v| v.as_str()).unwrap_or("-")))
+                .into_response()
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! HTTP plumbing shared by every feature: site dispatch, the page renderer,
+//! error pages, security headers, the public page cache.
+
+pub mod errors;
+pub mod headers;
+pub mod page_cache;
+pub mod render;
+
+use axum::{
+    extract::{Request, State},
+    response::{Html, Response},
+    Router,
+};
+use tera::Context;
+use tower::ServiceExt;
+
+use crate::{
+    error::AppResult,
+    state::AppState,
+    tenancy::{host_of, site_for_host, Site, TenantStatus},
+};
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Context every page starts from: the language and who the site is.
+pub fn base_context(site: &Site) -> Context {
+    let mut context = Context::new();
+    context.insert("lang", render::DEFAULT_LANG);
+    if let Site::Tenant(tenant) = site {
+        context.insert("tenant", tenant.as_ref());
+    }
+    context
+}
+
+/// Renders `page` in the site's theme.
+pub fn render_page(state: &AppState, site: &Site, page: &str, context: &Context) -> AppResult<Html<String>> {
+    let theme = match site {
+        Site::Tenant(t) => t.theme.as_str(),
+        Site::Platform => "base",
+    };
+    Ok(Html(state.renderer.render(theme, page, context)?))
+}
+
+/// The routers a resolved request is handed to.
+#[derive(Clone)]
+pub struct SiteRouters {
+    pub state: AppState,
+    pub platform: Router,
+    pub tenant: Router,
+}
+
+/// Resolves the site from the host, then lets the platform's or the tenant's
+/// router answer. Unknown hosts get the platform 404; suspended enti a clear page.
+pub async fn dispatch(State(routers): State<SiteRouters>, mut request: Request) -> Response {
+    let state = &routers.state;
+    let site = match host_of(state, &request) {
+        Ok(host) => site_for_host(state, &host).await,
+        Err(e) => Err(e),
+    };
+    let site = match site {
+        Ok(site) => site,
+        Err(e) => return errors::render_error(state, &request, e),
+    };
+    let router = match &site {
+        Site::Tenant(t) if t.status == TenantStatus::Suspended => {
+            return errors::suspended_page(state, t, &request);
+        }
+        Site::Tenant(_) => routers.tenant.clone(),
+        Site::Platform => routers.platform.clone(),
+    };
+    request.extensions_mut().insert(site);
+    router.oneshot(request).await.unwrap_or_else(|never| match never {})
+}

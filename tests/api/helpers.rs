@@ -1,0 +1,170 @@
+//! The one test harness: a private PostgreSQL cluster per test run, a migrated
+//! template database with the demo tenants, one fresh database per test, and the
+//! real application on 127.0.0.1:0.
+
+use std::{path::PathBuf, time::Duration};
+
+use reqwest::{header::HOST, redirect::Policy, Response};
+use sportello::{
+    config::Settings,
+    db::{self, embedded::Cluster, DbTargets, APP_ROLE, OWNER_ROLE},
+    startup::Application,
+    tenancy::onboarding,
+    web::render::Renderer,
+};
+use sqlx::PgPool;
+use tokio::sync::OnceCell;
+
+const TEMPLATE_DB: &str = "sportello_template";
+
+pub struct TestCluster {
+    cluster: Cluster,
+}
+
+static CLUSTER: OnceCell<TestCluster> = OnceCell::const_new();
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Settings as production would have them, pointed at this checkout.
+pub fn test_settings() -> Settings {
+    let root = root();
+    Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tenants_dir: root.join("tenants"),
+        themes_dir: root.join("themes"),
+        locales_dir: root.join("locales"),
+        design_system_dir: root.join("node_modules/bootstrap-italia/dist"),
+        data_dir: PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
+        ..Settings::default()
+    }
+}
+
+async fn cluster() -> &'static TestCluster {
+    CLUSTER
+        .get_or_init(|| async {
+            sportello::telemetry::init();
+            let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("pg-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            let cluster = Cluster::start(&dir, true).await.expect("starting the test PostgreSQL cluster");
+            db::bootstrap_roles(&cluster.superuser()).await.unwrap();
+            db::create_database(&cluster.superuser(), TEMPLATE_DB, None).await.unwrap();
+            let admin = db::connect(&cluster.options(OWNER_ROLE, TEMPLATE_DB), 2).await.unwrap();
+            db::migrate(&admin).await.unwrap();
+            let settings = test_settings();
+            let renderer = Renderer::load(&settings.themes_dir, &settings.locales_dir).unwrap();
+            for dir in onboarding::tenant_dirs(&settings.tenants_dir).unwrap() {
+                let recipe = onboarding::TenantRecipe::load(&dir, renderer.themes()).unwrap();
+                onboarding::apply(&admin, &recipe, &settings.base_domain).await.unwrap();
+            }
+            admin.close().await;
+            TestCluster { cluster }
+        })
+        .await
+}
+
+/// A database of its own for one test, copied from the migrated template.
+pub struct TestDb {
+    pub name: String,
+    pub targets: DbTargets,
+    /// Owner role: for onboarding and for setting up fixtures.
+    pub admin: PgPool,
+    /// Runtime role: what the application itself connects as.
+    pub app: PgPool,
+    pub socket_dir_url: String,
+}
+
+pub async fn test_db() -> TestDb {
+    let cluster = &cluster().await.cluster;
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    db::create_database(&cluster.superuser(), &name, Some(TEMPLATE_DB)).await.unwrap();
+    let targets = DbTargets { app: cluster.options(APP_ROLE, &name), admin: cluster.options(OWNER_ROLE, &name) };
+    let socket = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("pg-{}", std::process::id()))
+        .join("run");
+    TestDb {
+        admin: db::connect(&targets.admin, 4).await.unwrap(),
+        app: db::connect(&targets.app, 4).await.unwrap(),
+        socket_dir_url: format!("host={}", socket.display()),
+        name,
+        targets,
+    }
+}
+
+impl TestDb {
+    /// `postgres://` URL for `role` (used to drive the CLI binary).
+    pub fn url(&self, role: &str) -> String {
+        format!("postgres://{role}@localhost/{}?{}", self.name, self.socket_dir_url)
+    }
+}
+
+pub struct TestApp {
+    pub port: u16,
+    pub db: TestDb,
+    pub client: reqwest::Client,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(test_settings()).await
+}
+
+pub async fn spawn_app_with(settings: Settings) -> TestApp {
+    let db = test_db().await;
+    let (port, shutdown) = start(settings, &db.targets).await;
+    TestApp { port, db, client: client(), _shutdown: shutdown }
+}
+
+/// A second node on the same database, as in a scaled-out deployment.
+pub async fn spawn_node(db: &TestDb) -> (u16, tokio::sync::oneshot::Sender<()>) {
+    start(test_settings(), &db.targets).await
+}
+
+async fn start(settings: Settings, targets: &DbTargets) -> (u16, tokio::sync::oneshot::Sender<()>) {
+    let app = Application::build(settings, targets).await.expect("building the application");
+    let port = app.port();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    (port, tx)
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .cookie_store(true)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+impl TestApp {
+    /// GET `path` as a browser asking for `host` would.
+    pub async fn get(&self, host: &str, path: &str) -> Response {
+        get_on(&self.client, self.port, host, path).await
+    }
+
+    pub async fn get_with(&self, host: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+        let mut request = self.client.get(format!("http://127.0.0.1:{}{path}", self.port)).header(HOST, host);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    }
+}
+
+pub async fn get_on(client: &reqwest::Client, port: u16, host: &str, path: &str) -> Response {
+    client
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .header(HOST, host)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Every page must have rendered all its messages.
+pub fn assert_translated(html: &str) {
+    assert!(!html.contains(sportello::web::render::MISSING_MARK), "a message is missing from locales/it.toml");
+}

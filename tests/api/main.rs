@@ -1,0 +1,9 @@
+//! The one integration-test binary: the real application over HTTP against a
+//! real PostgreSQL with row-level security.
+
+mod helpers;
+
+mod catalog;
+mod isolation;
+mod tenancy;
+mod web;
