@@ -38,6 +38,7 @@ impl Cluster {
         let owner = unprivileged_owner()?;
         std::fs::create_dir_all(&socket_dir)?;
         if let Some((uid, gid)) = owner {
+            ensure_reachable(&dir)?;
             chown_tree(&dir, uid, gid)?;
         }
         let mut cluster = Self { data_dir, socket_dir, child: None };
@@ -190,6 +191,22 @@ fn as_owner(command: &mut Command, owner: Option<(u32, u32)>) {
         // std drops root's supplementary groups when it switches user.
         command.uid(uid).gid(gid);
     }
+}
+
+/// The unprivileged owner must be able to walk down to the cluster directory.
+fn ensure_reachable(dir: &Path) -> anyhow::Result<()> {
+    for ancestor in dir.ancestors().skip(1) {
+        let mode = std::fs::metadata(ancestor)?.permissions().mode();
+        if mode & 0o001 == 0 {
+            bail!(
+                "PostgreSQL runs as an unprivileged user, who cannot enter {} (mode {:o}); \
+                 set SPORTELLO_DATA_DIR to a folder outside it, e.g. /var/lib/sportello",
+                ancestor.display(),
+                mode & 0o777
+            );
+        }
+    }
+    Ok(())
 }
 
 fn chown_tree(path: &Path, uid: u32, gid: u32) -> anyhow::Result<()> {

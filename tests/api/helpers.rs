@@ -27,6 +27,23 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Scratch space of this test process, under the system temp dir so that the
+/// unprivileged cluster owner can reach it wherever the checkout lives.
+pub fn scratch() -> PathBuf {
+    std::env::temp_dir().join("sportello-tests").join(std::process::id().to_string())
+}
+
+/// Removes the scratch folders of test runs that are no longer running.
+fn sweep_old_scratch() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir().join("sportello-tests")) else { return };
+    for entry in entries.flatten() {
+        let pid = entry.file_name().to_string_lossy().to_string();
+        if !PathBuf::from("/proc").join(&pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// Settings as production would have them, pointed at this checkout.
 pub fn test_settings() -> Settings {
     let root = root();
@@ -36,7 +53,7 @@ pub fn test_settings() -> Settings {
         themes_dir: root.join("themes"),
         locales_dir: root.join("locales"),
         design_system_dir: root.join("node_modules/bootstrap-italia/dist"),
-        data_dir: PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
+        data_dir: scratch(),
         ..Settings::default()
     }
 }
@@ -45,8 +62,9 @@ async fn cluster() -> &'static TestCluster {
     CLUSTER
         .get_or_init(|| async {
             sportello::telemetry::init();
-            let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("pg-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
+            sweep_old_scratch();
+            let dir = scratch().join("pg");
+            std::fs::create_dir_all(&dir).unwrap();
             let cluster = Cluster::start(&dir, true).await.expect("starting the test PostgreSQL cluster");
             db::bootstrap_roles(&cluster.superuser()).await.unwrap();
             db::create_database(&cluster.superuser(), TEMPLATE_DB, None).await.unwrap();
@@ -80,9 +98,7 @@ pub async fn test_db() -> TestDb {
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());
     db::create_database(&cluster.superuser(), &name, Some(TEMPLATE_DB)).await.unwrap();
     let targets = DbTargets { app: cluster.options(APP_ROLE, &name), admin: cluster.options(OWNER_ROLE, &name) };
-    let socket = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("pg-{}", std::process::id()))
-        .join("run");
+    let socket = scratch().join("pg").join("run");
     TestDb {
         admin: db::connect(&targets.admin, 4).await.unwrap(),
         app: db::connect(&targets.app, 4).await.unwrap(),

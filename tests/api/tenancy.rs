@@ -218,7 +218,7 @@ async fn invalid_recipes_are_refused_with_a_clear_error() {
 }
 
 fn tempdir(slug: &str) -> std::path::PathBuf {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("recipes-{}", uuid::Uuid::new_v4().simple())).join(slug);
+    let dir = crate::helpers::scratch().join(format!("recipes-{}", uuid::Uuid::new_v4().simple())).join(slug);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
