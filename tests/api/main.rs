@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod accessibility;
 mod catalog;
 mod isolation;
 mod tenancy;

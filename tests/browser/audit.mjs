@@ -1,0 +1,69 @@
+// Opens pages in Debian's headless Chromium and reports, as JSON on stdout:
+//  - every Content-Security-Policy violation and script error the page causes;
+//  - every axe-core WCAG 2.1 A/AA violation.
+// Exit code 1 when anything was found. Used by tests/api/accessibility.rs.
+//
+//   node tests/browser/audit.mjs [--screenshots DIR] URL...
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const args = process.argv.slice(2);
+let screenshots = null;
+if (args[0] === '--screenshots') {
+  screenshots = args[1];
+  args.splice(0, 2);
+}
+const axeSource = fs.readFileSync(new URL('../../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+});
+const report = [];
+try {
+  // As a visitor sees it: the real CSP applies, so a blocked resource shows up here.
+  const visitor = await browser.newContext();
+  // For axe, which must be injected into the page.
+  const auditor = await browser.newContext({ bypassCSP: true });
+  for (const url of args) {
+    const page = await visitor.newPage();
+    const problems = [];
+    // A 404 page is itself a 4xx document: only failing sub-resources count.
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(m.text());
+    });
+    page.on('pageerror', (e) => problems.push(String(e)));
+    page.on('response', (r) => {
+      if (r.status() >= 400 && !r.request().isNavigationRequest()) problems.push(`${r.status()} ${r.url()}`);
+    });
+    page.on('requestfailed', (r) => problems.push(`failed ${r.url()}: ${r.failure()?.errorText}`));
+    const response = await page.goto(url, { waitUntil: 'load' });
+    if (screenshots) {
+      fs.mkdirSync(screenshots, { recursive: true });
+      const name = url.replace(/^https?:\/\//, '').replace(/[^a-z0-9]+/gi, '_') + '.png';
+      await page.screenshot({ path: path.join(screenshots, name), fullPage: true });
+    }
+    await page.close();
+
+    const audited = await auditor.newPage();
+    await audited.goto(url, { waitUntil: 'load' });
+    await audited.evaluate(axeSource);
+    const result = await audited.evaluate(() =>
+      window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+    await audited.close();
+    report.push({
+      url,
+      status: response ? response.status() : null,
+      console_errors: problems,
+      violations: result.violations.map((v) => ({
+        id: v.id, impact: v.impact, help: v.help,
+        nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ')),
+      })),
+    });
+  }
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(report, null, 2));
+process.exit(report.some((r) => r.violations.length || r.console_errors.length) ? 1 : 0);
