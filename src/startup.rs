@@ -14,7 +14,7 @@ use axum::{
 use tokio::net::TcpListener;
 use tower::Layer;
 use tower_http::{
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
     services::ServeDir,
     set_header::{SetResponseHeader, SetResponseHeaderLayer},
     trace::{DefaultOnResponse, TraceLayer},
@@ -29,7 +29,7 @@ use crate::{
     platform, portal,
     state::AppState,
     tenancy::{self, TenantResolver},
-    web::{self, errors::render_error_pages, headers::security_headers, page_cache, render::Renderer},
+    web::{self, errors::render_error_pages, headers::security_headers, page_cache::{self, EdgeCache}, render::Renderer},
 };
 
 pub struct Application {
@@ -69,10 +69,13 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let listener_task = tenancy::spawn_invalidation_listener(self.state.clone());
         tracing::info!(address = %self.listener.local_addr()?, "serving");
-        let result = axum::serve(
-            self.listener,
-            self.router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
+        use axum::serve::ListenerExt;
+        // Responses leave at once instead of waiting on Nagle's algorithm.
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let edge = EdgeCache::new(self.router, self.state.pages.clone(), &self.state.settings.trusted_proxies);
+        let result = axum::serve(listener, axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(edge))
         .with_graceful_shutdown(shutdown)
         .await;
         listener_task.abort();
@@ -84,7 +87,7 @@ fn app_router(state: AppState) -> Router {
     let tenant = Router::new()
         .merge(portal::public_router())
         .merge(catalog::public_router())
-        .route_layer(from_fn_with_state(state.clone(), page_cache::cache_public_page))
+        .route_layer(from_fn(page_cache::mark_cacheable))
         .merge(catalog::dynamic_router())
         .fallback(not_found)
         .layer(from_fn_with_state(state.clone(), render_error_pages))
@@ -123,7 +126,7 @@ fn app_router(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(web::request_id::MakeId))
 }
 
 fn static_dir(path: &std::path::Path) -> SetResponseHeader<ServeDir, HeaderValue> {

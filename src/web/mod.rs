@@ -5,6 +5,7 @@ pub mod errors;
 pub mod headers;
 pub mod page_cache;
 pub mod render;
+pub mod request_id;
 
 use axum::{
     extract::{Request, State},
