@@ -33,6 +33,17 @@ pub struct Settings {
     pub page_cache_ttl_secs: u64,
     /// Apply every `tenants/*/` at start (the embedded default does).
     pub apply_tenants_on_start: bool,
+    /// `outbox` (nothing leaves; see /sviluppo/sms) or `skebby`.
+    pub sms_gateway: String,
+    pub skebby_url: String,
+    pub skebby_username: String,
+    pub skebby_password: Option<Secret>,
+    /// SMTP server for e-mail (`smtp://host:port`, `smtps://user:pass@host`);
+    /// absent: e-mail stays in the outbox (see /sviluppo/posta).
+    pub smtp_url: Option<Secret>,
+    pub mail_from: String,
+    /// Development pages (SMS and e-mail outboxes). Default: on for `localhost`.
+    pub dev_pages: Option<bool>,
 }
 
 impl Default for Settings {
@@ -51,6 +62,13 @@ impl Default for Settings {
             design_system_dir: "node_modules/bootstrap-italia/dist".into(),
             page_cache_ttl_secs: 60,
             apply_tenants_on_start: true,
+            sms_gateway: "outbox".into(),
+            skebby_url: "https://api.skebby.it/API/v1.0/REST/".into(),
+            skebby_username: String::new(),
+            skebby_password: None,
+            smtp_url: None,
+            mail_from: "noreply@sportello.localhost".into(),
+            dev_pages: None,
         }
     }
 }
@@ -76,6 +94,10 @@ impl std::fmt::Debug for Secret {
 }
 
 impl Settings {
+    pub fn dev_pages(&self) -> bool {
+        self.dev_pages.unwrap_or(self.base_domain == "localhost")
+    }
+
     /// Reads `SPORTELLO_CONFIG` (or `sportello.toml` when present), then the environment.
     pub fn load() -> anyhow::Result<Self> {
         let path = std::env::var_os("SPORTELLO_CONFIG")
@@ -117,6 +139,21 @@ impl Settings {
         }
         if let Some(v) = var("SPORTELLO_DATA_DIR") {
             self.data_dir = v.into();
+        }
+        if let Some(v) = var("SMTP_URL") {
+            self.smtp_url = Some(Secret(v));
+        }
+        if let Some(v) = var("SPORTELLO_SMS_GATEWAY") {
+            self.sms_gateway = v;
+        }
+        if let Some(v) = var("SKEBBY_URL") {
+            self.skebby_url = v;
+        }
+        if let Some(v) = var("SKEBBY_USERNAME") {
+            self.skebby_username = v;
+        }
+        if let Some(v) = var("SKEBBY_PASSWORD") {
+            self.skebby_password = Some(Secret(v));
         }
         Ok(())
     }

@@ -17,6 +17,16 @@ pub enum AppError {
     UnknownHost,
     #[error("service unavailable")]
     Unavailable,
+    #[error("sign-in required")]
+    SignInRequired { next: String },
+    #[error("forbidden")]
+    Forbidden,
+    #[error("missing or wrong CSRF token")]
+    Csrf,
+    #[error("too many requests")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("payload too large")]
+    PayloadTooLarge,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -39,6 +49,10 @@ impl AppError {
             Self::NotFound | Self::UnknownHost => StatusCode::NOT_FOUND,
             Self::BadHost => StatusCode::BAD_REQUEST,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::SignInRequired { .. } => StatusCode::SEE_OTHER,
+            Self::Forbidden | Self::Csrf => StatusCode::FORBIDDEN,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -50,6 +64,11 @@ impl AppError {
             Self::BadHost => "bad_host",
             Self::UnknownHost => "unknown_host",
             Self::Unavailable => "unavailable",
+            Self::SignInRequired { .. } => "sign_in_required",
+            Self::Forbidden => "forbidden",
+            Self::Csrf => "csrf",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::PayloadTooLarge => "payload_too_large",
             Self::Internal(_) => "internal",
         }
     }
@@ -67,8 +86,15 @@ impl IntoResponse for AppError {
         if let Self::Internal(cause) = &self {
             tracing::error!(error = ?cause, "request failed");
         }
+        if let Self::SignInRequired { next } = &self {
+            let target = format!("/accesso?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
+            return axum::response::Redirect::to(&target).into_response();
+        }
         let marker = ErrorMarker { status: self.status(), code: self.code() };
         let mut response = (marker.status, marker.code).into_response();
+        if let Self::RateLimited { retry_after_secs } = &self {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, (*retry_after_secs).into());
+        }
         response.extensions_mut().insert(marker);
         response
     }

@@ -1,10 +1,12 @@
 //! Sportello: one deployment, every ente's portal. See README.md and docs/.
 
+pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod notify;
 pub mod platform;
 pub mod portal;
 pub mod startup;

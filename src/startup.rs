@@ -22,6 +22,8 @@ use tower_http::{
 use tracing::Level;
 
 use crate::{
+    auth::{self, authz, csrf, session},
+    notify::{self, mail::Mailer, sms::{Skebby, SmsGateway}},
     catalog,
     config::Settings,
     db::{self, DbTargets},
@@ -46,8 +48,23 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
+        let sms = match settings.sms_gateway.as_str() {
+            "outbox" => SmsGateway::Outbox,
+            "skebby" => SmsGateway::Skebby(Skebby {
+                base_url: settings.skebby_url.clone(),
+                username: settings.skebby_username.clone(),
+                password: settings.skebby_password.clone().context("SKEBBY_PASSWORD is required for the skebby gateway")?,
+                client: reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?,
+            }),
+            other => anyhow::bail!("sms_gateway: unknown gateway {other:?} (outbox, skebby)"),
+        };
+        let mailer = Mailer::new(settings.smtp_url.as_ref().map(|s| s.expose()), &settings.mail_from)?;
         let state = AppState {
             tenants: TenantResolver::new(pool.clone(), &settings.platform_hosts),
+            authz: Default::default(),
+            limits: Default::default(),
+            sms: Arc::new(sms),
+            mailer: Arc::new(mailer),
             pages: page_cache::PageCache::new(Duration::from_secs(settings.page_cache_ttl_secs)),
             db: pool,
             renderer: Arc::new(renderer),
@@ -83,13 +100,26 @@ impl Application {
     }
 }
 
+/// Every route of an ente's site, with what it needs: the one route table.
+pub fn tenant_routes() -> Vec<authz::RouteSpec> {
+    [
+        portal::routes(),
+        catalog::routes(),
+        auth::login::routes(),
+        auth::registration::routes(),
+        auth::account::routes(),
+        notify::pages::routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
 fn app_router(state: AppState) -> Router {
-    let tenant = Router::new()
-        .merge(portal::public_router())
-        .merge(catalog::public_router())
-        .route_layer(from_fn(page_cache::mark_cacheable))
-        .merge(catalog::dynamic_router())
+    let tenant = authz::router_from(tenant_routes(), &state)
         .fallback(not_found)
+        .layer(from_fn_with_state(state.clone(), session::load_session))
+        .layer(from_fn(csrf::protect))
         .layer(from_fn_with_state(state.clone(), render_error_pages))
         .with_state(state.clone());
     let platform = platform::router()

@@ -4,7 +4,13 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use crate::{config::Settings, tenancy::TenantResolver, web::{page_cache::PageCache, render::Renderer}};
+use crate::{
+    auth::{authz::Authz, ratelimit::RateLimits},
+    config::Settings,
+    notify::{mail::Mailer, sms::SmsGateway},
+    tenancy::TenantResolver,
+    web::{page_cache::PageCache, render::Renderer},
+};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -14,6 +20,10 @@ pub struct AppState {
     pub renderer: Arc<Renderer>,
     pub tenants: TenantResolver,
     pub pages: PageCache,
+    pub authz: Authz,
+    pub limits: RateLimits,
+    pub sms: Arc<SmsGateway>,
+    pub mailer: Arc<Mailer>,
 }
 
 impl AppState {
@@ -21,5 +31,6 @@ impl AppState {
     pub fn invalidate_tenant_caches(&self) {
         self.tenants.invalidate_all();
         self.pages.invalidate_all();
+        self.authz.invalidate_all();
     }
 }

@@ -53,8 +53,8 @@ pub async fn sync_catalog(tx: &mut TenantTx, spec: &CatalogSpec) -> sqlx::Result
         changes += sqlx::query(
             "insert into procedures (tenant_id, slug, category_slug, office_code, title, summary, description,
                  audience, how_to, required_documents, costs, fees, officer, time_limit_days, calendar_text,
-                 legal_basis, outcome, conditions, contacts, keywords, online, published, position)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, true, $22)
+                 legal_basis, outcome, conditions, contacts, keywords, online, published, position, min_level)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, true, $22, $23)
              on conflict (tenant_id, slug) do update set category_slug = excluded.category_slug,
                  office_code = excluded.office_code, title = excluded.title, summary = excluded.summary,
                  description = excluded.description, audience = excluded.audience, how_to = excluded.how_to,
@@ -63,20 +63,20 @@ pub async fn sync_catalog(tx: &mut TenantTx, spec: &CatalogSpec) -> sqlx::Result
                  calendar_text = excluded.calendar_text, legal_basis = excluded.legal_basis,
                  outcome = excluded.outcome, conditions = excluded.conditions, contacts = excluded.contacts,
                  keywords = excluded.keywords, online = excluded.online, published = true,
-                 position = excluded.position, updated_at = now()
+                 position = excluded.position, min_level = excluded.min_level, updated_at = now()
              where (procedures.category_slug, procedures.office_code, procedures.title, procedures.summary,
                     procedures.description, procedures.audience, procedures.how_to, procedures.required_documents,
                     procedures.costs, procedures.fees, procedures.officer, procedures.time_limit_days,
                     procedures.calendar_text, procedures.legal_basis, procedures.outcome, procedures.conditions,
                     procedures.contacts, procedures.keywords, procedures.online, procedures.published,
-                    procedures.position)
+                    procedures.position, procedures.min_level)
                  is distinct from
                    (excluded.category_slug, excluded.office_code, excluded.title, excluded.summary,
                     excluded.description, excluded.audience, excluded.how_to, excluded.required_documents,
                     excluded.costs, excluded.fees, excluded.officer, excluded.time_limit_days,
                     excluded.calendar_text, excluded.legal_basis, excluded.outcome, excluded.conditions,
                     excluded.contacts, excluded.keywords, excluded.online, excluded.published,
-                    excluded.position)",
+                    excluded.position, excluded.min_level)",
         )
         .bind(tenant_id)
         .bind(&p.slug)
@@ -100,6 +100,7 @@ pub async fn sync_catalog(tx: &mut TenantTx, spec: &CatalogSpec) -> sqlx::Result
         .bind(p.keywords.join(" "))
         .bind(p.online)
         .bind(position as i32)
+        .bind(p.min_level)
         .execute(tx.conn())
         .await?
         .rows_affected();
@@ -215,6 +216,7 @@ pub struct ProcedureDetail {
     pub contacts: String,
     pub keywords: String,
     pub online: bool,
+    pub min_level: i16,
     pub updated_at: DateTime<Utc>,
     pub category_slug: String,
     pub category_name: String,
@@ -230,7 +232,7 @@ pub async fn procedure(tx: &mut TenantTx, slug: &str) -> sqlx::Result<Option<Pro
     sqlx::query_as(
         "select p.slug, p.title, p.summary, p.description, p.audience, p.how_to, p.required_documents,
                 p.costs, p.fees, p.officer, p.time_limit_days, p.calendar_text, p.legal_basis, p.outcome,
-                p.conditions, p.contacts, p.keywords, p.online, p.updated_at,
+                p.conditions, p.contacts, p.keywords, p.online, p.min_level, p.updated_at,
                 c.slug as category_slug, c.name as category_name,
                 o.code as office_code, o.name as office_name, o.email as office_email,
                 o.phone as office_phone, o.address as office_address, o.opening_hours as office_opening_hours

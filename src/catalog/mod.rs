@@ -8,12 +8,12 @@ use axum::{
     http::HeaderMap,
     response::Html,
     routing::get,
-    Router,
 };
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::{
+    auth::authz::{Access, RouteSpec},
     db::TenantTx,
     error::{AppError, AppResult},
     state::AppState,
@@ -21,17 +21,14 @@ use crate::{
     web::{base_context, render::json_for_script, render_page},
 };
 
-/// Pages that are the same for every anonymous visitor (cached).
-pub fn public_router() -> Router<AppState> {
-    Router::new()
-        .route("/servizi", get(catalogue))
-        .route("/servizi/categoria/{slug}", get(category_page))
-        .route("/servizi/{slug}", get(procedure_page))
-}
-
-/// Pages that depend on the query string (not cached).
-pub fn dynamic_router() -> Router<AppState> {
-    Router::new().route("/cerca", get(search_page))
+pub fn routes() -> Vec<RouteSpec> {
+    vec![
+        RouteSpec::new("/servizi", &["GET"], Access::Public, get(catalogue)).cacheable(),
+        RouteSpec::new("/servizi/categoria/{slug}", &["GET"], Access::Public, get(category_page)).cacheable(),
+        RouteSpec::new("/servizi/{slug}", &["GET"], Access::Public, get(procedure_page)).cacheable(),
+        // Depends on the query string: not cached.
+        RouteSpec::new("/cerca", &["GET"], Access::Public, get(search_page)),
+    ]
 }
 
 async fn catalogue(State(state): State<AppState>, tenant: CurrentTenant) -> AppResult<Html<String>> {

@@ -75,12 +75,19 @@ pub struct ProcedureSpec {
     pub keywords: Vec<String>,
     #[serde(default = "yes")]
     pub online: bool,
+    /// Lowest level of assurance accepted to start it (1–3, SPID levels).
+    #[serde(default = "level_one")]
+    pub min_level: i16,
     #[serde(default)]
     pub contacts: String,
 }
 
 fn yes() -> bool {
     true
+}
+
+fn level_one() -> i16 {
+    1
 }
 
 pub struct CatalogSpec {
@@ -130,6 +137,9 @@ impl CatalogSpec {
                 }
                 if spec.title.trim().is_empty() || spec.summary.trim().is_empty() {
                     bail!("{}: title and summary must not be empty", path.display());
+                }
+                if !(1..=3).contains(&spec.min_level) {
+                    bail!("{}: min_level must be 1, 2 or 3", path.display());
                 }
                 if spec.time_limit_days <= 0 {
                     bail!("{}: time_limit_days must be a positive number of days", path.display());

@@ -7,10 +7,10 @@ use axum::{
     http::{header, HeaderValue},
     response::{Html, IntoResponse, Response},
     routing::get,
-    Router,
 };
 
 use crate::{
+    auth::authz::{Access, RouteSpec},
     catalog,
     db::TenantTx,
     error::{AppError, AppResult},
@@ -19,15 +19,14 @@ use crate::{
     web::{base_context, render_page},
 };
 
-/// Pages that are the same for every anonymous visitor (cached).
-pub fn public_router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(home))
-        .route("/accesso", get(access_guide))
-        .route("/banner-accesso", get(banner_instructions))
-        .route("/embed/banner", get(embedded_banner))
-        .route("/branding/tema.css", get(theme_css))
-        .route("/branding/{name}", get(branding_asset))
+pub fn routes() -> Vec<RouteSpec> {
+    vec![
+        RouteSpec::new("/", &["GET"], Access::Public, get(home)).cacheable(),
+        RouteSpec::new("/banner-accesso", &["GET"], Access::Public, get(banner_instructions)).cacheable(),
+        RouteSpec::new("/embed/banner", &["GET"], Access::Public, get(embedded_banner)).cacheable(),
+        RouteSpec::new("/branding/tema.css", &["GET"], Access::Public, get(theme_css)).cacheable(),
+        RouteSpec::new("/branding/{name}", &["GET"], Access::Public, get(branding_asset)).cacheable(),
+    ]
 }
 
 async fn home(State(state): State<AppState>, tenant: CurrentTenant) -> AppResult<Html<String>> {
@@ -37,10 +36,6 @@ async fn home(State(state): State<AppState>, tenant: CurrentTenant) -> AppResult
     let mut context = base_context(&tenant.site());
     context.insert("categories", &categories);
     render_page(&state, &tenant.site(), "home.html", &context)
-}
-
-async fn access_guide(State(state): State<AppState>, tenant: CurrentTenant) -> AppResult<Html<String>> {
-    render_page(&state, &tenant.site(), "access.html", &base_context(&tenant.site()))
 }
 
 async fn banner_instructions(State(state): State<AppState>, tenant: CurrentTenant) -> AppResult<Html<String>> {

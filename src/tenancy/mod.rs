@@ -66,8 +66,8 @@ impl TenantResolver {
 }
 
 async fn load_tenant(pool: &PgPool, host: &str) -> sqlx::Result<Option<Tenant>> {
-    let row: Option<(Uuid, String, String, String, String, serde_json::Value, String)> = sqlx::query_as(
-        "select t.id, t.slug, t.name, t.status, t.theme, t.profile,
+    let row: Option<(Uuid, String, String, String, String, serde_json::Value, serde_json::Value, String)> = sqlx::query_as(
+        "select t.id, t.slug, t.name, t.status, t.theme, t.profile, t.auth,
                 (select p.host from tenant_domains p where p.tenant_id = t.id and p.is_primary)
          from tenant_domains d join tenants t on t.id = d.tenant_id
          where d.host = $1",
@@ -75,7 +75,7 @@ async fn load_tenant(pool: &PgPool, host: &str) -> sqlx::Result<Option<Tenant>> 
     .bind(host)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|(id, slug, name, status, theme, profile, primary_host)| Tenant {
+    Ok(row.map(|(id, slug, name, status, theme, profile, auth, primary_host)| Tenant {
         id,
         slug,
         name,
@@ -83,6 +83,7 @@ async fn load_tenant(pool: &PgPool, host: &str) -> sqlx::Result<Option<Tenant>> 
         theme,
         primary_host,
         profile: serde_json::from_value(profile).unwrap_or_default(),
+        auth: serde_json::from_value(auth).unwrap_or_default(),
     }))
 }
 

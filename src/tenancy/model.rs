@@ -29,6 +29,7 @@ pub struct Tenant {
     pub theme: String,
     pub primary_host: String,
     pub profile: Profile,
+    pub auth: crate::auth::settings::AuthSettings,
 }
 
 /// Public profile stored as JSON in `tenants.profile`; it reaches templates as

@@ -14,7 +14,11 @@ use super::{
     model::{Contacts, Profile, QuickLink},
     NOTIFY_CHANNEL,
 };
-use crate::{catalog, db::TenantTx};
+use crate::{
+    auth::{authz, settings::AuthSettings},
+    catalog,
+    db::TenantTx,
+};
 
 /// `tenants/<slug>/tenant.toml`.
 #[derive(Debug, Deserialize)]
@@ -42,6 +46,18 @@ pub struct TenantFile {
     pub categories: Vec<catalog::spec::CategorySpec>,
     #[serde(default)]
     pub offices: Vec<catalog::spec::OfficeSpec>,
+    #[serde(default)]
+    pub auth: AuthSettings,
+    /// Operators and ente admins: their corporate e-mail and roles.
+    #[serde(default)]
+    pub staff: Vec<StaffSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffSpec {
+    pub email: String,
+    pub roles: Vec<String>,
 }
 
 fn default_theme() -> String {
@@ -66,6 +82,8 @@ pub struct TenantRecipe {
     pub file: TenantFile,
     pub assets: Vec<Asset>,
     pub catalog: catalog::spec::CatalogSpec,
+    /// Authorization rules: `policy.csv` (or the platform default) plus staff roles.
+    pub rules: Vec<[String; 5]>,
 }
 
 pub struct Asset {
@@ -131,7 +149,26 @@ impl TenantRecipe {
             }
         }
         let catalog = catalog::spec::CatalogSpec::load(&dir, &file.categories, &file.offices)?;
-        Ok(Self { slug, file, assets, catalog })
+        let policy_path = dir.join("policy.csv");
+        let policy = if policy_path.exists() {
+            std::fs::read_to_string(&policy_path)?
+        } else {
+            authz::DEFAULT_POLICY.to_string()
+        };
+        let mut rules = authz::parse_policy(&policy, &slug).with_context(|| format!("{}", policy_path.display()))?;
+        for staff in &file.staff {
+            let email = crate::web::forms::normalize_email(&staff.email)
+                .with_context(|| format!("{}: staff e-mail {:?}", path.display(), staff.email))?;
+            for role in &staff.roles {
+                rules.push(["g".into(), format!("staff:{email}"), role.clone(), slug.clone(), String::new()]);
+            }
+        }
+        if let Some(oidc) = &file.auth.oidc {
+            if url::Url::parse(&oidc.issuer).is_err() {
+                bail!("{}: auth.oidc.issuer must be a URL", path.display());
+            }
+        }
+        Ok(Self { slug, file, assets, catalog, rules })
     }
 
     fn profile(&self) -> Profile {
@@ -191,6 +228,7 @@ fn load_asset(dir: &Path, name: &str, file_name: &str) -> anyhow::Result<Asset> 
 /// Makes the database match the recipe, in one transaction, as the owner role.
 pub async fn apply(admin: &PgPool, recipe: &TenantRecipe, base_domain: &str) -> anyhow::Result<ApplyReport> {
     let profile = serde_json::to_value(recipe.profile())?;
+    let auth = serde_json::to_value(&recipe.file.auth)?;
     let existing: Option<Uuid> = sqlx::query_scalar("select id from tenants where slug = $1")
         .bind(&recipe.slug)
         .fetch_optional(admin)
@@ -199,17 +237,18 @@ pub async fn apply(admin: &PgPool, recipe: &TenantRecipe, base_domain: &str) -> 
     let tenant_id = existing.unwrap_or_else(Uuid::new_v4);
     let mut tx = TenantTx::begin(admin, tenant_id).await?;
     let mut changes = sqlx::query(
-        "insert into tenants (id, slug, name, theme, profile) values ($1, $2, $3, $4, $5)
+        "insert into tenants (id, slug, name, theme, profile, auth) values ($1, $2, $3, $4, $5, $6)
          on conflict (id) do update set name = excluded.name, theme = excluded.theme,
-             profile = excluded.profile, updated_at = now()
-         where (tenants.name, tenants.theme, tenants.profile)
-             is distinct from (excluded.name, excluded.theme, excluded.profile)",
+             profile = excluded.profile, auth = excluded.auth, updated_at = now()
+         where (tenants.name, tenants.theme, tenants.profile, tenants.auth)
+             is distinct from (excluded.name, excluded.theme, excluded.profile, excluded.auth)",
     )
     .bind(tenant_id)
     .bind(&recipe.slug)
     .bind(&recipe.file.name)
     .bind(&recipe.file.theme)
     .bind(&profile)
+    .bind(&auth)
     .execute(tx.conn())
     .await?
     .rows_affected();
@@ -236,11 +275,33 @@ pub async fn apply(admin: &PgPool, recipe: &TenantRecipe, base_domain: &str) -> 
         .rows_affected();
     }
     changes += catalog::db::sync_catalog(&mut tx, &recipe.catalog).await?;
+    changes += authz::sync_rules(&mut tx, &recipe.rules).await?;
+    if let Some(oidc) = &recipe.file.auth.oidc {
+        // The secret comes from the environment of whoever applies the recipe,
+        // never from the (committed) recipe itself.
+        if let Ok(secret) = std::env::var(&oidc.client_secret_env) {
+            changes += set_secret(&mut tx, "oidc_client_secret", &secret).await?;
+        }
+    }
     if changes > 0 {
         notify_tenant_changed(tx.conn(), tenant_id).await?;
     }
     tx.commit().await?;
     Ok(ApplyReport { slug: recipe.slug.clone(), created, changes })
+}
+
+async fn set_secret(tx: &mut TenantTx, name: &str, value: &str) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "insert into tenant_secrets (tenant_id, name, value) values ($1, $2, $3)
+         on conflict (tenant_id, name) do update set value = excluded.value, updated_at = now()
+         where tenant_secrets.value is distinct from excluded.value",
+    )
+    .bind(tx.tenant_id)
+    .bind(name)
+    .bind(value)
+    .execute(tx.conn())
+    .await?
+    .rows_affected())
 }
 
 /// Adds `host` to the tenant; refuses a host that already belongs to another one.

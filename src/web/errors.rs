@@ -31,11 +31,12 @@ pub async fn render_error_pages(State(state): State<AppState>, request: Request,
     let site = request.extensions().get::<Site>().cloned().unwrap_or(Site::Platform);
     let wants_json = request.uri().path().starts_with("/api/");
     let response = next.run(request).await;
-    match response.extensions().get::<ErrorMarker>().copied() {
-        Some(marker) if wants_json => error_json(marker, &request_id),
-        Some(marker) => error_page(&state, &site, marker, &request_id),
-        None => response,
+    let Some(marker) = response.extensions().get::<ErrorMarker>().copied() else { return response };
+    let mut page = if wants_json { error_json(marker, &request_id) } else { error_page(&state, &site, marker, &request_id) };
+    if let Some(retry_after) = response.headers().get(header::RETRY_AFTER) {
+        page.headers_mut().insert(header::RETRY_AFTER, retry_after.clone());
     }
+    page
 }
 
 /// Renders `err` for a request that never reached a site router.

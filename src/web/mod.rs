@@ -2,6 +2,7 @@
 //! error pages, security headers, the public page cache.
 
 pub mod errors;
+pub mod forms;
 pub mod headers;
 pub mod page_cache;
 pub mod render;

@@ -28,8 +28,8 @@ use moka::sync::Cache;
 use super::{request_id, REQUEST_ID_HEADER};
 use crate::tenancy::host::requested_host;
 
-/// Name of the session cookie: a request carrying it is personal and never cached.
-pub const SESSION_COOKIE: &str = "sportello_sid";
+/// A request carrying the session cookie is personal and never cached.
+use crate::auth::session::SESSION_COOKIE;
 const MAX_CACHED_BODY: usize = 2 * 1024 * 1024;
 
 #[derive(Clone)]
@@ -135,7 +135,10 @@ where
         let cache = self.cache.clone();
         Box::pin(async move {
             let response = inner.call(request).await?;
-            let Some(key) = key.filter(|_| response.extensions().get::<Cacheable>().is_some()) else {
+            // Never share a response that sets a cookie.
+            let shareable = response.extensions().get::<Cacheable>().is_some()
+                && !response.headers().contains_key(header::SET_COOKIE);
+            let Some(key) = key.filter(|_| shareable) else {
                 return Ok(response);
             };
             let (mut parts, body) = response.into_parts();

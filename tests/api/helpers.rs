@@ -184,3 +184,88 @@ pub async fn get_on(client: &reqwest::Client, port: u16, host: &str, path: &str)
 pub fn assert_translated(html: &str) {
     assert!(!html.contains(sportello::web::render::MISSING_MARK), "a message is missing from locales/it.toml");
 }
+
+/// A browser on one host: keeps its cookies (including `Secure` ones, which
+/// browsers keep on `localhost` hosts too), sends `Origin` on POST like browsers
+/// do, and never follows redirects.
+pub struct Browser {
+    pub host: String,
+    pub port: u16,
+    client: reqwest::Client,
+    pub cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl Browser {
+    pub fn new(app: &TestApp, host: &str) -> Self {
+        Self::on_port(app.port, host)
+    }
+
+    pub fn on_port(port: u16, host: &str) -> Self {
+        Self { host: host.to_string(), port, client: client(), cookies: Default::default() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    fn keep_cookies(&mut self, response: &Response) {
+        for value in response.headers().get_all(reqwest::header::SET_COOKIE) {
+            let value = value.to_str().unwrap();
+            let (pair, attributes) = value.split_once(';').unwrap_or((value, ""));
+            let (name, val) = pair.split_once('=').unwrap();
+            assert!(attributes.contains("HttpOnly") && attributes.contains("Secure") && attributes.contains("SameSite"), "{value}");
+            assert!(!attributes.to_lowercase().contains("domain="), "cookies are host-only: {value}");
+            if val.is_empty() || attributes.contains("Max-Age=0") {
+                self.cookies.remove(name.trim());
+            } else {
+                self.cookies.insert(name.trim().to_string(), val.to_string());
+            }
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Response {
+        let response = self
+            .client
+            .get(format!("http://127.0.0.1:{}{path}", self.port))
+            .header(HOST, &self.host)
+            .header(reqwest::header::COOKIE, self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&response);
+        response
+    }
+
+    pub async fn get_text(&mut self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.text().await.unwrap()
+    }
+
+    /// POSTs a form with the CSRF token this browser holds.
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let token = self.cookies.get("sportello_csrf").cloned().unwrap_or_default();
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("csrf_token", &token));
+        self.post_raw(path, &form, true).await
+    }
+
+    pub async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)], with_origin: bool) -> Response {
+        let mut request = self
+            .client
+            .post(format!("http://127.0.0.1:{}{path}", self.port))
+            .header(HOST, &self.host)
+            .header(reqwest::header::COOKIE, self.cookie_header())
+            .form(fields);
+        if with_origin {
+            request = request.header(reqwest::header::ORIGIN, format!("http://{}", self.host));
+        }
+        let response = request.send().await.unwrap();
+        self.keep_cookies(&response);
+        response
+    }
+}
+
+pub fn location(response: &Response) -> String {
+    response.headers().get(reqwest::header::LOCATION).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+}

@@ -1,0 +1,231 @@
+//! The sign-in page of each ente and the password (+ SMS code) sign-in.
+
+use axum::{
+    extract::{Query, State},
+    http::{header, HeaderMap},
+    response::{Html, IntoResponse, Redirect, Response},
+    routing::{get, post},
+    Form,
+};
+use serde::Deserialize;
+use tera::Context;
+use uuid::Uuid;
+
+use super::{
+    authz::{Access, RouteSpec},
+    csrf::CsrfToken,
+    otp::{self, Outcome, Purpose},
+    password,
+    ratelimit::Action,
+    session::{self, ClientInfo, MaybeSession},
+    users, Level, Method,
+};
+use crate::{
+    db::TenantTx,
+    error::{AppError, AppResult},
+    notify,
+    state::AppState,
+    tenancy::{CurrentTenant, Tenant},
+    web::{base_context, render_page},
+};
+
+pub fn routes() -> Vec<RouteSpec> {
+    vec![
+        RouteSpec::new("/accesso", &["GET"], Access::Public, get(sign_in_page)),
+        RouteSpec::new("/accesso/password", &["POST"], Access::Public, post(password_sign_in)),
+        RouteSpec::new("/accesso/codice", &["GET", "POST"], Access::Public, get(code_page).post(code_submit)),
+        RouteSpec::new("/accesso/esci", &["POST"], Access::Public, post(sign_out)),
+    ]
+}
+
+/// Only paths of this site: `next` never sends a user elsewhere.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.contains(['\r', '\n']) => n.to_string(),
+        _ => "/area-personale".to_string(),
+    }
+}
+
+/// Context of every sign-in page: the ente, the CSRF token, the methods enabled.
+pub fn auth_context(tenant: &CurrentTenant, csrf: &CsrfToken) -> Context {
+    let mut context = base_context(&tenant.site());
+    context.insert("csrf_token", csrf.value());
+    let methods: Vec<&str> = tenant.0.auth.methods.iter().map(|m| m.as_str()).collect();
+    context.insert("methods", &methods);
+    context.insert("staff_sign_in", &tenant.0.auth.oidc.as_ref().map(|o| o.label.clone()));
+    context
+}
+
+fn insert_next(context: &mut Context, next: &str) {
+    context.insert("next", next);
+    context.insert("next_encoded", &url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
+}
+
+#[derive(Deserialize, Default)]
+pub struct NextQuery {
+    next: Option<String>,
+    #[serde(default)]
+    registered: Option<String>,
+}
+
+async fn sign_in_page(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    MaybeSession(session): MaybeSession,
+    Query(query): Query<NextQuery>,
+) -> AppResult<Html<String>> {
+    let mut context = auth_context(&tenant, &csrf);
+    insert_next(&mut context, &safe_next(query.next.as_deref()));
+    context.insert("registered", &query.registered.is_some());
+    context.insert("signed_in", &session.map(|s| s.display_name()));
+    render_page(&state, &tenant.site(), "access.html", &context)
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    /// `otp` (password + SMS code) or `password` (weak).
+    #[serde(default)]
+    mode: String,
+    next: Option<String>,
+}
+
+async fn password_sign_in(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    client: ClientInfo,
+    MaybeSession(previous): MaybeSession,
+    Form(form): Form<PasswordForm>,
+) -> AppResult<Response> {
+    let method = if form.mode == "password" { Method::Password } else { Method::PasswordOtp };
+    if !tenant.0.auth.enabled(method) {
+        return Err(AppError::NotFound);
+    }
+    let email = form.email.trim().to_lowercase();
+    state.limits.check(Action::SignIn, &tenant.0.slug, client.ip, Some(&email))?;
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let user = users::by_email(&mut tx, &email).await?;
+    // Same argon2 work whether or not the account exists.
+    let ok = password::verify(form.password.clone(), user.as_ref().and_then(|u| u.password_hash.clone())).await?;
+    let next = safe_next(form.next.as_deref());
+    let Some(user) = user.filter(|_| ok) else {
+        tx.commit().await?;
+        return refuse(&state, &tenant, &csrf, &next, &form.email, "auth.wrong_credentials").await;
+    };
+    if !user.can_sign_in_with_password() {
+        tx.commit().await?;
+        return refuse(&state, &tenant, &csrf, &next, &form.email, "auth.registration_incomplete").await;
+    }
+    if method == Method::Password {
+        let cookie = session::start(&mut tx, user.id, Method::Password, Level::L1, previous.as_ref().map(|s| s.token_hash.as_slice()), &client).await?;
+        tx.commit().await?;
+        return Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response());
+    }
+    let mobile = user.mobile.clone().unwrap_or_default();
+    let (code_id, code) = otp::issue(&mut tx, user.id, Purpose::Login, &mobile).await?;
+    let text = state.renderer.translate("sms.login_code").replace("{code}", &code).replace("{name}", &tenant.0.profile.short_name);
+    notify::queue_sms(&mut tx, &mobile, &text).await?;
+    let (_, flow_cookie) = session::begin_flow(
+        &mut tx,
+        "otp",
+        Some(user.id),
+        serde_json::json!({ "code_id": code_id, "next": next }),
+        otp::CODE_TTL,
+    )
+    .await?;
+    tx.commit().await?;
+    deliver(&state, &tenant.0);
+    Ok(([(header::SET_COOKIE, flow_cookie)], Redirect::to("/accesso/codice")).into_response())
+}
+
+pub fn deliver(state: &AppState, tenant: &Tenant) {
+    notify::deliver_soon(state, tenant.id, tenant.auth.sms_sender.clone(), tenant.name.clone());
+}
+
+async fn refuse(state: &AppState, tenant: &CurrentTenant, csrf: &CsrfToken, next: &str, email: &str, message: &str) -> AppResult<Response> {
+    let mut context = auth_context(tenant, csrf);
+    insert_next(&mut context, next);
+    context.insert("email", email);
+    context.insert("error", message);
+    let page = render_page(state, &tenant.site(), "access.html", &context)?;
+    Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+}
+
+async fn code_page(State(state): State<AppState>, tenant: CurrentTenant, csrf: CsrfToken, headers: HeaderMap) -> AppResult<Response> {
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let flow = session::find_flow(&mut tx, &headers, "otp").await?;
+    tx.commit().await?;
+    if flow.is_none() {
+        return Ok(Redirect::to("/accesso").into_response());
+    }
+    let context = auth_context(&tenant, &csrf);
+    Ok(render_page(&state, &tenant.site(), "access_code.html", &context)?.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+}
+
+async fn code_submit(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    client: ClientInfo,
+    headers: HeaderMap,
+    MaybeSession(previous): MaybeSession,
+    Form(form): Form<CodeForm>,
+) -> AppResult<Response> {
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let Some(flow) = session::find_flow(&mut tx, &headers, "otp").await? else {
+        return Ok(Redirect::to("/accesso").into_response());
+    };
+    let user_id = flow.user_id.ok_or_else(|| anyhow::anyhow!("otp flow without user"))?;
+    state.limits.check(Action::Otp, &tenant.0.slug, client.ip, Some(&user_id.to_string()))?;
+    let code_id: Uuid = serde_json::from_value(flow.data["code_id"].clone()).map_err(anyhow::Error::from)?;
+    let outcome = otp::verify(&mut tx, code_id, user_id, Purpose::Login, &form.code).await?;
+    let mut context = auth_context(&tenant, &csrf);
+    match outcome {
+        Outcome::Accepted => {
+            session::end_flow(&mut tx, &headers).await?;
+            let cookie = session::start(&mut tx, user_id, Method::PasswordOtp, Level::L2, previous.as_ref().map(|s| s.token_hash.as_slice()), &client).await?;
+            tx.commit().await?;
+            let next = safe_next(flow.data["next"].as_str());
+            Ok((
+                [(header::SET_COOKIE, cookie), (header::SET_COOKIE, session::clear_cookie(session::FLOW_COOKIE))],
+                Redirect::to(&next),
+            )
+                .into_response())
+        }
+        Outcome::Wrong { attempts_left } => {
+            tx.commit().await?;
+            context.insert("error", "auth.code_wrong");
+            context.insert("attempts_left", &attempts_left);
+            let page = render_page(&state, &tenant.site(), "access_code.html", &context)?;
+            Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Outcome::Spent => {
+            session::end_flow(&mut tx, &headers).await?;
+            tx.commit().await?;
+            context.insert("error", "auth.code_spent");
+            context.insert("spent", &true);
+            let page = render_page(&state, &tenant.site(), "access_code.html", &context)?;
+            Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+async fn sign_out(State(state): State<AppState>, tenant: CurrentTenant, MaybeSession(session): MaybeSession) -> AppResult<Response> {
+    if let Some(session) = session {
+        let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+        session::end(&mut tx, &session.token_hash).await?;
+        tx.commit().await?;
+    }
+    Ok(([(header::SET_COOKIE, session::clear_cookie(session::SESSION_COOKIE))], Redirect::to("/")).into_response())
+}

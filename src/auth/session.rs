@@ -1,0 +1,308 @@
+//! Sessions stored in PostgreSQL (only a hash of the cookie value), scoped to the
+//! ente's host, rotated at every sign-in and level change.
+
+use std::net::IpAddr;
+
+use axum::{
+    extract::{FromRequestParts, Request, State},
+    http::{header, request::Parts, HeaderMap, HeaderValue},
+    middleware::Next,
+    response::Response,
+};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use chrono::{DateTime, Duration, Utc};
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::{Level, Method};
+use crate::{db::TenantTx, error::AppError, state::AppState, tenancy::Site};
+
+pub const SESSION_COOKIE: &str = "sportello_sid";
+/// Carries a sign-in in progress (OTP step, registration checks, OIDC round trip).
+pub const FLOW_COOKIE: &str = "sportello_flow";
+/// A session ends after this long, however active.
+pub const ABSOLUTE_TTL: Duration = Duration::hours(8);
+/// …or after this long without requests.
+pub const IDLE_TTL: Duration = Duration::minutes(30);
+
+/// A new random token (for a cookie) and the hash stored in its place.
+pub fn new_token() -> (String, Vec<u8>) {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let hash = token_hash(&token);
+    (token, hash)
+}
+
+pub fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// `Set-Cookie` for a cookie of this host only (no `Domain`): another ente's host
+/// never receives it.
+pub fn set_cookie(name: &str, value: &str, max_age: Option<Duration>, same_site: &str) -> HeaderValue {
+    let age = match max_age {
+        Some(d) => format!("; Max-Age={}", d.num_seconds().max(0)),
+        None => String::new(),
+    };
+    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; Secure; SameSite={same_site}{age}"))
+        .expect("cookie values are base64url")
+}
+
+pub fn clear_cookie(name: &str) -> HeaderValue {
+    set_cookie(name, "", Some(Duration::zero()), "Lax")
+}
+
+pub fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The signed-in user of this request.
+#[derive(Clone, Debug, Serialize)]
+pub struct CurrentSession {
+    #[serde(skip)]
+    pub token_hash: Vec<u8>,
+    pub user_id: Uuid,
+    pub method: Method,
+    pub level: Level,
+    pub given_name: String,
+    pub family_name: String,
+    pub is_staff: bool,
+    #[serde(skip)]
+    pub email: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl CurrentSession {
+    pub fn display_name(&self) -> String {
+        format!("{} {}", self.given_name, self.family_name).trim().to_string()
+    }
+}
+
+/// Middleware on the tenant router: loads the session named by the cookie, if it
+/// is this ente's and still alive.
+pub async fn load_session(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let tenant = match request.extensions().get::<Site>() {
+        Some(Site::Tenant(t)) => t.clone(),
+        _ => return next.run(request).await,
+    };
+    if let Some(token) = cookie_value(request.headers(), SESSION_COOKIE) {
+        let hash = token_hash(token);
+        match find_session(&state, tenant.id, &hash).await {
+            Ok(Some(session)) => {
+                request.extensions_mut().insert(session);
+            }
+            Ok(None) => {}
+            Err(e) => return axum::response::IntoResponse::into_response(e),
+        }
+    }
+    next.run(request).await
+}
+
+async fn find_session(state: &AppState, tenant_id: Uuid, hash: &[u8]) -> Result<Option<CurrentSession>, AppError> {
+    let mut tx = TenantTx::begin(&state.db, tenant_id).await?;
+    let row: Option<(Uuid, String, i16, String, String, bool, Option<String>, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+        "select s.user_id, s.method, s.level, u.given_name, u.family_name, u.is_staff, u.email, s.created_at, s.last_seen_at
+         from sessions s join users u on u.id = s.user_id
+         where s.token_hash = $1 and s.expires_at > now() and s.last_seen_at > now() - $2::interval",
+    )
+    .bind(hash)
+    .bind(format!("{} seconds", IDLE_TTL.num_seconds()))
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some((user_id, method, level, given_name, family_name, is_staff, email, created_at, last_seen)) = row else {
+        return Ok(None);
+    };
+    // Touch at most once a minute: one write per active minute, not per request.
+    if Utc::now() - last_seen > Duration::minutes(1) {
+        sqlx::query("update sessions set last_seen_at = now() where token_hash = $1")
+            .bind(hash)
+            .execute(tx.conn())
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(Some(CurrentSession {
+        token_hash: hash.to_vec(),
+        user_id,
+        method: Method::parse(&method).ok_or_else(|| anyhow::anyhow!("unknown method {method}"))?,
+        level: Level::try_from(level).map_err(|e| anyhow::anyhow!(e))?,
+        given_name,
+        family_name,
+        is_staff,
+        email,
+        created_at,
+    }))
+}
+
+/// Opens a session for `user_id`, replacing the one the browser had (rotation).
+/// Returns the `Set-Cookie` value.
+pub async fn start(
+    tx: &mut TenantTx,
+    user_id: Uuid,
+    method: Method,
+    level: Level,
+    previous: Option<&[u8]>,
+    client: &ClientInfo,
+) -> Result<HeaderValue, AppError> {
+    if let Some(previous) = previous {
+        sqlx::query("delete from sessions where token_hash = $1").bind(previous).execute(tx.conn()).await?;
+    }
+    let (token, hash) = new_token();
+    sqlx::query(
+        "insert into sessions (tenant_id, token_hash, user_id, method, level, expires_at, ip, user_agent)
+         values ($1, $2, $3, $4, $5, now() + $6::interval, $7::inet, $8)",
+    )
+    .bind(tx.tenant_id)
+    .bind(&hash)
+    .bind(user_id)
+    .bind(method.as_str())
+    .bind(level as i16)
+    .bind(format!("{} seconds", ABSOLUTE_TTL.num_seconds()))
+    .bind(client.ip.map(|ip| ip.to_string()))
+    .bind(&client.user_agent)
+    .execute(tx.conn())
+    .await?;
+    Ok(set_cookie(SESSION_COOKIE, &token, Some(ABSOLUTE_TTL), "Lax"))
+}
+
+pub async fn end(tx: &mut TenantTx, hash: &[u8]) -> sqlx::Result<()> {
+    sqlx::query("delete from sessions where token_hash = $1").bind(hash).execute(tx.conn()).await?;
+    Ok(())
+}
+
+/// Who is on the other end: the peer address (or the trusted proxy's
+/// `X-Forwarded-For`) and the user agent.
+#[derive(Clone, Debug)]
+pub struct ClientInfo {
+    pub ip: Option<IpAddr>,
+    pub user_agent: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let trusted = parts.extensions.get::<TrustedPeer>().is_some();
+        let forwarded = if trusted {
+            parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.trim().parse().ok())
+        } else {
+            None
+        };
+        Ok(Self {
+            ip: forwarded.or(peer),
+            user_agent: parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .chars()
+                .take(300)
+                .collect(),
+        })
+    }
+}
+
+/// Marks a request that came through one of the configured trusted proxies.
+#[derive(Clone, Copy, Debug)]
+pub struct TrustedPeer;
+
+/// Extractor: the session, or a redirect to sign in and come back.
+impl<S: Send + Sync> FromRequestParts<S> for CurrentSession {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<CurrentSession>().cloned().ok_or_else(|| AppError::SignInRequired {
+            next: parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into()),
+        })
+    }
+}
+
+/// Extractor: the session if there is one.
+pub struct MaybeSession(pub Option<CurrentSession>);
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeSession {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<CurrentSession>().cloned()))
+    }
+}
+
+/// A sign-in step in progress, kept in `login_flows` and named by `FLOW_COOKIE`.
+pub struct Flow {
+    pub user_id: Option<Uuid>,
+    pub data: serde_json::Value,
+}
+
+pub async fn begin_flow(
+    tx: &mut TenantTx,
+    kind: &str,
+    user_id: Option<Uuid>,
+    data: serde_json::Value,
+    ttl: Duration,
+) -> sqlx::Result<(String, HeaderValue)> {
+    let (token, hash) = new_token();
+    sqlx::query(
+        "insert into login_flows (tenant_id, token_hash, kind, user_id, data, expires_at)
+         values ($1, $2, $3, $4, $5, now() + $6::interval)",
+    )
+    .bind(tx.tenant_id)
+    .bind(&hash)
+    .bind(kind)
+    .bind(user_id)
+    .bind(&data)
+    .bind(format!("{} seconds", ttl.num_seconds()))
+    .execute(tx.conn())
+    .await?;
+    let cookie = set_cookie(FLOW_COOKIE, &token, Some(ttl), "Lax");
+    Ok((token, cookie))
+}
+
+/// The flow of `kind` this browser is in, if still valid.
+pub async fn find_flow(tx: &mut TenantTx, headers: &HeaderMap, kind: &str) -> sqlx::Result<Option<Flow>> {
+    let Some(token) = cookie_value(headers, FLOW_COOKIE) else { return Ok(None) };
+    let row: Option<(Option<Uuid>, serde_json::Value)> = sqlx::query_as(
+        "select user_id, data from login_flows where token_hash = $1 and kind = $2 and expires_at > now()",
+    )
+    .bind(token_hash(token))
+    .bind(kind)
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(row.map(|(user_id, data)| Flow { user_id, data }))
+}
+
+pub async fn update_flow(tx: &mut TenantTx, headers: &HeaderMap, data: &serde_json::Value) -> sqlx::Result<()> {
+    if let Some(token) = cookie_value(headers, FLOW_COOKIE) {
+        sqlx::query("update login_flows set data = $2 where token_hash = $1")
+            .bind(token_hash(token))
+            .bind(data)
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn end_flow(tx: &mut TenantTx, headers: &HeaderMap) -> sqlx::Result<()> {
+    if let Some(token) = cookie_value(headers, FLOW_COOKIE) {
+        sqlx::query("delete from login_flows where token_hash = $1").bind(token_hash(token)).execute(tx.conn()).await?;
+    }
+    Ok(())
+}

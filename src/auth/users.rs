@@ -1,0 +1,135 @@
+//! The people of one ente. A verified identity (fiscal code proven by SPID, CIE or
+//! a CRS card) is platform-wide; each ente links it to a user of its own, so
+//! signing in on one ente reveals nothing of another.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::db::TenantTx;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct User {
+    pub id: Uuid,
+    pub identity_id: Option<Uuid>,
+    pub fiscal_code: Option<String>,
+    pub given_name: String,
+    pub family_name: String,
+    pub email: Option<String>,
+    pub email_verified_at: Option<DateTime<Utc>>,
+    pub mobile: Option<String>,
+    pub mobile_verified_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub password_hash: Option<String>,
+    pub password_changed_at: Option<DateTime<Utc>>,
+    pub is_staff: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, identity_id, fiscal_code, given_name, family_name, email, email_verified_at, mobile, \
+                       mobile_verified_at, password_hash, password_changed_at, is_staff, created_at";
+
+impl User {
+    /// Registered with a password and both contacts verified.
+    pub fn can_sign_in_with_password(&self) -> bool {
+        self.password_hash.is_some() && self.email_verified_at.is_some() && self.mobile_verified_at.is_some()
+    }
+}
+
+pub async fn by_id(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<User>> {
+    sqlx::query_as(&format!("select {COLUMNS} from users where id = $1")).bind(id).fetch_optional(tx.conn()).await
+}
+
+pub async fn by_email(tx: &mut TenantTx, email: &str) -> sqlx::Result<Option<User>> {
+    sqlx::query_as(&format!("select {COLUMNS} from users where lower(email) = lower($1)"))
+        .bind(email)
+        .fetch_optional(tx.conn())
+        .await
+}
+
+pub struct NewAccount<'a> {
+    pub given_name: &'a str,
+    pub family_name: &'a str,
+    pub fiscal_code: &'a str,
+    pub email: &'a str,
+    pub mobile: &'a str,
+    pub password_hash: &'a str,
+}
+
+/// Creates a password account, unverified. `None` when the e-mail is taken.
+pub async fn create_account(tx: &mut TenantTx, new: NewAccount<'_>) -> sqlx::Result<Option<Uuid>> {
+    let id = Uuid::new_v4();
+    let inserted = sqlx::query(
+        "insert into users (tenant_id, id, fiscal_code, given_name, family_name, email, mobile, password_hash, password_changed_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, now())
+         on conflict (tenant_id, lower(email)) where email is not null do nothing",
+    )
+    .bind(tx.tenant_id)
+    .bind(id)
+    .bind(new.fiscal_code)
+    .bind(new.given_name)
+    .bind(new.family_name)
+    .bind(new.email)
+    .bind(new.mobile)
+    .bind(new.password_hash)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    Ok((inserted == 1).then_some(id))
+}
+
+/// What a proving method (SPID, CIE, CRS) tells us about the person.
+pub struct ProvenIdentity<'a> {
+    pub fiscal_code: &'a str,
+    pub given_name: &'a str,
+    pub family_name: &'a str,
+    pub email: Option<&'a str>,
+    pub mobile: Option<&'a str>,
+}
+
+/// The ente's user for a proven fiscal code, created on first sign-in.
+pub async fn for_identity(tx: &mut TenantTx, proven: ProvenIdentity<'_>) -> sqlx::Result<Uuid> {
+    let identity: Uuid = sqlx::query_scalar(
+        "insert into identities (id, fiscal_code) values ($1, $2)
+         on conflict (fiscal_code) do update set fiscal_code = excluded.fiscal_code
+         returning id",
+    )
+    .bind(Uuid::new_v4())
+    .bind(proven.fiscal_code)
+    .fetch_one(tx.conn())
+    .await?;
+    if let Some(id) = sqlx::query_scalar("select id from users where identity_id = $1")
+        .bind(identity)
+        .fetch_optional(tx.conn())
+        .await?
+    {
+        return Ok(id);
+    }
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "insert into users (tenant_id, id, identity_id, fiscal_code, given_name, family_name, email, mobile)
+         values ($1, $2, $3, $4, $5, $6,
+                 case when exists (select from users where lower(email) = lower($7)) then null else $7 end, $8)",
+    )
+    .bind(tx.tenant_id)
+    .bind(id)
+    .bind(identity)
+    .bind(proven.fiscal_code)
+    .bind(proven.given_name)
+    .bind(proven.family_name)
+    .bind(proven.email)
+    .bind(proven.mobile)
+    .execute(tx.conn())
+    .await?;
+    Ok(id)
+}
+
+pub async fn mark_email_verified(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("update users set email_verified_at = now(), updated_at = now() where id = $1").bind(id).execute(tx.conn()).await?;
+    Ok(())
+}
+
+pub async fn mark_mobile_verified(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("update users set mobile_verified_at = now(), updated_at = now() where id = $1").bind(id).execute(tx.conn()).await?;
+    Ok(())
+}
