@@ -3,7 +3,7 @@
 use axum::{
     extract::{Query, State},
     http::{header, HeaderMap},
-    response::{Html, IntoResponse, Redirect, Response},
+    response::{AppendHeaders, Html, IntoResponse, Redirect, Response},
     routing::{get, post},
     Form,
 };
@@ -198,7 +198,7 @@ async fn code_submit(
             tx.commit().await?;
             let next = safe_next(flow.data["next"].as_str());
             Ok((
-                [(header::SET_COOKIE, cookie), (header::SET_COOKIE, session::clear_cookie(session::FLOW_COOKIE))],
+                AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, session::clear_cookie(session::FLOW_COOKIE))]),
                 Redirect::to(&next),
             )
                 .into_response())

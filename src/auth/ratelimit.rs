@@ -40,7 +40,7 @@ impl Default for RateLimits {
             ]),
             per_account: Arc::new([
                 limiter(5, minute * 5), // sign-in attempts on one account
-                limiter(5, minute * 5), // OTP codes entered for one sign-in
+                limiter(10, minute * 10), // codes entered by one account (each code also allows only 5)
                 limiter(3, hour),       // registrations with one e-mail
                 limiter(3, hour),       // password resets of one account
             ]),

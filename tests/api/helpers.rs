@@ -171,6 +171,12 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    pub async fn tenant_id_of(&self, slug: &str) -> uuid::Uuid {
+        sqlx::query_scalar("select id from tenants where slug = $1").bind(slug).fetch_one(&self.db.admin).await.unwrap()
+    }
+}
+
 pub async fn get_on(client: &reqwest::Client, port: u16, host: &str, path: &str) -> Response {
     client
         .get(format!("http://127.0.0.1:{port}{path}"))

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod accessibility;
+mod auth;
 mod catalog;
 mod isolation;
 mod tenancy;
