@@ -1,35 +1,52 @@
 #!/usr/bin/env bash
-# Installs what Sportello needs on a fresh Debian machine, and nothing twice:
-# PostgreSQL server binaries, Node.js + npm, and the Bootstrap Italia design system.
+# Installs what Sportello needs on a fresh Debian machine, and nothing twice.
+#   scripts/setup.sh          to build and run: PostgreSQL server binaries, the C
+#                             libraries the SAML code links (xmlsec1, libxml2,
+#                             OpenSSL; libclang to generate bindings), Node.js +
+#                             npm, and the Bootstrap Italia design system
+#   scripts/setup.sh --test   also what the tests drive: Chromium, xmlsec1, and
+#                             AgID's spid-sp-test (in a Python venv, .venv-test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=${1:-run}
 
-need_apt=()
-ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_apt+=(postgresql)
-command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
-for extra in "$@"; do
-  dpkg -s "$extra" >/dev/null 2>&1 || need_apt+=("$extra")
-done
-
-if ((${#need_apt[@]})); then
-  if [[ $(id -u) -ne 0 ]]; then
-    echo "Mancano pacchetti Debian: ${need_apt[*]}" >&2
-    echo "Installali con: sudo apt-get install -y ${need_apt[*]}" >&2
-    exit 1
-  fi
-  echo "==> apt-get install ${need_apt[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -q "${need_apt[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q "${need_apt[@]}" >/dev/null; }
-  # Debian starts a system cluster with the package; Sportello runs its own.
-  if [[ " ${need_apt[*]} " == *" postgresql "* ]]; then
-    systemctl stop postgresql >/dev/null 2>&1 || true
-  fi
+packages=(pkg-config libssl-dev libxml2-dev libxmlsec1-dev libclang-dev)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || packages+=(postgresql)
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+if [[ $mode == --test ]]; then
+  packages+=(chromium xmlsec1)
 fi
 
-# The design system is installed from npm, served locally, never committed.
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "Mancano pacchetti Debian: ${missing[*]}" >&2
+    echo "Installali con: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "==> apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }
+  # Debian starts a system cluster with the package; Sportello runs its own.
+  systemctl stop postgresql >/dev/null 2>&1 || true
+fi
+
+# The design system (and the browser-test tools) from npm, served locally, never committed.
 stamp=node_modules/.sportello-installed-lock.json
 if [[ ! -f node_modules/bootstrap-italia/dist/css/bootstrap-italia.min.css ]] || ! cmp -s package-lock.json "$stamp"; then
-  echo "==> npm ci (Bootstrap Italia)"
+  echo "==> npm ci"
   npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
+fi
+
+if [[ $mode == --test ]]; then
+  venv=.venv-test
+  if [[ ! -x $venv/bin/spid_sp_test ]]; then
+    echo "==> spid-sp-test (PyPI) in $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check spid-sp-test==1.2.18
+  fi
 fi

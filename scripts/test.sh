@@ -4,5 +4,5 @@
 # PostgreSQL cluster) and the unit tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh chromium
+./scripts/setup.sh --test
 cargo test --locked "$@"

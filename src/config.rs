@@ -44,6 +44,13 @@ pub struct Settings {
     pub mail_from: String,
     /// Development pages (SMS and e-mail outboxes). Default: on for `localhost`.
     pub dev_pages: Option<bool>,
+    /// SAML metadata files of the SPID identity providers (the federation).
+    pub spid_idp_metadata: Vec<PathBuf>,
+    /// SAML metadata files of the CIE identity provider.
+    pub cie_idp_metadata: Vec<PathBuf>,
+    /// Test deployments only: accept the expired certificate of AgID's
+    /// spid-sp-test IdP. Never in production.
+    pub saml_trust_test_idp_cert: bool,
 }
 
 impl Default for Settings {
@@ -69,6 +76,9 @@ impl Default for Settings {
             smtp_url: None,
             mail_from: "noreply@sportello.localhost".into(),
             dev_pages: None,
+            spid_idp_metadata: Vec::new(),
+            cie_idp_metadata: Vec::new(),
+            saml_trust_test_idp_cert: false,
         }
     }
 }
@@ -94,6 +104,15 @@ impl std::fmt::Debug for Secret {
 }
 
 impl Settings {
+    /// How visitors reach us: plain http only for local development.
+    pub fn public_scheme(&self) -> &'static str {
+        if self.base_domain == "localhost" {
+            "http"
+        } else {
+            "https"
+        }
+    }
+
     pub fn dev_pages(&self) -> bool {
         self.dev_pages.unwrap_or(self.base_domain == "localhost")
     }
@@ -151,6 +170,12 @@ impl Settings {
         }
         if let Some(v) = var("SKEBBY_USERNAME") {
             self.skebby_username = v;
+        }
+        if let Some(v) = var("SPORTELLO_SPID_IDP_METADATA") {
+            self.spid_idp_metadata = v.split(',').filter(|s| !s.is_empty()).map(PathBuf::from).collect();
+        }
+        if let Some(v) = var("SPORTELLO_CIE_IDP_METADATA") {
+            self.cie_idp_metadata = v.split(',').filter(|s| !s.is_empty()).map(PathBuf::from).collect();
         }
         if let Some(v) = var("SKEBBY_PASSWORD") {
             self.skebby_password = Some(Secret(v));

@@ -65,6 +65,7 @@ impl Application {
             limits: Default::default(),
             sms: Arc::new(sms),
             mailer: Arc::new(mailer),
+            saml_idps: Arc::new(auth::spid::IdentityProviders::load(&settings)?),
             pages: page_cache::PageCache::new(Duration::from_secs(settings.page_cache_ttl_secs)),
             db: pool,
             renderer: Arc::new(renderer),
@@ -107,6 +108,7 @@ pub fn tenant_routes() -> Vec<authz::RouteSpec> {
         catalog::routes(),
         auth::login::routes(),
         auth::registration::routes(),
+        auth::spid::routes(),
         auth::account::routes(),
         notify::pages::routes(),
     ]

@@ -24,6 +24,7 @@ pub struct AppState {
     pub limits: RateLimits,
     pub sms: Arc<SmsGateway>,
     pub mailer: Arc<Mailer>,
+    pub saml_idps: crate::auth::spid::SharedIdps,
 }
 
 impl AppState {

@@ -9,8 +9,10 @@ pub mod otp;
 pub mod password;
 pub mod ratelimit;
 pub mod registration;
+pub mod saml;
 pub mod session;
 pub mod settings;
+pub mod spid;
 pub mod users;
 
 use serde::{Deserialize, Serialize};

@@ -14,11 +14,30 @@ pub struct AuthSettings {
     pub sms_sender: String,
     /// Staff sign-in through the ente's own identity provider.
     pub oidc: Option<OidcSettings>,
+    /// SAML service provider (SPID, CIE).
+    pub saml: SamlSettings,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SamlSettings {
+    /// The entity id registered with AgID; default: this host's metadata URL.
+    pub entity_id: Option<String>,
+    /// PEM files of the signing key and certificate, read when the recipe is
+    /// applied. Absent: a key and a self-signed certificate in the SPID profile
+    /// are generated once and kept in `tenant_secrets`.
+    pub key_file: Option<std::path::PathBuf>,
+    pub cert_file: Option<std::path::PathBuf>,
 }
 
 impl Default for AuthSettings {
     fn default() -> Self {
-        Self { methods: vec![Method::PasswordOtp, Method::Password], sms_sender: "Comune".into(), oidc: None }
+        Self {
+            methods: vec![Method::PasswordOtp, Method::Password],
+            sms_sender: "Comune".into(),
+            oidc: None,
+            saml: SamlSettings::default(),
+        }
     }
 }
 

@@ -89,15 +89,16 @@ pub struct ProvenIdentity<'a> {
 
 /// The ente's user for a proven fiscal code, created on first sign-in.
 pub async fn for_identity(tx: &mut TenantTx, proven: ProvenIdentity<'_>) -> sqlx::Result<Uuid> {
-    let identity: Uuid = sqlx::query_scalar(
-        "insert into identities (id, fiscal_code) values ($1, $2)
-         on conflict (fiscal_code) do update set fiscal_code = excluded.fiscal_code
-         returning id",
-    )
-    .bind(Uuid::new_v4())
-    .bind(proven.fiscal_code)
-    .fetch_one(tx.conn())
-    .await?;
+    // The runtime role may add identities but never change one.
+    sqlx::query("insert into identities (id, fiscal_code) values ($1, $2) on conflict (fiscal_code) do nothing")
+        .bind(Uuid::new_v4())
+        .bind(proven.fiscal_code)
+        .execute(tx.conn())
+        .await?;
+    let identity: Uuid = sqlx::query_scalar("select id from identities where fiscal_code = $1")
+        .bind(proven.fiscal_code)
+        .fetch_one(tx.conn())
+        .await?;
     if let Some(id) = sqlx::query_scalar("select id from users where identity_id = $1")
         .bind(identity)
         .fetch_optional(tx.conn())

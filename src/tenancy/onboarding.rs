@@ -276,6 +276,10 @@ pub async fn apply(admin: &PgPool, recipe: &TenantRecipe, base_domain: &str) -> 
     }
     changes += catalog::db::sync_catalog(&mut tx, &recipe.catalog).await?;
     changes += authz::sync_rules(&mut tx, &recipe.rules).await?;
+    let auth = &recipe.file.auth;
+    if auth.enabled(crate::auth::Method::Spid) || auth.enabled(crate::auth::Method::Cie) {
+        changes += ensure_saml_keys(&mut tx, recipe, base_domain).await?;
+    }
     if let Some(oidc) = &recipe.file.auth.oidc {
         // The secret comes from the environment of whoever applies the recipe,
         // never from the (committed) recipe itself.
@@ -288,6 +292,27 @@ pub async fn apply(admin: &PgPool, recipe: &TenantRecipe, base_domain: &str) -> 
     }
     tx.commit().await?;
     Ok(ApplyReport { slug: recipe.slug.clone(), created, changes })
+}
+
+/// The ente's SAML signing key: from the files the recipe names, or generated
+/// once (a key is never replaced silently: IdPs know its certificate).
+async fn ensure_saml_keys(tx: &mut TenantTx, recipe: &TenantRecipe, base_domain: &str) -> anyhow::Result<u64> {
+    let saml = &recipe.file.auth.saml;
+    if let (Some(key), Some(cert)) = (&saml.key_file, &saml.cert_file) {
+        let key = std::fs::read_to_string(key).with_context(|| format!("{}", key.display()))?;
+        let cert = std::fs::read_to_string(cert).with_context(|| format!("{}", cert.display()))?;
+        return Ok(set_secret(tx, "saml_sp_key", &key).await? + set_secret(tx, "saml_sp_cert", &cert).await?);
+    }
+    let present: i64 = sqlx::query_scalar("select count(*) from tenant_secrets where name in ('saml_sp_key', 'saml_sp_cert')")
+        .fetch_one(tx.conn())
+        .await?;
+    if present == 2 {
+        return Ok(0);
+    }
+    let entity_id = saml.entity_id.clone().unwrap_or_else(|| format!("https://{}.{base_domain}/accesso/spid/metadata", recipe.slug));
+    let f = &recipe.file;
+    let (key, cert) = crate::auth::spid::generate_sp_certificate(&entity_id, &f.ipa_code, &f.name, &f.short_name)?;
+    Ok(set_secret(tx, "saml_sp_key", &key).await? + set_secret(tx, "saml_sp_cert", &cert).await?)
 }
 
 async fn set_secret(tx: &mut TenantTx, name: &str, value: &str) -> sqlx::Result<u64> {

@@ -2,6 +2,8 @@
 //! password alone, sessions, CSRF, rate limits, account management, the policy
 //! walk, and isolation between enti.
 
+mod spid;
+
 use sportello::auth::authz::{parse_policy, Access, DEFAULT_POLICY};
 
 use crate::helpers::{assert_translated, location, spawn_app, Browser, TestApp};

@@ -1,0 +1,59 @@
+//! SPID over SAML2, validated by AgID's own `spid-sp-test` (PyPI, installed by
+//! `scripts/setup.sh --test`) against the running application: SP metadata,
+//! AuthnRequests (HTTP-POST and HTTP-Redirect) and the response test-suite, in
+//! which the tool plays the IdP and posts 111 crafted responses to our ACS.
+
+use std::process::Command;
+
+use sportello::tenancy::onboarding;
+
+use crate::helpers::{root, scratch, spawn_app_with, test_settings};
+
+#[tokio::test]
+async fn spid_sp_test_passes_metadata_authn_request_and_response_suites() {
+    let tool = root().join(".venv-test/bin/spid_sp_test");
+    assert!(tool.exists(), "run scripts/setup.sh --test (installs spid-sp-test)");
+    let dir = scratch().join("spid-sp-test");
+    std::fs::create_dir_all(&dir).unwrap();
+    let idp = Command::new(&tool).arg("--idp-metadata").output().unwrap();
+    assert!(idp.status.success());
+    std::fs::write(dir.join("idp.xml"), &idp.stdout).unwrap();
+
+    let mut settings = test_settings();
+    settings.spid_idp_metadata = vec![dir.join("idp.xml")];
+    // spid-sp-test's IdP certificate expired in 2025; test deployments only.
+    settings.saml_trust_test_idp_cert = true;
+    // spid-sp-test reaches us by IP: let 127.0.0.1 be Valmora's host here.
+    settings.platform_hosts = vec!["localhost".into()];
+    let app = spawn_app_with(settings).await;
+    onboarding::add_domain(&app.db.admin, "valmora", "127.0.0.1").await.unwrap();
+
+    let base = format!("http://127.0.0.1:{}", app.port);
+    let out = dir.join("reports");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("bash")
+            .arg(root().join("src/auth/saml/spid_sp_test.sh"))
+            .arg(&base)
+            .arg(&out)
+            .env("SPID_SP_TEST", &tool)
+            .env("PATH", format!("{}:{}", tool.parent().unwrap().display(), std::env::var("PATH").unwrap_or_default()))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    println!("{report}");
+    assert!(output.status.success(), "spid-sp-test failed:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
+    let failures: Vec<&str> = report.lines().filter(|l| l.contains(" failed") && !l.contains(" 0 failed")).collect();
+    assert!(failures.is_empty(), "{failures:?}");
+    for suite in ["metadata", "authn-post-l2", "authn-redirect-l2", "responses-l1", "responses-l2", "responses-l3"] {
+        assert!(report.contains(&format!("{suite} [")), "suite {suite} did not run:\n{report}");
+    }
+    // Every suite that ran checked something (a 0-test suite means it was skipped).
+    let empty: Vec<&str> = report.lines().filter(|l| l.contains(": 0 passed")).collect();
+    assert!(empty.is_empty(), "suites that checked nothing: {empty:?}");
+    // The response suite's good answers signed this citizen in.
+    let users: i64 = sqlx::query_scalar("select count(*) from identities").fetch_one(&app.db.admin).await.unwrap();
+    assert!(users >= 1);
+}
