@@ -66,6 +66,7 @@ impl Application {
             sms: Arc::new(sms),
             mailer: Arc::new(mailer),
             saml_idps: Arc::new(auth::spid::IdentityProviders::load(&settings)?),
+            oidc: Default::default(),
             pages: page_cache::PageCache::new(Duration::from_secs(settings.page_cache_ttl_secs)),
             db: pool,
             renderer: Arc::new(renderer),
@@ -109,6 +110,7 @@ pub fn tenant_routes() -> Vec<authz::RouteSpec> {
         auth::login::routes(),
         auth::registration::routes(),
         auth::spid::routes(),
+        auth::oidc::routes(),
         auth::account::routes(),
         notify::pages::routes(),
     ]

@@ -25,6 +25,7 @@ pub struct AppState {
     pub sms: Arc<SmsGateway>,
     pub mailer: Arc<Mailer>,
     pub saml_idps: crate::auth::spid::SharedIdps,
+    pub oidc: crate::auth::oidc::Providers,
 }
 
 impl AppState {

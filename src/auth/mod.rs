@@ -5,6 +5,7 @@ pub mod account;
 pub mod authz;
 pub mod csrf;
 pub mod login;
+pub mod oidc;
 pub mod otp;
 pub mod password;
 pub mod ratelimit;
