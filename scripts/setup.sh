@@ -5,7 +5,7 @@
 #                             OpenSSL; libclang to generate bindings), Node.js +
 #                             npm, and the Bootstrap Italia design system
 #   scripts/setup.sh --test   also what the tests drive: Chromium, xmlsec1, and
-#                             AgID's spid-sp-test (in a Python venv, .venv-test)
+#                             AgID's spid-sp-test and the aiosmtpd SMTP sink (in a Python venv, .venv-test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-run}
@@ -44,9 +44,9 @@ fi
 
 if [[ $mode == --test ]]; then
   venv=.venv-test
-  if [[ ! -x $venv/bin/spid_sp_test ]]; then
+  if [[ ! -x $venv/bin/spid_sp_test || ! -x $venv/bin/aiosmtpd ]]; then
     echo "==> spid-sp-test (PyPI) in $venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check spid-sp-test==1.2.18
+    "$venv/bin/pip" install -q --disable-pip-version-check spid-sp-test==1.2.18 aiosmtpd==1.4.6
   fi
 fi

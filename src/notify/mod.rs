@@ -95,7 +95,7 @@ async fn record(tx: &mut TenantTx, table: &str, id: Uuid, outcome: anyhow::Resul
             query.execute(tx.conn()).await?;
         }
         Err(e) => {
-            tracing::warn!(error = %e, table, %id, "delivery failed; kept in the outbox");
+            tracing::warn!(error = format!("{e:#}"), table, %id, "delivery failed; kept in the outbox");
             sqlx::query(&format!("update {table} set last_error = $2 where id = $1"))
                 .bind(id)
                 .bind(format!("{e:#}"))
