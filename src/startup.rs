@@ -109,6 +109,7 @@ pub fn tenant_routes() -> Vec<authz::RouteSpec> {
         catalog::routes(),
         auth::login::routes(),
         auth::registration::routes(),
+        auth::recovery::routes(),
         auth::spid::routes(),
         auth::oidc::routes(),
         auth::account::routes(),

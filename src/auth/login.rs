@@ -66,6 +66,8 @@ pub struct NextQuery {
     next: Option<String>,
     #[serde(default)]
     registered: Option<String>,
+    #[serde(default)]
+    reset: Option<String>,
 }
 
 async fn sign_in_page(
@@ -78,6 +80,7 @@ async fn sign_in_page(
     let mut context = auth_context(&tenant, &csrf);
     insert_next(&mut context, &safe_next(query.next.as_deref()));
     context.insert("registered", &query.registered.is_some());
+    context.insert("reset", &query.reset.is_some());
     context.insert("signed_in", &session.map(|s| s.display_name()));
     render_page(&state, &tenant.site(), "access.html", &context)
 }

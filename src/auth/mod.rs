@@ -9,6 +9,7 @@ pub mod oidc;
 pub mod otp;
 pub mod password;
 pub mod ratelimit;
+pub mod recovery;
 pub mod registration;
 pub mod saml;
 pub mod session;

@@ -373,3 +373,41 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_with_an_sms_code_without_revealing_accounts() {
+    let app = spawn_app().await;
+    let (email, mobile) = ("smemorato@example.it", "3337776666");
+    let mut old_session = register(&app, VALMORA, email, mobile).await;
+    sign_in_with_otp(&app, &mut old_session, email, mobile).await;
+
+    let mut browser = Browser::new(&app, VALMORA);
+    browser.get_text("/accesso/recupero").await;
+    // Unknown address: the same answer.
+    let response = browser.post("/accesso/recupero", &[("email", "nessuno@example.it")]).await;
+    assert_eq!(location(&response), "/accesso/recupero/codice");
+    let response = browser.post("/accesso/recupero/codice", &[("code", "123456"), ("new_password", "Nuova-Password-42"), ("confirm", "Nuova-Password-42")]).await;
+    assert_eq!(response.status(), 422);
+
+    let response = browser.post("/accesso/recupero", &[("email", email)]).await;
+    assert_eq!(location(&response), "/accesso/recupero/codice");
+    let code = six_digits(&last_message(&app, "valmora", "sms_outbox", "+393337776666").await);
+    let response = browser.post("/accesso/recupero/codice", &[("code", &code), ("new_password", "corta"), ("confirm", "corta")]).await;
+    assert_eq!(response.status(), 422, "a weak password is refused before the code is used");
+    let response = browser.post("/accesso/recupero/codice", &[("code", &code), ("new_password", "Nuova-Password-42"), ("confirm", "Nuova-Password-42")]).await;
+    assert_eq!(location(&response), "/accesso?reset=1");
+    assert_eq!(old_session.get("/area-personale").await.status(), 303, "old sessions end");
+    browser.get_text("/accesso").await;
+    let response = browser.post("/accesso/password", &[("email", email), ("password", "Nuova-Password-42"), ("mode", "password")]).await;
+    assert_eq!(response.status(), 303);
+
+    // Asking again and again meets the limit.
+    let mut limited = false;
+    for _ in 0..5 {
+        if browser.post("/accesso/recupero", &[("email", email)]).await.status() == 429 {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "password reset is rate limited");
+}
