@@ -5,7 +5,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 use crate::{
-    auth::{authz::Authz, ratelimit::RateLimits},
+    auth::{authz::Authz, crs::CardVerifier, ratelimit::RateLimits},
     config::Settings,
     notify::{mail::Mailer, sms::SmsGateway},
     tenancy::TenantResolver,
@@ -24,6 +24,8 @@ pub struct AppState {
     pub limits: RateLimits,
     pub sms: Arc<SmsGateway>,
     pub mailer: Arc<Mailer>,
+    /// The CA list for CRS/CNS card sign-in.
+    pub crs: Arc<CardVerifier>,
 }
 
 impl AppState {
