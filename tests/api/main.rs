@@ -6,6 +6,7 @@ mod helpers;
 mod accessibility;
 mod auth;
 mod catalog;
+mod crs;
 mod isolation;
 mod tenancy;
 mod web;
