@@ -7,11 +7,10 @@
 use std::{path::PathBuf, sync::Arc};
 
 use axum::{
-    extract::{Query, State},
-    http::{header, HeaderMap, StatusCode},
+    extract::{FromRequestParts, Query, State},
+    http::{header, request::Parts, HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
     routing::get,
-    Extension,
 };
 use rustls::{
     client::danger::HandshakeSignatureValid,
@@ -236,6 +235,19 @@ fn presented_chain(
     Ok(chain)
 }
 
+/// Extractor: the chain of this request (see `presented_chain`), not yet judged.
+pub struct Presented(pub Result<Vec<CertificateDer<'static>>, Refusal>);
+
+impl FromRequestParts<AppState> for Presented {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let tls = parts.extensions.get::<PresentedChain>();
+        let trusted = parts.extensions.get::<TrustedPeer>().is_some();
+        Ok(Self(presented_chain(tls, trusted, &parts.headers, &state.settings.crs_header)))
+    }
+}
+
 #[derive(Deserialize)]
 pub struct CardQuery {
     next: Option<String>,
@@ -247,17 +259,14 @@ async fn card_sign_in(
     csrf: CsrfToken,
     client: ClientInfo,
     MaybeSession(previous): MaybeSession,
-    tls: Option<Extension<PresentedChain>>,
-    trusted: Option<Extension<TrustedPeer>>,
-    headers: HeaderMap,
+    Presented(presented): Presented,
     Query(query): Query<CardQuery>,
 ) -> AppResult<Response> {
     if !tenant.0.auth.enabled(Method::Crs) {
         return Err(AppError::NotFound);
     }
     let next = safe_next(query.next.as_deref());
-    let verdict = presented_chain(tls.as_ref().map(|e| &e.0), trusted.is_some(), &headers, &state.settings.crs_header)
-        .and_then(|chain| state.crs.check(&chain));
+    let verdict = presented.and_then(|chain| state.crs.check(&chain));
     let card = match verdict {
         Ok(card) => card,
         Err(refusal) => {
