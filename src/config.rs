@@ -51,6 +51,18 @@ pub struct Settings {
     /// Test deployments only: accept the expired certificate of AgID's
     /// spid-sp-test IdP. Never in production.
     pub saml_trust_test_idp_cert: bool,
+    /// PEM files of the certification authorities whose CNS/CRS smart cards are
+    /// accepted for sign-in. Empty: card sign-in is unavailable.
+    pub crs_ca_files: Vec<PathBuf>,
+    /// Header in which a trusted proxy forwards the client certificate
+    /// (URL-encoded PEM, as nginx's `$ssl_client_escaped_cert`).
+    pub crs_header: String,
+    /// Optional second listener speaking TLS itself, asking for (not requiring)
+    /// a client certificate; needs `tls_cert_file` and `tls_key_file`.
+    pub tls_listen: Option<SocketAddr>,
+    /// Server certificate chain (PEM) and private key (PEM) of `tls_listen`.
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -79,6 +91,11 @@ impl Default for Settings {
             spid_idp_metadata: Vec::new(),
             cie_idp_metadata: Vec::new(),
             saml_trust_test_idp_cert: false,
+            crs_ca_files: Vec::new(),
+            crs_header: "X-SSL-Client-Cert".into(),
+            tls_listen: None,
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 }
@@ -156,6 +173,21 @@ impl Settings {
                 .collect::<Result<_, _>>()
                 .context("SPORTELLO_TRUSTED_PROXIES")?;
         }
+        if let Some(v) = var("SPORTELLO_CRS_CA") {
+            self.crs_ca_files = v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(PathBuf::from).collect();
+        }
+        if let Some(v) = var("SPORTELLO_CRS_HEADER") {
+            self.crs_header = v.trim().to_string();
+        }
+        if let Some(v) = var("SPORTELLO_TLS_LISTEN") {
+            self.tls_listen = Some(v.parse().context("SPORTELLO_TLS_LISTEN")?);
+        }
+        if let Some(v) = var("SPORTELLO_TLS_CERT") {
+            self.tls_cert_file = Some(v.into());
+        }
+        if let Some(v) = var("SPORTELLO_TLS_KEY") {
+            self.tls_key_file = Some(v.into());
+        }
         if let Some(v) = var("SPORTELLO_DATA_DIR") {
             self.data_dir = v.into();
         }
@@ -205,9 +237,13 @@ mod tests {
         s.overlay_env(|k| match k {
             "SPORTELLO_TRUSTED_PROXIES" => Some("10.0.0.0/8, 127.0.0.1".into()),
             "SPORTELLO_BASE_DOMAIN" => Some("Sportello.Example.IT".into()),
+            "SPORTELLO_CRS_CA" => Some("/etc/crs/a.pem, /etc/crs/b.pem".into()),
+            "SPORTELLO_TLS_LISTEN" => Some("0.0.0.0:8443".into()),
             _ => None,
         })
         .unwrap();
+        assert_eq!(s.crs_ca_files, [PathBuf::from("/etc/crs/a.pem"), PathBuf::from("/etc/crs/b.pem")]);
+        assert_eq!(s.tls_listen, Some("0.0.0.0:8443".parse().unwrap()));
         assert_eq!(s.trusted_proxies.len(), 2);
         assert_eq!(s.base_domain, "sportello.example.it");
     }

@@ -22,7 +22,7 @@ use tower_http::{
 use tracing::Level;
 
 use crate::{
-    auth::{self, authz, csrf, session},
+    auth::{self, authz, crs::CardVerifier, csrf, session},
     notify::{self, mail::Mailer, sms::{Skebby, SmsGateway}},
     catalog,
     config::Settings,
@@ -36,6 +36,8 @@ use crate::{
 
 pub struct Application {
     listener: TcpListener,
+    /// The optional built-in TLS listener (`tls_listen`), for CRS/CNS cards.
+    tls: Option<(TcpListener, tokio_rustls::TlsAcceptor)>,
     router: Router,
     state: AppState,
 }
@@ -59,6 +61,15 @@ impl Application {
             other => anyhow::bail!("sms_gateway: unknown gateway {other:?} (outbox, skebby)"),
         };
         let mailer = Mailer::new(settings.smtp_url.as_ref().map(|s| s.expose()), &settings.mail_from)?;
+        let cards = CardVerifier::load(&settings.crs_ca_files)?;
+        let tls = match settings.tls_listen {
+            Some(address) => {
+                let acceptor = web::tls::acceptor(&settings, &cards)?;
+                let listener = TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
+                Some((listener, acceptor))
+            }
+            None => None,
+        };
         let state = AppState {
             tenants: TenantResolver::new(pool.clone(), &settings.platform_hosts),
             authz: Default::default(),
@@ -67,17 +78,23 @@ impl Application {
             mailer: Arc::new(mailer),
             saml_idps: Arc::new(auth::spid::IdentityProviders::load(&settings)?),
             oidc: Default::default(),
+            crs: Arc::new(cards),
             pages: page_cache::PageCache::new(Duration::from_secs(settings.page_cache_ttl_secs)),
             db: pool,
             renderer: Arc::new(renderer),
             settings: Arc::new(settings),
         };
         let router = app_router(state.clone());
-        Ok(Self { listener, router, state })
+        Ok(Self { listener, tls, router, state })
     }
 
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Port of the built-in TLS listener, when configured.
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls.as_ref().and_then(|(l, _)| l.local_addr().ok()).map(|a| a.port())
     }
 
     pub fn state(&self) -> &AppState {
@@ -94,9 +111,30 @@ impl Application {
             let _ = tcp.set_nodelay(true);
         });
         let edge = EdgeCache::new(self.router, self.state.pages.clone(), &self.state.settings.trusted_proxies);
+        // One shutdown signal for both listeners.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let until_stopped = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }
+        };
+        let tls_task = self.tls.map(|(listener, acceptor)| {
+            if let Ok(address) = listener.local_addr() {
+                tracing::info!(%address, "serving TLS");
+            }
+            tokio::spawn(web::tls::serve(listener, acceptor, edge.clone(), until_stopped()))
+        });
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
         let result = axum::serve(listener, axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(edge))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(until_stopped())
         .await;
+        if let Some(task) = tls_task {
+            let _ = task.await;
+        }
         listener_task.abort();
         Ok(result?)
     }
@@ -108,6 +146,7 @@ pub fn tenant_routes() -> Vec<authz::RouteSpec> {
         portal::routes(),
         catalog::routes(),
         auth::login::routes(),
+        auth::crs::routes(),
         auth::registration::routes(),
         auth::recovery::routes(),
         auth::spid::routes(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 use crate::{
-    auth::{authz::Authz, ratelimit::RateLimits},
+    auth::{authz::Authz, crs::CardVerifier, ratelimit::RateLimits},
     config::Settings,
     notify::{mail::Mailer, sms::SmsGateway},
     tenancy::TenantResolver,
@@ -26,6 +26,8 @@ pub struct AppState {
     pub mailer: Arc<Mailer>,
     pub saml_idps: crate::auth::spid::SharedIdps,
     pub oidc: crate::auth::oidc::Providers,
+    /// The CA list for CRS/CNS card sign-in.
+    pub crs: Arc<CardVerifier>,
 }
 
 impl AppState {

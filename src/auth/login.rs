@@ -56,7 +56,7 @@ pub fn auth_context(tenant: &CurrentTenant, csrf: &CsrfToken) -> Context {
     context
 }
 
-fn insert_next(context: &mut Context, next: &str) {
+pub fn insert_next(context: &mut Context, next: &str) {
     context.insert("next", next);
     context.insert("next_encoded", &url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
 }

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod authz;
+pub mod crs;
 pub mod csrf;
 pub mod login;
 pub mod oidc;

@@ -89,16 +89,26 @@ pub struct ProvenIdentity<'a> {
 
 /// The ente's user for a proven fiscal code, created on first sign-in.
 pub async fn for_identity(tx: &mut TenantTx, proven: ProvenIdentity<'_>) -> sqlx::Result<Uuid> {
-    // The runtime role may add identities but never change one.
-    sqlx::query("insert into identities (id, fiscal_code) values ($1, $2) on conflict (fiscal_code) do nothing")
-        .bind(Uuid::new_v4())
-        .bind(proven.fiscal_code)
-        .execute(tx.conn())
-        .await?;
-    let identity: Uuid = sqlx::query_scalar("select id from identities where fiscal_code = $1")
-        .bind(proven.fiscal_code)
-        .fetch_one(tx.conn())
-        .await?;
+    // The runtime role may insert identities but not update them (so it can never
+    // move a fiscal code to another identity): no `do update` upsert. The second
+    // statement sees a row a concurrent sign-in just committed, which the
+    // conflict waited for.
+    let inserted: Option<Uuid> = sqlx::query_scalar(
+        "insert into identities (id, fiscal_code) values ($1, $2) on conflict (fiscal_code) do nothing returning id",
+    )
+    .bind(Uuid::new_v4())
+    .bind(proven.fiscal_code)
+    .fetch_optional(tx.conn())
+    .await?;
+    let identity: Uuid = match inserted {
+        Some(id) => id,
+        None => {
+            sqlx::query_scalar("select id from identities where fiscal_code = $1")
+                .bind(proven.fiscal_code)
+                .fetch_one(tx.conn())
+                .await?
+        }
+    };
     if let Some(id) = sqlx::query_scalar("select id from users where identity_id = $1")
         .bind(identity)
         .fetch_optional(tx.conn())

@@ -60,6 +60,12 @@ fn valid_port(port: &str) -> bool {
     !port.is_empty() && port.len() <= 5 && port.parse::<u16>().is_ok()
 }
 
+/// Whether the peer of the connection is one of our reverse proxies, whose
+/// forwarding headers (host, client address, client certificate) are believed.
+pub fn is_trusted_peer(peer: Option<IpAddr>, trusted_proxies: &[IpNet]) -> bool {
+    peer.is_some_and(|ip| trusted_proxies.iter().any(|net| net.contains(&ip)))
+}
+
 /// The host the client asked for: `X-Forwarded-Host` only when the peer is one of
 /// our trusted proxies, otherwise `Host`.
 pub fn requested_host<'h>(
@@ -67,8 +73,7 @@ pub fn requested_host<'h>(
     peer: Option<IpAddr>,
     trusted_proxies: &[IpNet],
 ) -> Option<&'h str> {
-    let trusted = peer.is_some_and(|ip| trusted_proxies.iter().any(|net| net.contains(&ip)));
-    if trusted {
+    if is_trusted_peer(peer, trusted_proxies) {
         if let Some(forwarded) = headers.get("x-forwarded-host").and_then(|v| v.to_str().ok()) {
             // The proxy nearest the client wrote the first entry.
             return forwarded.split(',').next().map(str::trim);

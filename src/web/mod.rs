@@ -7,9 +7,12 @@ pub mod headers;
 pub mod page_cache;
 pub mod render;
 pub mod request_id;
+pub mod tls;
+
+use std::net::SocketAddr;
 
 use axum::{
-    extract::{Request, State},
+    extract::{ConnectInfo, Request, State},
     response::{Html, Response},
     Router,
 };
@@ -17,9 +20,10 @@ use tera::Context;
 use tower::ServiceExt;
 
 use crate::{
+    auth::session::TrustedPeer,
     error::AppResult,
     state::AppState,
-    tenancy::{host_of, site_for_host, Site, TenantStatus},
+    tenancy::{host::is_trusted_peer, host_of, site_for_host, Site, TenantStatus},
 };
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -71,5 +75,11 @@ pub async fn dispatch(State(routers): State<SiteRouters>, mut request: Request) 
         Site::Platform => routers.platform.clone(),
     };
     request.extensions_mut().insert(site);
+    // Decided once, here, like the host above: handlers that read forwarding
+    // headers (client address, client certificate) look only for this marker.
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    if is_trusted_peer(peer, &state.settings.trusted_proxies) {
+        request.extensions_mut().insert(TrustedPeer);
+    }
     router.oneshot(request).await.unwrap_or_else(|never| match never {})
 }

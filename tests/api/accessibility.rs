@@ -3,11 +3,12 @@
 
 use std::process::Command;
 
-use crate::helpers::{root, spawn_app};
+use crate::helpers::{root, spawn_app_with, test_settings};
 
 #[tokio::test]
 async fn public_pages_pass_axe_and_respect_the_csp() {
-    let app = spawn_app().await;
+    // With a CA configured, so that the card page shows its instructions.
+    let app = spawn_app_with(sportello::config::Settings { crs_ca_files: vec![crate::auth::crs::a_ca_file()], ..test_settings() }).await;
     let mut urls = vec![format!("http://127.0.0.1:{}/", app.port)];
     for tenant in ["valmora", "roccamare"] {
         for path in ["/", "/servizi", "/servizi/rimborso-tari", "/cerca?q=tari", "/accesso", "/banner-accesso", "/embed/banner", "/non-esiste"] {
@@ -15,6 +16,7 @@ async fn public_pages_pass_axe_and_respect_the_csp() {
         }
     }
     urls.push(format!("http://valmora.localhost:{}/servizi/categoria/tributi", app.port));
+    urls.push(format!("http://valmora.localhost:{}/accesso/crs", app.port));
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg(root().join("tests/browser/audit.mjs"))

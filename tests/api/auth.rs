@@ -2,6 +2,7 @@
 //! password alone, sessions, CSRF, rate limits, account management, the policy
 //! walk, and isolation between enti.
 
+pub mod crs;
 mod gateways;
 mod oidc;
 mod spid;

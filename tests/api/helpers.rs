@@ -117,6 +117,8 @@ impl TestDb {
 
 pub struct TestApp {
     pub port: u16,
+    /// Port of the built-in TLS listener, when the settings ask for one.
+    pub tls_port: Option<u16>,
     pub db: TestDb,
     pub client: reqwest::Client,
     _shutdown: tokio::sync::oneshot::Sender<()>,
@@ -128,23 +130,24 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(settings: Settings) -> TestApp {
     let db = test_db().await;
-    let (port, shutdown) = start(settings, &db.targets).await;
-    TestApp { port, db, client: client(), _shutdown: shutdown }
+    let (port, tls_port, shutdown) = start(settings, &db.targets).await;
+    TestApp { port, tls_port, db, client: client(), _shutdown: shutdown }
 }
 
 /// A second node on the same database, as in a scaled-out deployment.
 pub async fn spawn_node(db: &TestDb) -> (u16, tokio::sync::oneshot::Sender<()>) {
-    start(test_settings(), &db.targets).await
+    let (port, _, shutdown) = start(test_settings(), &db.targets).await;
+    (port, shutdown)
 }
 
-async fn start(settings: Settings, targets: &DbTargets) -> (u16, tokio::sync::oneshot::Sender<()>) {
+async fn start(settings: Settings, targets: &DbTargets) -> (u16, Option<u16>, tokio::sync::oneshot::Sender<()>) {
     let app = Application::build(settings, targets).await.expect("building the application");
-    let port = app.port();
+    let (port, tls_port) = (app.port(), app.tls_port());
     let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::spawn(app.run_until(async move {
         let _ = rx.await;
     }));
-    (port, tx)
+    (port, tls_port, tx)
 }
 
 pub fn client() -> reqwest::Client {
@@ -232,14 +235,20 @@ impl Browser {
     }
 
     pub async fn get(&mut self, path: &str) -> Response {
-        let response = self
+        self.get_with(path, &[]).await
+    }
+
+    /// GET with extra headers (what a reverse proxy would add).
+    pub async fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Response {
+        let mut request = self
             .client
             .get(format!("http://127.0.0.1:{}{path}", self.port))
             .header(HOST, &self.host)
-            .header(reqwest::header::COOKIE, self.cookie_header())
-            .send()
-            .await
-            .unwrap();
+            .header(reqwest::header::COOKIE, self.cookie_header());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
         self.keep_cookies(&response);
         response
     }

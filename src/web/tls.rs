@@ -1,0 +1,116 @@
+//! The optional built-in TLS listener (`tls_listen`): the same application,
+//! over TLS terminated here, asking every client for a certificate without
+//! requiring one. Used for CRS/CNS card sign-in when no reverse proxy does it.
+//!
+//! Each connection is handshaken in its own task (a slow client never holds up
+//! the accept loop); the certificates the client presented are attached to
+//! every request of that connection as `auth::crs::PresentedChain`.
+
+use std::{convert::Infallible, future::Future, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use axum::{
+    body::Body,
+    extract::{ConnectInfo, Request},
+    response::Response,
+};
+use hyper_util::{rt::TokioIo, server::graceful::GracefulShutdown};
+use rustls::{
+    pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer},
+    ServerConfig,
+};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+use crate::{
+    auth::crs::{crypto_provider, CardVerifier, PresentedChain},
+    config::Settings,
+};
+
+/// A client gets this long to finish the handshake (the PIN prompt of a card
+/// happens inside it, so not too short).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+/// In-flight requests get this long to finish at shutdown.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The TLS configuration of `tls_listen`: our certificate, and a request for a
+/// client certificate from the CRS CAs when they are configured.
+pub fn acceptor(settings: &Settings, cards: &CardVerifier) -> anyhow::Result<TlsAcceptor> {
+    let cert_file = settings.tls_cert_file.as_ref().context("tls_listen needs tls_cert_file")?;
+    let key_file = settings.tls_key_file.as_ref().context("tls_listen needs tls_key_file")?;
+    let chain = CertificateDer::pem_file_iter(cert_file)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("tls_cert_file: reading {}", cert_file.display()))?;
+    anyhow::ensure!(!chain.is_empty(), "tls_cert_file: no certificate in {}", cert_file.display());
+    let key = PrivateKeyDer::from_pem_file(key_file).with_context(|| format!("tls_key_file: reading {}", key_file.display()))?;
+    let builder = ServerConfig::builder_with_provider(crypto_provider()).with_safe_default_protocol_versions()?;
+    let builder = match cards.handshake_verifier() {
+        Some(verifier) => builder.with_client_cert_verifier(verifier),
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_single_cert(chain, key).context("tls_cert_file and tls_key_file do not match")?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Serves `service` on `listener` until `shutdown` completes, then drains.
+pub async fn serve<S>(listener: TcpListener, acceptor: TlsAcceptor, service: S, shutdown: impl Future<Output = ()>)
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause rather than spin.
+                    tracing::warn!(error = %e, "accepting a TLS connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let (acceptor, service, watcher) = (acceptor.clone(), service.clone(), graceful.watcher());
+        tokio::spawn(async move {
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let chain = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .filter(|certs| !certs.is_empty())
+                .map(|certs| PresentedChain(Arc::new(certs.iter().map(|c| c.clone().into_owned()).collect())));
+            let per_request = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                let mut request = request.map(Body::new);
+                request.extensions_mut().insert(ConnectInfo(peer));
+                if let Some(chain) = &chain {
+                    request.extensions_mut().insert(chain.clone());
+                }
+                service.clone().oneshot(request)
+            });
+            let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), per_request);
+            if let Err(e) = watcher.watch(connection).await {
+                tracing::debug!(%peer, error = %e, "TLS connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+        tracing::warn!("TLS connections still open after the drain timeout");
+    }
+}
