@@ -71,6 +71,10 @@ async fn procedure_page(
     let mut context = base_context(&tenant.site());
     context.insert("json_ld", &json_for_script(&government_service(&tenant.0, &procedure, &url)));
     context.insert("updated_on", &procedure.updated_at.format("%d/%m/%Y").to_string());
+    // "Accedi al servizio" names the sign-in methods strong enough for it.
+    let level = crate::auth::Level::try_from(procedure.min_level).unwrap_or(crate::auth::Level::L1);
+    let methods: Vec<&str> = tenant.0.auth.methods_reaching(level).into_iter().map(|m| m.as_str()).collect();
+    context.insert("access_methods", &methods);
     context.insert("procedure", &procedure);
     render_page(&state, &tenant.site(), "procedure.html", &context)
 }

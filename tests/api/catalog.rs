@@ -155,3 +155,19 @@ async fn access_guide_explains_every_sign_in_method() {
         assert!(html.contains(method), "{method}");
     }
 }
+
+#[tokio::test]
+async fn the_service_page_names_the_sign_in_methods_strong_enough_for_it() {
+    let app = spawn_app().await;
+    // CILA needs level 2: the weak password is not offered.
+    let html = app.get(VALMORA, "/servizi/cila").await.text().await.unwrap();
+    assert_translated(&html);
+    let access = html.split("data-element=\"service-access-methods\"").nth(1).unwrap().split("</p>").next().unwrap();
+    assert!(access.contains("livello di sicurezza 2"), "{access}");
+    assert!(access.contains("SPID") && access.contains("credenziali del portale con codice SMS"));
+    assert!(!access.contains("credenziali del portale,") && !access.ends_with("credenziali del portale."), "{access}");
+    // A level-1 service accepts the password alone too.
+    let html = app.get(VALMORA, "/servizi/rimborso-tari").await.text().await.unwrap();
+    let access = html.split("data-element=\"service-access-methods\"").nth(1).unwrap().split("</p>").next().unwrap();
+    assert!(access.contains("credenziali del portale.") || access.contains("credenziali del portale,"), "{access}");
+}
