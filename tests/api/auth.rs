@@ -412,3 +412,22 @@ async fn a_forgotten_password_is_reset_with_an_sms_code_without_revealing_accoun
     }
     assert!(limited, "password reset is rate limited");
 }
+
+#[tokio::test]
+async fn sessions_and_accounts_of_one_ente_answer_404_on_another() {
+    let app = spawn_app().await;
+    let mut valmora = register(&app, VALMORA, "a@example.it", "3470000001").await;
+    sign_in_with_otp(&app, &mut valmora, "a@example.it", "3470000001").await;
+    let mut roccamare = register(&app, ROCCAMARE, "b@example.it", "3470000002").await;
+    sign_in_with_otp(&app, &mut roccamare, "b@example.it", "3470000002").await;
+    // The id of Roccamare's session, as its own page shows it…
+    let page = roccamare.get_text("/area-personale/sessioni").await;
+    let id = page.split("data-session=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    // …is nothing on Valmora, even for a signed-in person there.
+    assert_eq!(valmora.post(&format!("/area-personale/sessioni/{id}/revoca"), &[]).await.status(), 404);
+    assert_eq!(roccamare.get("/area-personale").await.status(), 200, "still signed in");
+    // Valmora's data export holds only Valmora's person.
+    let data: serde_json::Value = valmora.get("/area-personale/dati").await.json().await.unwrap();
+    assert_eq!(data["account"]["email"], "a@example.it");
+    assert_eq!(data["sessions"].as_array().unwrap().len(), 1);
+}

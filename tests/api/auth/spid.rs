@@ -57,3 +57,33 @@ async fn spid_sp_test_passes_metadata_authn_request_and_response_suites() {
     let users: i64 = sqlx::query_scalar("select count(*) from identities").fetch_one(&app.db.admin).await.unwrap();
     assert!(users >= 1);
 }
+
+#[tokio::test]
+async fn cie_has_its_own_metadata_button_and_identity_provider() {
+    let tool = root().join(".venv-test/bin/spid_sp_test");
+    let dir = scratch().join("cie");
+    std::fs::create_dir_all(&dir).unwrap();
+    let idp = Command::new(&tool).arg("--idp-metadata").output().unwrap();
+    std::fs::write(dir.join("idp.xml"), &idp.stdout).unwrap();
+    let mut settings = test_settings();
+    settings.cie_idp_metadata = vec![dir.join("idp.xml")];
+    let app = spawn_app_with(settings).await;
+    let mut browser = crate::helpers::Browser::new(&app, "valmora.localhost");
+    let page = browser.get_text("/accesso").await;
+    assert!(page.contains("/accesso/cie?next="));
+    let metadata = browser.get_text("/accesso/cie/metadata").await;
+    assert!(metadata.contains("entityID=\"http://valmora.localhost/accesso/cie/metadata\""));
+    assert!(metadata.contains("http://valmora.localhost/accesso/cie/acs"));
+    assert!(metadata.contains("<ds:Signature") || metadata.contains("Signature"));
+    let chooser = browser.get_text("/accesso/cie").await;
+    assert!(chooser.contains("/accesso/cie/login?idp="));
+    let response = browser.get("/accesso/cie/login?level=3").await;
+    assert_eq!(response.status(), 200);
+    let csp = response.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.contains("form-action http") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    let form = response.text().await.unwrap();
+    assert!(form.contains("name=\"SAMLRequest\"") && form.contains("name=\"RelayState\""));
+    // This deployment configures no SPID IdP: there is nothing to send a request to.
+    let mut other = crate::helpers::Browser::new(&app, "roccamare.localhost");
+    assert_eq!(other.get("/accesso/spid/login").await.status(), 404, "no SPID IdP configured in this deployment");
+}
