@@ -3,7 +3,7 @@
 
 use axum::{
     extract::{Path, State},
-    http::{header, StatusCode},
+    http::{header, HeaderMap, StatusCode},
     response::{Html, IntoResponse, Redirect, Response},
     routing::{get, post},
     Form, Json,
@@ -14,9 +14,11 @@ use serde::{Deserialize, Serialize};
 use super::{
     authz::{Access, RouteSpec},
     csrf::CsrfToken,
-    login::auth_context,
+    login::{auth_context, deliver},
+    otp::{self, Outcome, Purpose},
     password,
-    session::{self, CurrentSession},
+    ratelimit::Action,
+    session::{self, ClientInfo, CurrentSession},
     users,
 };
 use crate::{
@@ -24,7 +26,11 @@ use crate::{
     error::{AppError, AppResult},
     state::AppState,
     tenancy::CurrentTenant,
-    web::{forms::FormErrors, render_page},
+    notify,
+    web::{
+        forms::{normalize_email, normalize_mobile, FormErrors},
+        render_page,
+    },
 };
 
 const READ: Access = Access::signed_in("account", "read");
@@ -35,6 +41,8 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new("/area-personale", &["GET"], Access::signed_in("personal_area", "read"), get(personal_home)),
         RouteSpec::new("/area-personale/profilo", &["GET"], READ, get(profile)),
         RouteSpec::new("/area-personale/password", &["POST"], WRITE, post(change_password)),
+        RouteSpec::new("/area-personale/recapiti", &["POST"], WRITE, post(change_contacts)),
+        RouteSpec::new("/area-personale/recapiti/verifica", &["GET", "POST"], WRITE, get(contacts_verify_page).post(verify_contacts)),
         RouteSpec::new("/area-personale/sessioni", &["GET"], READ, get(sessions_page)),
         RouteSpec::new("/area-personale/sessioni/{id}/revoca", &["POST"], WRITE, post(revoke_session)),
         RouteSpec::new("/area-personale/dati", &["GET"], READ, get(download_data)),
@@ -130,6 +138,149 @@ async fn change_password(
     tx.commit().await?;
     let page = profile_page(&state, &tenant, &csrf, &session, &user, FormErrors::default(), Some("account.password_changed"))?;
     Ok(page.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ContactsForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    mobile: String,
+}
+
+/// New contacts take effect only once each is proven with a code sent to it.
+async fn change_contacts(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    session: CurrentSession,
+    Form(form): Form<ContactsForm>,
+) -> AppResult<Response> {
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let user = users::by_id(&mut tx, session.user_id).await?.ok_or(AppError::NotFound)?;
+    let mut errors = FormErrors::default();
+    let email = normalize_email(&form.email);
+    let mobile = normalize_mobile(&form.mobile);
+    errors.check("email", email.is_some(), "validation.email");
+    errors.check("mobile", mobile.is_some(), "validation.mobile");
+    let (Some(email), Some(mobile)) = (email, mobile) else {
+        tx.commit().await?;
+        let page = profile_page(&state, &tenant, &csrf, &session, &user, errors, None)?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    };
+    let email_changed = user.email.as_deref() != Some(email.as_str()) || user.email_verified_at.is_none();
+    let mobile_changed = user.mobile.as_deref() != Some(mobile.as_str()) || user.mobile_verified_at.is_none();
+    if email_changed && users::by_email(&mut tx, &email).await?.is_some_and(|other| other.id != user.id) {
+        errors.add("email", "validation.email_taken");
+        tx.commit().await?;
+        let page = profile_page(&state, &tenant, &csrf, &session, &user, errors, None)?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
+    if !email_changed && !mobile_changed {
+        tx.commit().await?;
+        return Ok(profile_page(&state, &tenant, &csrf, &session, &user, errors, Some("account.contacts_unchanged"))?.into_response());
+    }
+    let mut data = serde_json::json!({ "email": email, "mobile": mobile });
+    if email_changed {
+        let (id, code) = otp::issue(&mut tx, user.id, Purpose::VerifyEmail, &email).await?;
+        let subject = state.renderer.translate("mail.contact_subject").replace("{name}", &tenant.0.name);
+        let body = state.renderer.translate("mail.contact_body").replace("{name}", &tenant.0.name).replace("{code}", &code);
+        notify::queue_mail(&mut tx, &email, &subject, &body).await?;
+        data["email_code"] = serde_json::json!(id);
+    }
+    if mobile_changed {
+        let (id, code) = otp::issue(&mut tx, user.id, Purpose::VerifyMobile, &mobile).await?;
+        let text = state.renderer.translate("sms.verify_code").replace("{code}", &code).replace("{name}", &tenant.0.profile.short_name);
+        notify::queue_sms(&mut tx, &mobile, &text).await?;
+        data["sms_code"] = serde_json::json!(id);
+    }
+    let (_, cookie) = session::begin_flow(&mut tx, "contacts", Some(user.id), data, chrono::Duration::minutes(30)).await?;
+    tx.commit().await?;
+    deliver(&state, &tenant.0);
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/area-personale/recapiti/verifica")).into_response())
+}
+
+async fn contacts_verify_page(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let flow = session::find_flow(&mut tx, &headers, "contacts").await?;
+    tx.commit().await?;
+    let Some(flow) = flow else { return Ok(Redirect::to("/area-personale/profilo").into_response()) };
+    contacts_verify(&state, &tenant, &csrf, &flow.data, FormErrors::default(), StatusCode::OK)
+}
+
+fn contacts_verify(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    csrf: &CsrfToken,
+    data: &serde_json::Value,
+    errors: FormErrors,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let mut context = auth_context(tenant, csrf);
+    context.insert("pending", data);
+    context.insert("errors", &errors);
+    Ok((status, render_page(state, &tenant.site(), "account_contacts_verify.html", &context)?).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ContactCodes {
+    #[serde(default)]
+    email_code: String,
+    #[serde(default)]
+    sms_code: String,
+}
+
+async fn verify_contacts(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    client: ClientInfo,
+    headers: HeaderMap,
+    session: CurrentSession,
+    Form(form): Form<ContactCodes>,
+) -> AppResult<Response> {
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let flow = session::find_flow(&mut tx, &headers, "contacts").await?.filter(|f| f.user_id == Some(session.user_id));
+    let Some(flow) = flow else { return Ok(Redirect::to("/area-personale/profilo").into_response()) };
+    state.limits.check(Action::Otp, &tenant.0.slug, client.ip, Some(&session.user_id.to_string()))?;
+    let mut data = flow.data.clone();
+    let mut errors = FormErrors::default();
+    for (field, key, purpose, code) in [
+        ("email_code", "email_code", Purpose::VerifyEmail, &form.email_code),
+        ("sms_code", "sms_code", Purpose::VerifyMobile, &form.sms_code),
+    ] {
+        let Some(id) = data[key].as_str().and_then(|s| s.parse::<uuid::Uuid>().ok()) else { continue };
+        match otp::verify(&mut tx, id, session.user_id, purpose, code).await? {
+            Outcome::Accepted => {
+                let (column, value) = if purpose == Purpose::VerifyEmail { ("email", &data["email"]) } else { ("mobile", &data["mobile"]) };
+                sqlx::query(&format!(
+                    "update users set {column} = $2, {column}_verified_at = now(), updated_at = now() where id = $1"
+                ))
+                .bind(session.user_id)
+                .bind(value.as_str())
+                .execute(tx.conn())
+                .await?;
+                data[key] = serde_json::Value::Null;
+            }
+            Outcome::Wrong { .. } => errors.add(field, "auth.code_wrong"),
+            Outcome::Spent => errors.add(field, "auth.code_spent_contacts"),
+        }
+    }
+    if errors.is_empty() {
+        session::end_flow(&mut tx, &headers).await?;
+        let user = users::by_id(&mut tx, session.user_id).await?.ok_or(AppError::NotFound)?;
+        tx.commit().await?;
+        let page = profile_page(&state, &tenant, &csrf, &session, &user, FormErrors::default(), Some("account.contacts_changed"))?;
+        return Ok(([(header::SET_COOKIE, session::clear_cookie(session::FLOW_COOKIE))], page).into_response());
+    }
+    session::update_flow(&mut tx, &headers, &data).await?;
+    tx.commit().await?;
+    contacts_verify(&state, &tenant, &csrf, &data, errors, StatusCode::UNPROCESSABLE_ENTITY)
 }
 
 #[derive(Serialize, sqlx::FromRow)]

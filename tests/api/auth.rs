@@ -431,3 +431,31 @@ async fn sessions_and_accounts_of_one_ente_answer_404_on_another() {
     assert_eq!(data["account"]["email"], "a@example.it");
     assert_eq!(data["sessions"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn new_contacts_take_effect_only_once_verified() {
+    let app = spawn_app().await;
+    let mut browser = register(&app, VALMORA, "vecchia@example.it", "3471112222").await;
+    sign_in_with_otp(&app, &mut browser, "vecchia@example.it", "3471112222").await;
+    let response = browser.post("/area-personale/recapiti", &[("email", "sbagliata"), ("mobile", "3471112222")]).await;
+    assert_eq!(response.status(), 422);
+    let response = browser.post("/area-personale/recapiti", &[("email", "nuova@example.it"), ("mobile", "3471112222")]).await;
+    assert_eq!(location(&response), "/area-personale/recapiti/verifica");
+    let page = browser.get_text("/area-personale/recapiti/verifica").await;
+    assert_translated(&page);
+    assert!(page.contains("nuova@example.it") && !page.contains("sms_code"), "only the changed contact is checked");
+    // Not yet: the profile still shows the old address.
+    assert!(browser.get_text("/area-personale/profilo").await.contains("vecchia@example.it"));
+    let code = six_digits(&last_message(&app, "valmora", "mail_outbox", "nuova@example.it").await);
+    let response = browser.post("/area-personale/recapiti/verifica", &[("email_code", "000000")]).await;
+    assert_eq!(response.status(), 422);
+    let response = browser.post("/area-personale/recapiti/verifica", &[("email_code", &code)]).await;
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Recapiti aggiornati") && page.contains("nuova@example.it"));
+    // The new address signs in.
+    let mut again = Browser::new(&app, VALMORA);
+    again.get_text("/accesso").await;
+    let response = again.post("/accesso/password", &[("email", "nuova@example.it"), ("password", PASSWORD), ("mode", "password")]).await;
+    assert_eq!(response.status(), 303);
+}
