@@ -15,7 +15,7 @@ use super::{
     authz::{Access, RouteSpec},
     csrf::CsrfToken,
     login::{auth_context, deliver},
-    otp::{self, Outcome, Purpose},
+    otp::{self, Purpose},
     password,
     ratelimit::Action,
     session::{self, ClientInfo, CurrentSession},
@@ -249,28 +249,7 @@ async fn verify_contacts(
     let Some(flow) = flow else { return Ok(Redirect::to("/area-personale/profilo").into_response()) };
     state.limits.check(Action::Otp, &tenant.0.slug, client.ip, Some(&session.user_id.to_string()))?;
     let mut data = flow.data.clone();
-    let mut errors = FormErrors::default();
-    for (field, key, purpose, code) in [
-        ("email_code", "email_code", Purpose::VerifyEmail, &form.email_code),
-        ("sms_code", "sms_code", Purpose::VerifyMobile, &form.sms_code),
-    ] {
-        let Some(id) = data[key].as_str().and_then(|s| s.parse::<uuid::Uuid>().ok()) else { continue };
-        match otp::verify(&mut tx, id, session.user_id, purpose, code).await? {
-            Outcome::Accepted => {
-                let (column, value) = if purpose == Purpose::VerifyEmail { ("email", &data["email"]) } else { ("mobile", &data["mobile"]) };
-                sqlx::query(&format!(
-                    "update users set {column} = $2, {column}_verified_at = now(), updated_at = now() where id = $1"
-                ))
-                .bind(session.user_id)
-                .bind(value.as_str())
-                .execute(tx.conn())
-                .await?;
-                data[key] = serde_json::Value::Null;
-            }
-            Outcome::Wrong { .. } => errors.add(field, "auth.code_wrong"),
-            Outcome::Spent => errors.add(field, "auth.code_spent_contacts"),
-        }
-    }
+    let errors = otp::confirm_contacts(&mut tx, session.user_id, &mut data, &form.email_code, &form.sms_code, "auth.code_spent_contacts").await?;
     if errors.is_empty() {
         session::end_flow(&mut tx, &headers).await?;
         let user = users::by_id(&mut tx, session.user_id).await?.ok_or(AppError::NotFound)?;

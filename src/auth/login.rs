@@ -3,7 +3,7 @@
 use axum::{
     extract::{Query, State},
     http::{header, HeaderMap},
-    response::{AppendHeaders, Html, IntoResponse, Redirect, Response},
+    response::{Html, IntoResponse, Redirect, Response},
     routing::{get, post},
     Form,
 };
@@ -199,12 +199,7 @@ async fn code_submit(
             session::end_flow(&mut tx, &headers).await?;
             let cookie = session::start(&mut tx, user_id, Method::PasswordOtp, Level::L2, previous.as_ref().map(|s| s.token_hash.as_slice()), &client).await?;
             tx.commit().await?;
-            let next = safe_next(flow.data["next"].as_str());
-            Ok((
-                AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, session::clear_cookie(session::FLOW_COOKIE))]),
-                Redirect::to(&next),
-            )
-                .into_response())
+            Ok(session::signed_in(cookie, &safe_next(flow.data["next"].as_str())))
         }
         Outcome::Wrong { attempts_left } => {
             tx.commit().await?;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::{
     extract::{Query, State},
     http::{header, HeaderMap},
-    response::{AppendHeaders, Html, IntoResponse, Redirect, Response},
+    response::{Html, IntoResponse, Redirect, Response},
     routing::get,
 };
 use moka::future::Cache;
@@ -222,12 +222,7 @@ async fn callback(
     .await?;
     let cookie = session::start(&mut tx, user_id, super::Method::Oidc, settings.level, previous.as_ref().map(|s| s.token_hash.as_slice()), &client_info).await?;
     tx.commit().await?;
-    let next = safe_next(flow.data["next"].as_str());
-    Ok((
-        AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, session::clear_cookie(session::FLOW_COOKIE))]),
-        Redirect::to(&next),
-    )
-        .into_response())
+    Ok(session::signed_in(cookie, &safe_next(flow.data["next"].as_str())))
 }
 
 fn refused(state: &AppState, tenant: &CurrentTenant, form_token: &FormToken, message: &str) -> AppResult<Response> {

@@ -95,3 +95,39 @@ pub async fn verify(tx: &mut TenantTx, id: Uuid, user_id: Uuid, purpose: Purpose
     }
     Ok(Outcome::Wrong { attempts_left: max_attempts - attempts })
 }
+
+/// Confirms the contacts of a flow whose data holds `email` and `mobile` and the
+/// ids of the codes sent to them (`email_code`, `sms_code`; cleared once proven).
+/// A proven contact becomes the user's, verified. Returns the errors to show next
+/// to the fields still unproven.
+pub async fn confirm_contacts(
+    tx: &mut TenantTx,
+    user_id: Uuid,
+    data: &mut serde_json::Value,
+    email_code: &str,
+    sms_code: &str,
+    spent_message: &'static str,
+) -> sqlx::Result<crate::web::forms::FormErrors> {
+    let mut errors = crate::web::forms::FormErrors::default();
+    for (field, purpose, column, code) in [
+        ("email_code", Purpose::VerifyEmail, "email", email_code),
+        ("sms_code", Purpose::VerifyMobile, "mobile", sms_code),
+    ] {
+        let Some(id) = data[field].as_str().and_then(|s| s.parse::<Uuid>().ok()) else { continue };
+        match verify(tx, id, user_id, purpose, code).await? {
+            Outcome::Accepted => {
+                sqlx::query(&format!(
+                    "update users set {column} = $2, {column}_verified_at = now(), updated_at = now() where id = $1"
+                ))
+                .bind(user_id)
+                .bind(data[column].as_str())
+                .execute(tx.conn())
+                .await?;
+                data[field] = serde_json::Value::Null;
+            }
+            Outcome::Wrong { .. } => errors.add(field, "auth.code_wrong"),
+            Outcome::Spent => errors.add(field, spent_message),
+        }
+    }
+    Ok(errors)
+}

@@ -15,7 +15,7 @@ use super::{
     authz::{Access, RouteSpec},
     csrf::CsrfToken,
     login::{auth_context, deliver},
-    otp::{self, Outcome, Purpose},
+    otp::{self, Purpose},
     password,
     ratelimit::Action,
     session::{self, ClientInfo},
@@ -150,7 +150,7 @@ async fn send_codes(
         tx,
         "register",
         Some(user_id),
-        serde_json::json!({ "email_code": email_code_id, "sms_code": sms_code_id, "email_ok": false, "sms_ok": false }),
+        serde_json::json!({ "email": email, "mobile": mobile, "email_code": email_code_id, "sms_code": sms_code_id }),
         chrono::Duration::minutes(30),
     )
     .await?;
@@ -198,28 +198,7 @@ async fn verify(
     let user_id = flow.user_id.ok_or_else(|| anyhow::anyhow!("registration flow without user"))?;
     state.limits.check(Action::Otp, &tenant.0.slug, client.ip, Some(&user_id.to_string()))?;
     let mut data = flow.data.clone();
-    let mut errors = FormErrors::default();
-    for (field, key, done, purpose, code) in [
-        ("email_code", "email_code", "email_ok", Purpose::VerifyEmail, &form.email_code),
-        ("sms_code", "sms_code", "sms_ok", Purpose::VerifyMobile, &form.sms_code),
-    ] {
-        if data[done] == true {
-            continue;
-        }
-        let id: Uuid = serde_json::from_value(data[key].clone()).map_err(anyhow::Error::from)?;
-        match otp::verify(&mut tx, id, user_id, purpose, code).await? {
-            Outcome::Accepted => {
-                data[done] = true.into();
-                if purpose == Purpose::VerifyEmail {
-                    users::mark_email_verified(&mut tx, user_id).await?;
-                } else {
-                    users::mark_mobile_verified(&mut tx, user_id).await?;
-                }
-            }
-            Outcome::Wrong { .. } => errors.add(field, "auth.code_wrong"),
-            Outcome::Spent => errors.add(field, "auth.code_spent_register"),
-        }
-    }
+    let errors = otp::confirm_contacts(&mut tx, user_id, &mut data, &form.email_code, &form.sms_code, "auth.code_spent_register").await?;
     if errors.is_empty() {
         session::end_flow(&mut tx, &headers).await?;
         tx.commit().await?;

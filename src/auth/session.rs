@@ -306,3 +306,14 @@ pub async fn end_flow(tx: &mut TenantTx, headers: &HeaderMap) -> sqlx::Result<()
     }
     Ok(())
 }
+
+/// The answer to a completed sign-in: the new session cookie, the sign-in flow
+/// cookie cleared, and on to `next`.
+pub fn signed_in(cookie: HeaderValue, next: &str) -> Response {
+    use axum::response::IntoResponse;
+    (
+        axum::response::AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, clear_cookie(FLOW_COOKIE))]),
+        axum::response::Redirect::to(next),
+    )
+        .into_response()
+}

@@ -134,13 +134,3 @@ pub async fn for_identity(tx: &mut TenantTx, proven: ProvenIdentity<'_>) -> sqlx
     .await?;
     Ok(id)
 }
-
-pub async fn mark_email_verified(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<()> {
-    sqlx::query("update users set email_verified_at = now(), updated_at = now() where id = $1").bind(id).execute(tx.conn()).await?;
-    Ok(())
-}
-
-pub async fn mark_mobile_verified(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<()> {
-    sqlx::query("update users set mobile_verified_at = now(), updated_at = now() where id = $1").bind(id).execute(tx.conn()).await?;
-    Ok(())
-}

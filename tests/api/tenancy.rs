@@ -5,7 +5,7 @@ use std::{process::Command, time::Duration};
 
 use sportello::tenancy::{onboarding, TenantStatus};
 
-use crate::helpers::{get_on, root, spawn_app, spawn_app_with, spawn_node, test_settings};
+use crate::helpers::{copy_dir, get_on, root, spawn_app, spawn_app_with, spawn_node, test_settings};
 
 #[tokio::test]
 async fn platform_host_lists_the_demo_tenants() {
@@ -223,15 +223,3 @@ fn tempdir(slug: &str) -> std::path::PathBuf {
     dir
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
-}

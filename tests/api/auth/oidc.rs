@@ -10,7 +10,7 @@ use std::{
 use reqwest::header::LOCATION;
 use sportello::{tenancy::onboarding, web::render::Renderer};
 
-use crate::helpers::{client, location, root, scratch, spawn_app, test_settings, Browser, TestApp};
+use crate::helpers::{client, copy_dir, location, root, scratch, spawn_app, test_settings, Browser, TestApp};
 
 const SECRET: &str = "sportello-valmora-secret";
 
@@ -61,18 +61,6 @@ async fn configure_valmora(app: &TestApp, issuer: &str) {
     assert!(report.changes > 0);
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
-}
 
 /// The person at the IdP: signs in there and comes back with code and state.
 async fn sign_in_at_provider(authorize_url: &str, login: &str) -> String {
