@@ -8,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod notify;
 pub mod platform;
+pub mod registry;
 pub mod portal;
 pub mod startup;
 pub mod state;

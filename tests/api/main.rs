@@ -7,5 +7,6 @@ mod accessibility;
 mod auth;
 mod catalog;
 mod isolation;
+mod registry;
 mod tenancy;
 mod web;

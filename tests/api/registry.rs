@@ -1,0 +1,103 @@
+//! The protocollo: gapless yearly numbers per ente under concurrency, immutable
+//! entries, isolation between enti.
+
+use sportello::{
+    db::{self, TenantTx},
+    registry::{self, Direction, NewEntry},
+};
+
+use crate::helpers::test_db;
+
+fn entry(subject: &str) -> NewEntry<'_> {
+    NewEntry { direction: Direction::Incoming, correspondent: "Maria Rossi", subject, document_sha256: None, case_id: None }
+}
+
+#[tokio::test]
+async fn five_hundred_concurrent_registrations_get_numbers_one_to_five_hundred() {
+    let test_db = test_db().await;
+    let pool = db::connect(&test_db.targets.app, 24).await.unwrap();
+    let tenant: uuid::Uuid = sqlx::query_scalar("select id from tenants where slug = 'valmora'").fetch_one(&pool).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..500 {
+        let pool = pool.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tx = TenantTx::begin(&pool, tenant).await.unwrap();
+            let subject = format!("Istanza {i}");
+            let entry = registry::register(&mut tx, entry(&subject)).await.unwrap();
+            // Every tenth fails after taking a number: it must give it back.
+            if i % 10 == 0 {
+                drop(tx);
+                return None;
+            }
+            tx.commit().await.unwrap();
+            Some(entry.number)
+        }));
+    }
+    let mut numbers = Vec::new();
+    for task in tasks {
+        numbers.extend(task.await.unwrap());
+    }
+    numbers.sort();
+    assert_eq!(numbers, (1..=450).collect::<Vec<i64>>(), "gapless, no duplicates");
+    let mut tx = TenantTx::begin(&pool, tenant).await.unwrap();
+    let next = registry::register(&mut tx, entry("ancora")).await.unwrap();
+    assert_eq!(next.number, 451);
+    assert_eq!(next.formatted_number(), "0000451");
+    assert!(next.mark("c_v412").ends_with("-0000451"));
+}
+
+#[tokio::test]
+async fn registry_entries_are_never_altered_nor_deleted() {
+    let test_db = test_db().await;
+    let tenant: uuid::Uuid = sqlx::query_scalar("select id from tenants where slug = 'valmora'").fetch_one(&test_db.app).await.unwrap();
+    let mut tx = TenantTx::begin(&test_db.app, tenant).await.unwrap();
+    let e = registry::register(&mut tx, entry("Domanda di residenza")).await.unwrap();
+    tx.commit().await.unwrap();
+
+    for sql in [
+        "update registry_entries set subject = 'altro'",
+        "update registry_entries set number = 99",
+        "update registry_entries set registered_at = now() - interval '1 day'",
+        "delete from registry_entries",
+    ] {
+        let mut tx = TenantTx::begin(&test_db.app, tenant).await.unwrap();
+        let err = sqlx::query(sql).execute(tx.conn()).await.expect_err(sql);
+        assert!(err.to_string().contains("registry entries") || err.to_string().contains("permission denied"), "{sql}: {err}");
+    }
+    // Not even the owner role can alter or truncate it.
+    let mut tx = TenantTx::begin(&test_db.admin, tenant).await.unwrap();
+    assert!(sqlx::query("update registry_entries set subject = 'x'").execute(tx.conn()).await.is_err());
+    drop(tx);
+    assert!(sqlx::query("truncate registry_entries cascade").execute(&test_db.admin).await.is_err());
+
+    // A cancellation is a note, once.
+    let mut tx = TenantTx::begin(&test_db.app, tenant).await.unwrap();
+    assert!(registry::cancel(&mut tx, e.year, e.number, "Registrata per errore").await.unwrap());
+    tx.commit().await.unwrap();
+    let mut tx = TenantTx::begin(&test_db.app, tenant).await.unwrap();
+    assert!(!registry::cancel(&mut tx, e.year, e.number, "di nuovo").await.unwrap());
+    let kept = registry::find(&mut tx, e.year, e.number).await.unwrap().unwrap();
+    assert_eq!(kept.subject, "Domanda di residenza");
+    assert_eq!(kept.cancellation_reason.as_deref(), Some("Registrata per errore"));
+}
+
+#[tokio::test]
+async fn each_ente_has_its_own_register_invisible_to_the_others() {
+    let test_db = test_db().await;
+    let id = |slug: &'static str| {
+        let pool = test_db.app.clone();
+        async move { sqlx::query_scalar::<_, uuid::Uuid>("select id from tenants where slug = $1").bind(slug).fetch_one(&pool).await.unwrap() }
+    };
+    let (valmora, roccamare) = (id("valmora").await, id("roccamare").await);
+    for _ in 0..3 {
+        let mut tx = TenantTx::begin(&test_db.app, valmora).await.unwrap();
+        registry::register(&mut tx, entry("Valmora")).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let mut tx = TenantTx::begin(&test_db.app, roccamare).await.unwrap();
+    let first = registry::register(&mut tx, entry("Roccamare")).await.unwrap();
+    assert_eq!(first.number, 1, "numbering is per ente");
+    assert!(registry::find(&mut tx, first.year, 2).await.unwrap().is_none(), "Valmora's entry 2 is invisible");
+    let seen: i64 = sqlx::query_scalar("select count(*) from registry_entries").fetch_one(tx.conn()).await.unwrap();
+    assert_eq!(seen, 1);
+}
