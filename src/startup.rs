@@ -104,6 +104,15 @@ impl Application {
     /// Serves until `shutdown` completes, then drains in-flight requests.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let listener_task = tenancy::spawn_invalidation_listener(self.state.clone());
+        // Rate-limit keys that recovered their whole budget are dropped every minute.
+        let limits = self.state.limits.clone();
+        let sweeper = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                limits.sweep();
+            }
+        });
         tracing::info!(address = %self.listener.local_addr()?, "serving");
         use axum::serve::ListenerExt;
         // Responses leave at once instead of waiting on Nagle's algorithm.
@@ -135,6 +144,7 @@ impl Application {
         if let Some(task) = tls_task {
             let _ = task.await;
         }
+        sweeper.abort();
         listener_task.abort();
         Ok(result?)
     }

@@ -41,7 +41,9 @@ pub fn routes() -> Vec<RouteSpec> {
 /// Only paths of this site: `next` never sends a user elsewhere.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.contains(['\r', '\n']) => n.to_string(),
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.chars().any(char::is_control) && n.len() <= 2000 => {
+            n.to_string()
+        }
         _ => "/area-personale".to_string(),
     }
 }
@@ -226,4 +228,16 @@ async fn sign_out(State(state): State<AppState>, tenant: CurrentTenant, MaybeSes
         tx.commit().await?;
     }
     Ok(([(header::SET_COOKIE, session::clear_cookie(session::SESSION_COOKIE))], Redirect::to("/")).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn next_stays_on_this_site_and_in_a_header() {
+        assert_eq!(super::safe_next(Some("/servizi/cila")), "/servizi/cila");
+        for bad in ["//evil.example", "/\\evil.example", "https://evil.example", "/a\u{0}b", "/a\rb", "x", ""] {
+            assert_eq!(super::safe_next(Some(bad)), "/area-personale", "{bad:?}");
+        }
+        assert_eq!(super::safe_next(None), "/area-personale");
+    }
 }
