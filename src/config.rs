@@ -141,8 +141,7 @@ impl Settings {
             .or_else(|| Some(PathBuf::from("sportello.toml")).filter(|p| p.exists()));
         let mut settings = match path {
             Some(path) => {
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("reading {}", path.display()))?;
+                let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
                 toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
             }
             None => Settings::default(),

@@ -87,7 +87,8 @@ impl IntoResponse for AppError {
             tracing::error!(error = ?cause, "request failed");
         }
         if let Self::SignInRequired { next } = &self {
-            let target = format!("/accesso?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
+            let target =
+                format!("/accesso?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
             return axum::response::Redirect::to(&target).into_response();
         }
         let marker = ErrorMarker { status: self.status(), code: self.code() };

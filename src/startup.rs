@@ -23,15 +23,25 @@ use tracing::Level;
 
 use crate::{
     auth::{self, authz, crs::CardVerifier, csrf, session},
-    notify::{self, mail::Mailer, sms::{Skebby, SmsGateway}},
     catalog,
     config::Settings,
     db::{self, DbTargets},
     error::AppError,
+    notify::{
+        self,
+        mail::Mailer,
+        sms::{Skebby, SmsGateway},
+    },
     platform, portal,
     state::AppState,
     tenancy::{self, TenantResolver},
-    web::{self, errors::render_error_pages, headers::security_headers, page_cache::{self, EdgeCache}, render::Renderer},
+    web::{
+        self,
+        errors::render_error_pages,
+        headers::security_headers,
+        page_cache::{self, EdgeCache},
+        render::Renderer,
+    },
 };
 
 pub struct Application {
@@ -47,15 +57,17 @@ impl Application {
     pub async fn build(settings: Settings, targets: &DbTargets) -> anyhow::Result<Self> {
         let renderer = Renderer::load(&settings.themes_dir, &settings.locales_dir)?;
         let pool = db::connect(&targets.app, 32).await.context("connecting to PostgreSQL")?;
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .with_context(|| format!("binding {}", settings.listen))?;
+        let listener =
+            TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
         let sms = match settings.sms_gateway.as_str() {
             "outbox" => SmsGateway::Outbox,
             "skebby" => SmsGateway::Skebby(Skebby {
                 base_url: settings.skebby_url.clone(),
                 username: settings.skebby_username.clone(),
-                password: settings.skebby_password.clone().context("SKEBBY_PASSWORD is required for the skebby gateway")?,
+                password: settings
+                    .skebby_password
+                    .clone()
+                    .context("SKEBBY_PASSWORD is required for the skebby gateway")?,
                 client: reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?,
             }),
             other => anyhow::bail!("sms_gateway: unknown gateway {other:?} (outbox, skebby)"),
@@ -138,9 +150,10 @@ impl Application {
             shutdown.await;
             let _ = stop.send(true);
         });
-        let result = axum::serve(listener, axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(edge))
-        .with_graceful_shutdown(until_stopped())
-        .await;
+        let result =
+            axum::serve(listener, axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(edge))
+                .with_graceful_shutdown(until_stopped())
+                .await;
         if let Some(task) = tls_task {
             let _ = task.await;
         }
@@ -180,9 +193,8 @@ fn app_router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(from_fn_with_state(state.clone(), render_error_pages))
         .with_state(state.clone());
-    let sites = Router::new()
-        .fallback(web::dispatch)
-        .with_state(web::SiteRouters { state: state.clone(), platform, tenant });
+    let sites =
+        Router::new().fallback(web::dispatch).with_state(web::SiteRouters { state: state.clone(), platform, tenant });
 
     let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))

@@ -24,9 +24,9 @@ use super::{
 use crate::{
     db::TenantTx,
     error::{AppError, AppResult},
+    notify,
     state::AppState,
     tenancy::CurrentTenant,
-    notify,
     web::{
         forms::{normalize_email, normalize_mobile, FormErrors},
         render_page,
@@ -42,7 +42,12 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new("/area-personale/profilo", &["GET"], READ, get(profile)),
         RouteSpec::new("/area-personale/password", &["POST"], WRITE, post(change_password)),
         RouteSpec::new("/area-personale/recapiti", &["POST"], WRITE, post(change_contacts)),
-        RouteSpec::new("/area-personale/recapiti/verifica", &["GET", "POST"], WRITE, get(contacts_verify_page).post(verify_contacts)),
+        RouteSpec::new(
+            "/area-personale/recapiti/verifica",
+            &["GET", "POST"],
+            WRITE,
+            get(contacts_verify_page).post(verify_contacts),
+        ),
         RouteSpec::new("/area-personale/sessioni", &["GET"], READ, get(sessions_page)),
         RouteSpec::new("/area-personale/sessioni/{id}/revoca", &["POST"], WRITE, post(revoke_session)),
         RouteSpec::new("/area-personale/dati", &["GET"], READ, get(download_data)),
@@ -64,7 +69,12 @@ async fn personal_home(
     render_page(&state, &tenant.site(), "personal_home.html", &context)
 }
 
-async fn profile(State(state): State<AppState>, tenant: CurrentTenant, csrf: CsrfToken, session: CurrentSession) -> AppResult<Html<String>> {
+async fn profile(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    session: CurrentSession,
+) -> AppResult<Html<String>> {
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     let user = users::by_id(&mut tx, session.user_id).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
@@ -136,7 +146,8 @@ async fn change_password(
         .execute(tx.conn())
         .await?;
     tx.commit().await?;
-    let page = profile_page(&state, &tenant, &csrf, &session, &user, FormErrors::default(), Some("account.password_changed"))?;
+    let page =
+        profile_page(&state, &tenant, &csrf, &session, &user, FormErrors::default(), Some("account.password_changed"))?;
     Ok(page.into_response())
 }
 
@@ -178,23 +189,30 @@ async fn change_contacts(
     }
     if !email_changed && !mobile_changed {
         tx.commit().await?;
-        return Ok(profile_page(&state, &tenant, &csrf, &session, &user, errors, Some("account.contacts_unchanged"))?.into_response());
+        return Ok(profile_page(&state, &tenant, &csrf, &session, &user, errors, Some("account.contacts_unchanged"))?
+            .into_response());
     }
     let mut data = serde_json::json!({ "email": email, "mobile": mobile });
     if email_changed {
         let (id, code) = otp::issue(&mut tx, user.id, Purpose::VerifyEmail, &email).await?;
         let subject = state.renderer.translate("mail.contact_subject").replace("{name}", &tenant.0.name);
-        let body = state.renderer.translate("mail.contact_body").replace("{name}", &tenant.0.name).replace("{code}", &code);
+        let body =
+            state.renderer.translate("mail.contact_body").replace("{name}", &tenant.0.name).replace("{code}", &code);
         notify::queue_mail(&mut tx, &email, &subject, &body).await?;
         data["email_code"] = serde_json::json!(id);
     }
     if mobile_changed {
         let (id, code) = otp::issue(&mut tx, user.id, Purpose::VerifyMobile, &mobile).await?;
-        let text = state.renderer.translate("sms.verify_code").replace("{code}", &code).replace("{name}", &tenant.0.profile.short_name);
+        let text = state
+            .renderer
+            .translate("sms.verify_code")
+            .replace("{code}", &code)
+            .replace("{name}", &tenant.0.profile.short_name);
         notify::queue_sms(&mut tx, &mobile, &text).await?;
         data["sms_code"] = serde_json::json!(id);
     }
-    let (_, cookie) = session::begin_flow(&mut tx, "contacts", Some(user.id), data, chrono::Duration::minutes(30)).await?;
+    let (_, cookie) =
+        session::begin_flow(&mut tx, "contacts", Some(user.id), data, chrono::Duration::minutes(30)).await?;
     tx.commit().await?;
     deliver(&state, &tenant.0);
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/area-personale/recapiti/verifica")).into_response())
@@ -249,12 +267,28 @@ async fn verify_contacts(
     let Some(flow) = flow else { return Ok(Redirect::to("/area-personale/profilo").into_response()) };
     state.limits.check(Action::Otp, &tenant.0.slug, client.ip, Some(&session.user_id.to_string()))?;
     let mut data = flow.data.clone();
-    let errors = otp::confirm_contacts(&mut tx, session.user_id, &mut data, &form.email_code, &form.sms_code, "auth.code_spent_contacts").await?;
+    let errors = otp::confirm_contacts(
+        &mut tx,
+        session.user_id,
+        &mut data,
+        &form.email_code,
+        &form.sms_code,
+        "auth.code_spent_contacts",
+    )
+    .await?;
     if errors.is_empty() {
         session::end_flow(&mut tx, &headers).await?;
         let user = users::by_id(&mut tx, session.user_id).await?.ok_or(AppError::NotFound)?;
         tx.commit().await?;
-        let page = profile_page(&state, &tenant, &csrf, &session, &user, FormErrors::default(), Some("account.contacts_changed"))?;
+        let page = profile_page(
+            &state,
+            &tenant,
+            &csrf,
+            &session,
+            &user,
+            FormErrors::default(),
+            Some("account.contacts_changed"),
+        )?;
         return Ok(([(header::SET_COOKIE, session::clear_cookie(session::FLOW_COOKIE))], page).into_response());
     }
     session::update_flow(&mut tx, &headers, &data).await?;
@@ -287,7 +321,12 @@ async fn list_sessions(tx: &mut TenantTx, session: &CurrentSession) -> sqlx::Res
     .await
 }
 
-async fn sessions_page(State(state): State<AppState>, tenant: CurrentTenant, csrf: CsrfToken, session: CurrentSession) -> AppResult<Html<String>> {
+async fn sessions_page(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    session: CurrentSession,
+) -> AppResult<Html<String>> {
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     let sessions = list_sessions(&mut tx, &session).await?;
     tx.commit().await?;
@@ -306,12 +345,14 @@ async fn revoke_session(
         return Err(AppError::NotFound);
     }
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let removed = sqlx::query("delete from sessions where user_id = $1 and encode(substring(token_hash from 1 for 12), 'hex') = $2")
-        .bind(session.user_id)
-        .bind(id.to_lowercase())
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
+    let removed = sqlx::query(
+        "delete from sessions where user_id = $1 and encode(substring(token_hash from 1 for 12), 'hex') = $2",
+    )
+    .bind(session.user_id)
+    .bind(id.to_lowercase())
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
     tx.commit().await?;
     if removed == 0 {
         return Err(AppError::NotFound);
@@ -320,7 +361,11 @@ async fn revoke_session(
 }
 
 /// Everything the ente holds about the person, as JSON (GDPR art. 15 and 20).
-async fn download_data(State(state): State<AppState>, tenant: CurrentTenant, session: CurrentSession) -> AppResult<Response> {
+async fn download_data(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    session: CurrentSession,
+) -> AppResult<Response> {
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     let user = users::by_id(&mut tx, session.user_id).await?.ok_or(AppError::NotFound)?;
     let sessions = list_sessions(&mut tx, &session).await?;
@@ -332,7 +377,10 @@ async fn download_data(State(state): State<AppState>, tenant: CurrentTenant, ses
         "sessions": sessions,
     });
     Ok((
-        [(header::CONTENT_DISPOSITION, "attachment; filename=\"i-miei-dati.json\""), (header::CACHE_CONTROL, "no-store")],
+        [
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"i-miei-dati.json\""),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
         Json(body),
     )
         .into_response())

@@ -19,7 +19,12 @@ use moka::future::Cache;
 use uuid::Uuid;
 
 use super::{session::CurrentSession, Level, Method};
-use crate::{db::TenantTx, error::AppError, state::AppState, tenancy::{Site, Tenant}};
+use crate::{
+    db::TenantTx,
+    error::AppError,
+    state::AppState,
+    tenancy::{Site, Tenant},
+};
 
 pub const MODEL: &str = "
 [request_definition]
@@ -66,7 +71,12 @@ pub struct RouteSpec {
 }
 
 impl RouteSpec {
-    pub fn new(path: &'static str, methods: &'static [&'static str], access: Access, handler: MethodRouter<AppState>) -> Self {
+    pub fn new(
+        path: &'static str,
+        methods: &'static [&'static str],
+        access: Access,
+        handler: MethodRouter<AppState>,
+    ) -> Self {
         Self { path, methods, access, cacheable: false, handler }
     }
 
@@ -155,7 +165,14 @@ impl Authz {
         subjects
     }
 
-    pub async fn allows(&self, state: &AppState, tenant: &Tenant, session: &CurrentSession, obj: &str, act: &str) -> Result<bool, AppError> {
+    pub async fn allows(
+        &self,
+        state: &AppState,
+        tenant: &Tenant,
+        session: &CurrentSession,
+        obj: &str,
+        act: &str,
+    ) -> Result<bool, AppError> {
         let enforcer = self.enforcer(state, tenant).await?;
         for subject in Self::subjects(session) {
             if enforcer
@@ -168,7 +185,12 @@ impl Authz {
         Ok(false)
     }
 
-    pub async fn roles_of(&self, state: &AppState, tenant: &Tenant, session: &CurrentSession) -> Result<Vec<String>, AppError> {
+    pub async fn roles_of(
+        &self,
+        state: &AppState,
+        tenant: &Tenant,
+        session: &CurrentSession,
+    ) -> Result<Vec<String>, AppError> {
         let enforcer = self.enforcer(state, tenant).await?;
         let mut roles = vec!["citizen".to_string()];
         for subject in Self::subjects(session).into_iter().skip(1) {
@@ -240,18 +262,34 @@ pub fn parse_policy(text: &str, domain: &str) -> anyhow::Result<Vec<[String; 5]>
 pub async fn sync_rules(tx: &mut TenantTx, rules: &[[String; 5]]) -> sqlx::Result<u64> {
     let current: Vec<(String, String, String, String, String)> =
         sqlx::query_as("select ptype, v0, v1, v2, v3 from authz_rules").fetch_all(tx.conn()).await?;
-    let current: std::collections::BTreeSet<[String; 5]> = current.into_iter().map(|(a, b, c, d, e)| [a, b, c, d, e]).collect();
+    let current: std::collections::BTreeSet<[String; 5]> =
+        current.into_iter().map(|(a, b, c, d, e)| [a, b, c, d, e]).collect();
     let wanted: std::collections::BTreeSet<[String; 5]> = rules.iter().cloned().collect();
     let mut changes = 0;
     for gone in current.difference(&wanted) {
-        changes += sqlx::query("delete from authz_rules where ptype = $1 and v0 = $2 and v1 = $3 and v2 = $4 and v3 = $5")
-            .bind(&gone[0]).bind(&gone[1]).bind(&gone[2]).bind(&gone[3]).bind(&gone[4])
-            .execute(tx.conn()).await?.rows_affected();
+        changes +=
+            sqlx::query("delete from authz_rules where ptype = $1 and v0 = $2 and v1 = $3 and v2 = $4 and v3 = $5")
+                .bind(&gone[0])
+                .bind(&gone[1])
+                .bind(&gone[2])
+                .bind(&gone[3])
+                .bind(&gone[4])
+                .execute(tx.conn())
+                .await?
+                .rows_affected();
     }
     for new in wanted.difference(&current) {
-        changes += sqlx::query("insert into authz_rules (tenant_id, ptype, v0, v1, v2, v3) values ($1, $2, $3, $4, $5, $6)")
-            .bind(tx.tenant_id).bind(&new[0]).bind(&new[1]).bind(&new[2]).bind(&new[3]).bind(&new[4])
-            .execute(tx.conn()).await?.rows_affected();
+        changes +=
+            sqlx::query("insert into authz_rules (tenant_id, ptype, v0, v1, v2, v3) values ($1, $2, $3, $4, $5, $6)")
+                .bind(tx.tenant_id)
+                .bind(&new[0])
+                .bind(&new[1])
+                .bind(&new[2])
+                .bind(&new[3])
+                .bind(&new[4])
+                .execute(tx.conn())
+                .await?
+                .rows_affected();
     }
     Ok(changes)
 }
@@ -260,7 +298,8 @@ pub async fn sync_rules(tx: &mut TenantTx, rules: &[[String; 5]]) -> sqlx::Resul
 mod tests {
     #[test]
     fn policy_lines_get_the_domain() {
-        let rules = super::parse_policy("p, citizen, account, read\n# c\ng, staff:a@b.it, operator\n", "valmora").unwrap();
+        let rules =
+            super::parse_policy("p, citizen, account, read\n# c\ng, staff:a@b.it, operator\n", "valmora").unwrap();
         assert_eq!(rules[0], ["p", "citizen", "valmora", "account", "read"].map(String::from));
         assert_eq!(rules[1], ["g", "staff:a@b.it", "operator", "valmora", ""].map(String::from));
         assert!(super::parse_policy("p, x", "v").is_err());

@@ -142,7 +142,9 @@ impl CardVerifier {
                 .with_context(|| format!("crs_ca_files: reading {}", file.display()))?;
             anyhow::ensure!(!certs.is_empty(), "crs_ca_files: no certificate in {}", file.display());
             for cert in certs {
-                roots.add(cert).with_context(|| format!("crs_ca_files: a certificate of {} is not a usable CA", file.display()))?;
+                roots
+                    .add(cert)
+                    .with_context(|| format!("crs_ca_files: a certificate of {} is not a usable CA", file.display()))?;
             }
         }
         // Visitors without a card must still reach the site over the TLS listener.
@@ -192,15 +194,30 @@ impl ClientCertVerifier for JudgedLater {
         self.0.root_hint_subjects()
     }
 
-    fn verify_client_cert(&self, _: &CertificateDer<'_>, _: &[CertificateDer<'_>], _: UnixTime) -> Result<ClientCertVerified, rustls::Error> {
+    fn verify_client_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
         Ok(ClientCertVerified::assertion())
     }
 
-    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         self.0.verify_tls12_signature(message, cert, dss)
     }
 
-    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         self.0.verify_tls13_signature(message, cert, dss)
     }
 
@@ -293,7 +310,15 @@ async fn card_sign_in(
         },
     )
     .await?;
-    let cookie = session::start(&mut tx, user_id, Method::Crs, Level::L2, previous.as_ref().map(|s| s.token_hash.as_slice()), &client).await?;
+    let cookie = session::start(
+        &mut tx,
+        user_id,
+        Method::Crs,
+        Level::L2,
+        previous.as_ref().map(|s| s.token_hash.as_slice()),
+        &client,
+    )
+    .await?;
     tx.commit().await?;
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())
 }
@@ -410,7 +435,9 @@ mod tests {
         }
         let rdns: Vec<u8> = subject
             .iter()
-            .flat_map(|(oid, tag, value)| tlv(0x31, &tlv(0x30, &[tlv(0x06, *oid), tlv(*tag, value.as_bytes())].concat())))
+            .flat_map(|(oid, tag, value)| {
+                tlv(0x31, &tlv(0x30, &[tlv(0x06, *oid), tlv(*tag, value.as_bytes())].concat()))
+            })
             .collect();
         let tbs = [
             tlv(0xa0, &tlv(0x02, &[2])),
@@ -433,7 +460,10 @@ mod tests {
             (&SURNAME, 0x0c, "ROSSI"),
         ]);
         let card = card_of(&CertificateDer::from(cert)).unwrap();
-        assert_eq!(card, Card { fiscal_code: "RSSMRA85T10A562S".into(), given_name: "MARIA".into(), family_name: "ROSSI".into() });
+        assert_eq!(
+            card,
+            Card { fiscal_code: "RSSMRA85T10A562S".into(), given_name: "MARIA".into(), family_name: "ROSSI".into() }
+        );
         let only_cn = cert_with(&[(&CN, 0x13, "rssmra85t10a562s/123")]);
         assert_eq!(card_of(&CertificateDer::from(only_cn)).unwrap().fiscal_code, "RSSMRA85T10A562S");
         let old_serial = cert_with(&[(&CN, 0x0c, "Maria Rossi"), (&SERIAL_NUMBER, 0x13, "IT:RSSMRA85T10A562S")]);
@@ -458,7 +488,10 @@ mod tests {
     #[test]
     fn the_header_counts_only_from_a_trusted_proxy() {
         let mut headers = HeaderMap::new();
-        headers.insert("x-ssl-client-cert", "-----BEGIN%20CERTIFICATE-----%0AAAAA%0A-----END%20CERTIFICATE-----%0A".parse().unwrap());
+        headers.insert(
+            "x-ssl-client-cert",
+            "-----BEGIN%20CERTIFICATE-----%0AAAAA%0A-----END%20CERTIFICATE-----%0A".parse().unwrap(),
+        );
         assert_eq!(presented_chain(None, false, &headers, "X-SSL-Client-Cert"), Err(Refusal::NoCertificate));
         let chain = presented_chain(None, true, &headers, "X-SSL-Client-Cert").unwrap();
         assert_eq!(chain.len(), 1);

@@ -74,9 +74,7 @@ pub async fn protect(request: Request, next: Next) -> Response {
     request.extensions_mut().insert(token.clone());
     let mut response = next.run(request).await;
     if existing.is_none() && token.used.load(Ordering::Relaxed) {
-        response
-            .headers_mut()
-            .append(header::SET_COOKIE, set_cookie(CSRF_COOKIE, &token.value, None, "Strict"));
+        response.headers_mut().append(header::SET_COOKIE, set_cookie(CSRF_COOKIE, &token.value, None, "Strict"));
     }
     response
 }
@@ -101,9 +99,7 @@ async fn check(request: Request, cookie: Option<&str>) -> Result<Request, AppErr
         None if is_form => {
             let (parts, body) = request.into_parts();
             let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES).await.map_err(|_| AppError::PayloadTooLarge)?;
-            let token = url::form_urlencoded::parse(&bytes)
-                .find(|(k, _)| k == CSRF_FIELD)
-                .map(|(_, v)| v.into_owned());
+            let token = url::form_urlencoded::parse(&bytes).find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.into_owned());
             (Request::from_parts(parts, Body::from(bytes)), token)
         }
         None => (request, None),

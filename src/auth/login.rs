@@ -41,7 +41,13 @@ pub fn routes() -> Vec<RouteSpec> {
 /// Only paths of this site: `next` never sends a user elsewhere.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.chars().any(char::is_control) && n.len() <= 2000 => {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && !n.chars().any(char::is_control)
+                && n.len() <= 2000 =>
+        {
             n.to_string()
         }
         _ => "/area-personale".to_string(),
@@ -127,13 +133,25 @@ async fn password_sign_in(
         return refuse(&state, &tenant, &csrf, &next, &form.email, "auth.registration_incomplete").await;
     }
     if method == Method::Password {
-        let cookie = session::start(&mut tx, user.id, Method::Password, Level::L1, previous.as_ref().map(|s| s.token_hash.as_slice()), &client).await?;
+        let cookie = session::start(
+            &mut tx,
+            user.id,
+            Method::Password,
+            Level::L1,
+            previous.as_ref().map(|s| s.token_hash.as_slice()),
+            &client,
+        )
+        .await?;
         tx.commit().await?;
         return Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response());
     }
     let mobile = user.mobile.clone().unwrap_or_default();
     let (code_id, code) = otp::issue(&mut tx, user.id, Purpose::Login, &mobile).await?;
-    let text = state.renderer.translate("sms.login_code").replace("{code}", &code).replace("{name}", &tenant.0.profile.short_name);
+    let text = state
+        .renderer
+        .translate("sms.login_code")
+        .replace("{code}", &code)
+        .replace("{name}", &tenant.0.profile.short_name);
     notify::queue_sms(&mut tx, &mobile, &text).await?;
     let (_, flow_cookie) = session::begin_flow(
         &mut tx,
@@ -152,7 +170,14 @@ pub fn deliver(state: &AppState, tenant: &Tenant) {
     notify::deliver_soon(state, tenant.id, tenant.auth.sms_sender.clone(), tenant.name.clone());
 }
 
-async fn refuse(state: &AppState, tenant: &CurrentTenant, csrf: &CsrfToken, next: &str, email: &str, message: &str) -> AppResult<Response> {
+async fn refuse(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    csrf: &CsrfToken,
+    next: &str,
+    email: &str,
+    message: &str,
+) -> AppResult<Response> {
     let mut context = auth_context(tenant, csrf);
     insert_next(&mut context, next);
     context.insert("email", email);
@@ -161,7 +186,12 @@ async fn refuse(state: &AppState, tenant: &CurrentTenant, csrf: &CsrfToken, next
     Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }
 
-async fn code_page(State(state): State<AppState>, tenant: CurrentTenant, csrf: CsrfToken, headers: HeaderMap) -> AppResult<Response> {
+async fn code_page(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    headers: HeaderMap,
+) -> AppResult<Response> {
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     let flow = session::find_flow(&mut tx, &headers, "otp").await?;
     tx.commit().await?;
@@ -199,7 +229,15 @@ async fn code_submit(
     match outcome {
         Outcome::Accepted => {
             session::end_flow(&mut tx, &headers).await?;
-            let cookie = session::start(&mut tx, user_id, Method::PasswordOtp, Level::L2, previous.as_ref().map(|s| s.token_hash.as_slice()), &client).await?;
+            let cookie = session::start(
+                &mut tx,
+                user_id,
+                Method::PasswordOtp,
+                Level::L2,
+                previous.as_ref().map(|s| s.token_hash.as_slice()),
+                &client,
+            )
+            .await?;
             tx.commit().await?;
             Ok(session::signed_in(cookie, &safe_next(flow.data["next"].as_str())))
         }
@@ -221,7 +259,11 @@ async fn code_submit(
     }
 }
 
-async fn sign_out(State(state): State<AppState>, tenant: CurrentTenant, MaybeSession(session): MaybeSession) -> AppResult<Response> {
+async fn sign_out(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    MaybeSession(session): MaybeSession,
+) -> AppResult<Response> {
     if let Some(session) = session {
         let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
         session::end(&mut tx, &session.token_hash).await?;

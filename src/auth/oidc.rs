@@ -71,7 +71,10 @@ impl Providers {
         let http = self.http.clone();
         let issuer_url = IssuerUrl::new(issuer.to_string()).map_err(|e| AppError::Internal(e.into()))?;
         self.metadata
-            .try_get_with(issuer.to_string(), async move { CoreProviderMetadata::discover_async(issuer_url, &http).await })
+            .try_get_with(
+                issuer.to_string(),
+                async move { CoreProviderMetadata::discover_async(issuer_url, &http).await },
+            )
             .await
             .map_err(|e| AppError::Internal(anyhow::anyhow!("OIDC discovery of {issuer}: {e}")))
     }
@@ -84,13 +87,17 @@ fn redirect_url(state: &AppState, headers: &HeaderMap, tenant: &Tenant) -> Strin
 
 async fn client_secret(state: &AppState, tenant: &Tenant) -> AppResult<ClientSecret> {
     let mut tx = TenantTx::begin(&state.db, tenant.id).await?;
-    let secret: Option<String> = sqlx::query_scalar("select value from tenant_secrets where name = 'oidc_client_secret'")
-        .fetch_optional(tx.conn())
-        .await?;
+    let secret: Option<String> =
+        sqlx::query_scalar("select value from tenant_secrets where name = 'oidc_client_secret'")
+            .fetch_optional(tx.conn())
+            .await?;
     tx.commit().await?;
-    secret
-        .map(ClientSecret::new)
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("{}: no OIDC client secret; apply the tenant with it in the environment", tenant.slug)))
+    secret.map(ClientSecret::new).ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!(
+            "{}: no OIDC client secret; apply the tenant with it in the environment",
+            tenant.slug
+        ))
+    })
 }
 
 #[derive(Deserialize)]
@@ -98,11 +105,22 @@ struct StartQuery {
     next: Option<String>,
 }
 
-async fn start(State(state): State<AppState>, tenant: CurrentTenant, headers: HeaderMap, Query(q): Query<StartQuery>) -> AppResult<Response> {
+async fn start(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    headers: HeaderMap,
+    Query(q): Query<StartQuery>,
+) -> AppResult<Response> {
     let settings = tenant.0.auth.oidc.clone().ok_or(AppError::NotFound)?;
     let metadata = state.oidc.metadata(&settings.issuer).await?;
-    let client = CoreClient::from_provider_metadata(metadata, ClientId::new(settings.client_id.clone()), Some(client_secret(&state, &tenant.0).await?))
-        .set_redirect_uri(RedirectUrl::new(redirect_url(&state, &headers, &tenant.0)).map_err(|e| AppError::Internal(e.into()))?);
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(settings.client_id.clone()),
+        Some(client_secret(&state, &tenant.0).await?),
+    )
+    .set_redirect_uri(
+        RedirectUrl::new(redirect_url(&state, &headers, &tenant.0)).map_err(|e| AppError::Internal(e.into()))?,
+    );
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, csrf_state, nonce) = client
         .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
@@ -164,8 +182,14 @@ async fn callback(
     }
     let code = q.code.unwrap_or_default();
     let metadata = state.oidc.metadata(&settings.issuer).await?;
-    let client = CoreClient::from_provider_metadata(metadata, ClientId::new(settings.client_id.clone()), Some(client_secret(&state, &tenant.0).await?))
-        .set_redirect_uri(RedirectUrl::new(redirect_url(&state, &headers, &tenant.0)).map_err(|e| AppError::Internal(e.into()))?);
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(settings.client_id.clone()),
+        Some(client_secret(&state, &tenant.0).await?),
+    )
+    .set_redirect_uri(
+        RedirectUrl::new(redirect_url(&state, &headers, &tenant.0)).map_err(|e| AppError::Internal(e.into()))?,
+    );
     let exchange = client
         .exchange_code(AuthorizationCode::new(code))
         .map_err(|e| AppError::Internal(e.into()))?
@@ -195,7 +219,8 @@ async fn callback(
         c.and_then(|c| c.get(None)).map(|n| n.as_str().to_string()).unwrap_or_default()
     };
     let given_name = localized(claims.given_name());
-    let family_name = claims.family_name().and_then(|c| c.get(None)).map(|n| n.as_str().to_string()).unwrap_or_default();
+    let family_name =
+        claims.family_name().and_then(|c| c.get(None)).map(|n| n.as_str().to_string()).unwrap_or_default();
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     let is_staff: bool = sqlx::query_scalar("select exists(select from authz_rules where ptype = 'g' and v0 = $1)")
         .bind(format!("staff:{email}"))
@@ -220,7 +245,15 @@ async fn callback(
     .bind(&email)
     .fetch_one(tx.conn())
     .await?;
-    let cookie = session::start(&mut tx, user_id, super::Method::Oidc, settings.level, previous.as_ref().map(|s| s.token_hash.as_slice()), &client_info).await?;
+    let cookie = session::start(
+        &mut tx,
+        user_id,
+        super::Method::Oidc,
+        settings.level,
+        previous.as_ref().map(|s| s.token_hash.as_slice()),
+        &client_info,
+    )
+    .await?;
     tx.commit().await?;
     Ok(session::signed_in(cookie, &safe_next(flow.data["next"].as_str())))
 }
@@ -234,7 +267,12 @@ fn refused(state: &AppState, tenant: &CurrentTenant, form_token: &FormToken, mes
 }
 
 /// The staff landing page: who is signed in and with which roles.
-async fn backoffice_home(State(state): State<AppState>, tenant: CurrentTenant, form_token: FormToken, session: CurrentSession) -> AppResult<Html<String>> {
+async fn backoffice_home(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    form_token: FormToken,
+    session: CurrentSession,
+) -> AppResult<Html<String>> {
     let roles = state.authz.roles_of(&state, &tenant.0, &session).await?;
     let mut context = auth_context(&tenant, &form_token);
     context.insert("display_name", &session.display_name());

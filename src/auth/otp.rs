@@ -36,7 +36,12 @@ fn code_hash(id: Uuid, code: &str) -> String {
 }
 
 /// A new code for `user_id`; earlier unused codes for the same purpose stop working.
-pub async fn issue(tx: &mut TenantTx, user_id: Uuid, purpose: Purpose, destination: &str) -> sqlx::Result<(Uuid, String)> {
+pub async fn issue(
+    tx: &mut TenantTx,
+    user_id: Uuid,
+    purpose: Purpose,
+    destination: &str,
+) -> sqlx::Result<(Uuid, String)> {
     sqlx::query("update otp_codes set consumed_at = now() where user_id = $1 and purpose = $2 and consumed_at is null")
         .bind(user_id)
         .bind(purpose.as_str())
@@ -64,7 +69,9 @@ pub async fn issue(tx: &mut TenantTx, user_id: Uuid, purpose: Purpose, destinati
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
     Accepted,
-    Wrong { attempts_left: i32 },
+    Wrong {
+        attempts_left: i32,
+    },
     /// Expired, already used, or out of attempts: a new code is needed.
     Spent,
 }

@@ -39,10 +39,10 @@ impl Default for RateLimits {
                 limiter(10, hour),        // password resets
             ]),
             per_account: Arc::new([
-                limiter(5, minute * 5), // sign-in attempts on one account
+                limiter(5, minute * 5),   // sign-in attempts on one account
                 limiter(10, minute * 10), // codes entered by one account (each code also allows only 5)
-                limiter(3, hour),       // registrations with one e-mail
-                limiter(3, hour),       // password resets of one account
+                limiter(3, hour),         // registrations with one e-mail
+                limiter(3, hour),         // password resets of one account
             ]),
         }
     }
@@ -51,7 +51,13 @@ impl Default for RateLimits {
 impl RateLimits {
     /// Counts one attempt; refuses with the seconds to wait when over the limit.
     /// `tenant` keeps enti apart: the same address may use two portals.
-    pub fn check(&self, action: Action, tenant: &str, ip: Option<IpAddr>, account: Option<&str>) -> Result<(), AppError> {
+    pub fn check(
+        &self,
+        action: Action,
+        tenant: &str,
+        ip: Option<IpAddr>,
+        account: Option<&str>,
+    ) -> Result<(), AppError> {
         let index = action as usize;
         let ip_key = (index as u8, format!("{tenant}|{}", ip.map(|i| i.to_string()).unwrap_or_default()));
         let mut wait = None;

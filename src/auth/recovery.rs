@@ -58,12 +58,17 @@ async fn request_code(
     let email = form.email.trim().to_lowercase();
     state.limits.check(Action::PasswordReset, &tenant.0.slug, client.ip, Some(&email))?;
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let user = users::by_email(&mut tx, &email).await?.filter(|u| u.password_hash.is_some() && u.mobile_verified_at.is_some());
+    let user =
+        users::by_email(&mut tx, &email).await?.filter(|u| u.password_hash.is_some() && u.mobile_verified_at.is_some());
     let mut data = serde_json::json!({ "code_id": null });
     if let Some(user) = &user {
         let mobile = user.mobile.clone().unwrap_or_default();
         let (code_id, code) = otp::issue(&mut tx, user.id, Purpose::PasswordReset, &mobile).await?;
-        let text = state.renderer.translate("sms.reset_code").replace("{code}", &code).replace("{name}", &tenant.0.profile.short_name);
+        let text = state
+            .renderer
+            .translate("sms.reset_code")
+            .replace("{code}", &code)
+            .replace("{name}", &tenant.0.profile.short_name);
         notify::queue_sms(&mut tx, &mobile, &text).await?;
         data["code_id"] = serde_json::json!(code_id);
     }
@@ -108,14 +113,18 @@ async fn reset(
         Some(id) => users::by_id(&mut tx, id).await?,
         None => None,
     };
-    if let Some(weak) = password::weakness(&form.new_password, user.as_ref().and_then(|u| u.email.as_deref()).unwrap_or_default()) {
+    if let Some(weak) =
+        password::weakness(&form.new_password, user.as_ref().and_then(|u| u.email.as_deref()).unwrap_or_default())
+    {
         errors.add("new_password", weak);
     }
     errors.check("confirm", form.new_password == form.confirm, "validation.password_mismatch");
     let code_id: Option<Uuid> = serde_json::from_value(flow.data["code_id"].clone()).ok().flatten();
     if errors.is_empty() {
         let outcome = match (user.as_ref(), code_id) {
-            (Some(user), Some(code_id)) => otp::verify(&mut tx, code_id, user.id, Purpose::PasswordReset, &form.code).await?,
+            (Some(user), Some(code_id)) => {
+                otp::verify(&mut tx, code_id, user.id, Purpose::PasswordReset, &form.code).await?
+            }
             _ => Outcome::Wrong { attempts_left: 0 },
         };
         match (outcome, user) {
@@ -143,5 +152,6 @@ async fn reset(
     tx.commit().await?;
     let mut context = auth_context(&tenant, &csrf);
     context.insert("errors", &errors);
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, render_page(&state, &tenant.site(), "recovery_code.html", &context)?).into_response())
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, render_page(&state, &tenant.site(), "recovery_code.html", &context)?)
+        .into_response())
 }

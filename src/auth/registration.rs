@@ -144,7 +144,11 @@ async fn send_codes(
     let subject = state.renderer.translate("mail.verify_subject").replace("{name}", name);
     let body = state.renderer.translate("mail.verify_body").replace("{name}", name).replace("{code}", &email_code);
     notify::queue_mail(tx, email, &subject, &body).await?;
-    let sms = state.renderer.translate("sms.verify_code").replace("{code}", &sms_code).replace("{name}", &tenant.0.profile.short_name);
+    let sms = state
+        .renderer
+        .translate("sms.verify_code")
+        .replace("{code}", &sms_code)
+        .replace("{name}", &tenant.0.profile.short_name);
     notify::queue_sms(tx, mobile, &sms).await?;
     let (_, cookie) = session::begin_flow(
         tx,
@@ -157,14 +161,26 @@ async fn send_codes(
     Ok(cookie)
 }
 
-fn invalid(state: &AppState, tenant: &CurrentTenant, csrf: &CsrfToken, form: &RegistrationForm, errors: FormErrors) -> AppResult<Response> {
+fn invalid(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    csrf: &CsrfToken,
+    form: &RegistrationForm,
+    errors: FormErrors,
+) -> AppResult<Response> {
     let mut context = auth_context(tenant, csrf);
     context.insert("form", form);
     context.insert("errors", &errors);
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, render_page(state, &tenant.site(), "register.html", &context)?).into_response())
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, render_page(state, &tenant.site(), "register.html", &context)?)
+        .into_response())
 }
 
-async fn verify_page(State(state): State<AppState>, tenant: CurrentTenant, csrf: CsrfToken, headers: HeaderMap) -> AppResult<Response> {
+async fn verify_page(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    headers: HeaderMap,
+) -> AppResult<Response> {
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     let flow = session::find_flow(&mut tx, &headers, "register").await?;
     tx.commit().await?;
@@ -198,7 +214,15 @@ async fn verify(
     let user_id = flow.user_id.ok_or_else(|| anyhow::anyhow!("registration flow without user"))?;
     state.limits.check(Action::Otp, &tenant.0.slug, client.ip, Some(&user_id.to_string()))?;
     let mut data = flow.data.clone();
-    let errors = otp::confirm_contacts(&mut tx, user_id, &mut data, &form.email_code, &form.sms_code, "auth.code_spent_register").await?;
+    let errors = otp::confirm_contacts(
+        &mut tx,
+        user_id,
+        &mut data,
+        &form.email_code,
+        &form.sms_code,
+        "auth.code_spent_register",
+    )
+    .await?;
     if errors.is_empty() {
         session::end_flow(&mut tx, &headers).await?;
         tx.commit().await?;
@@ -213,5 +237,6 @@ async fn verify(
     let mut context = auth_context(&tenant, &csrf);
     context.insert("flow", &data);
     context.insert("errors", &errors);
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, render_page(&state, &tenant.site(), "register_verify.html", &context)?).into_response())
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, render_page(&state, &tenant.site(), "register_verify.html", &context)?)
+        .into_response())
 }

@@ -73,7 +73,11 @@ impl IdentityProviders {
                 for idp in IdpMetadata::parse_all(&xml).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))? {
                     // Only for a test deployment against spid-sp-test, whose IdP
                     // certificate has expired (see docs/AUTH.md).
-                    idps.push(if settings.saml_trust_test_idp_cert { idp.trusting_expired_test_certificate() } else { idp });
+                    idps.push(if settings.saml_trust_test_idp_cert {
+                        idp.trusting_expired_test_certificate()
+                    } else {
+                        idp
+                    });
                 }
             }
             Ok(idps)
@@ -92,13 +96,45 @@ impl IdentityProviders {
 pub fn routes() -> Vec<RouteSpec> {
     vec![
         RouteSpec::new("/accesso/spid", &["GET"], Access::Public, get(|s, t, q| choose_idp(Federation::Spid, s, t, q))),
-        RouteSpec::new("/accesso/spid/metadata", &["GET"], Access::Public, get(|s, t, h| metadata(Federation::Spid, s, t, h))).cacheable(),
-        RouteSpec::new("/accesso/spid/login", &["GET"], Access::Public, get(|s, t, h, q| login(Federation::Spid, s, t, h, q))),
-        RouteSpec::new("/accesso/spid/acs", &["POST"], Access::Public, post(|s, t, c, h, p, f| acs(Federation::Spid, s, t, c, h, p, f))),
+        RouteSpec::new(
+            "/accesso/spid/metadata",
+            &["GET"],
+            Access::Public,
+            get(|s, t, h| metadata(Federation::Spid, s, t, h)),
+        )
+        .cacheable(),
+        RouteSpec::new(
+            "/accesso/spid/login",
+            &["GET"],
+            Access::Public,
+            get(|s, t, h, q| login(Federation::Spid, s, t, h, q)),
+        ),
+        RouteSpec::new(
+            "/accesso/spid/acs",
+            &["POST"],
+            Access::Public,
+            post(|s, t, c, h, p, f| acs(Federation::Spid, s, t, c, h, p, f)),
+        ),
         RouteSpec::new("/accesso/cie", &["GET"], Access::Public, get(|s, t, q| choose_idp(Federation::Cie, s, t, q))),
-        RouteSpec::new("/accesso/cie/metadata", &["GET"], Access::Public, get(|s, t, h| metadata(Federation::Cie, s, t, h))).cacheable(),
-        RouteSpec::new("/accesso/cie/login", &["GET"], Access::Public, get(|s, t, h, q| login(Federation::Cie, s, t, h, q))),
-        RouteSpec::new("/accesso/cie/acs", &["POST"], Access::Public, post(|s, t, c, h, p, f| acs(Federation::Cie, s, t, c, h, p, f))),
+        RouteSpec::new(
+            "/accesso/cie/metadata",
+            &["GET"],
+            Access::Public,
+            get(|s, t, h| metadata(Federation::Cie, s, t, h)),
+        )
+        .cacheable(),
+        RouteSpec::new(
+            "/accesso/cie/login",
+            &["GET"],
+            Access::Public,
+            get(|s, t, h, q| login(Federation::Cie, s, t, h, q)),
+        ),
+        RouteSpec::new(
+            "/accesso/cie/acs",
+            &["POST"],
+            Access::Public,
+            post(|s, t, c, h, p, f| acs(Federation::Cie, s, t, c, h, p, f)),
+        ),
     ]
 }
 
@@ -129,7 +165,10 @@ async fn sp_config(state: &AppState, tenant: &Tenant, federation: Federation, ba
     tx.commit().await?;
     let secret = |name: &str| secrets.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
     let (Some(key_pem), Some(cert_pem)) = (secret("saml_sp_key"), secret("saml_sp_cert")) else {
-        return Err(AppError::Internal(anyhow::anyhow!("{}: no SAML signing key; apply the tenant again", tenant.slug)));
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "{}: no SAML signing key; apply the tenant again",
+            tenant.slug
+        )));
     };
     let prefix = format!("{base}/accesso/{}", federation.path());
     let contacts = &tenant.profile.contacts;
@@ -145,7 +184,11 @@ async fn sp_config(state: &AppState, tenant: &Tenant, federation: Federation, ba
             url: if contacts.website.is_empty() { base.to_string() } else { contacts.website.clone() },
         },
         ipa_code: tenant.profile.ipa_code.clone(),
-        contact_email: if contacts.email.is_empty() { format!("protocollo@{}", tenant.primary_host) } else { contacts.email.clone() },
+        contact_email: if contacts.email.is_empty() {
+            format!("protocollo@{}", tenant.primary_host)
+        } else {
+            contacts.email.clone()
+        },
         contact_phone: (!contacts.phone.is_empty()).then(|| contacts.phone.replace(' ', "")),
         attribute_sets: vec![saml::AttributeConsumingService::default_citizen_set()],
     })
@@ -155,11 +198,18 @@ fn saml_failure(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(anyhow::anyhow!("saml: {e}"))
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, SpidError> + Send + 'static) -> AppResult<Result<T, SpidError>> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, SpidError> + Send + 'static,
+) -> AppResult<Result<T, SpidError>> {
     tokio::task::spawn_blocking(f).await.map_err(|e| AppError::Internal(e.into()))
 }
 
-async fn metadata(federation: Federation, State(state): State<AppState>, tenant: CurrentTenant, headers: HeaderMap) -> AppResult<Response> {
+async fn metadata(
+    federation: Federation,
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    headers: HeaderMap,
+) -> AppResult<Response> {
     enabled(&tenant.0, federation)?;
     let cfg = sp_config(&state, &tenant.0, federation, &base_url(&state, &headers, &tenant.0)).await?;
     let xml = blocking(move || saml::sp_metadata(&cfg)).await?.map_err(saml_failure)?;
@@ -178,14 +228,22 @@ struct IdpChoice {
     name: String,
 }
 
-async fn choose_idp(federation: Federation, State(state): State<AppState>, tenant: CurrentTenant, Query(q): Query<ChooseQuery>) -> AppResult<Html<String>> {
+async fn choose_idp(
+    federation: Federation,
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    Query(q): Query<ChooseQuery>,
+) -> AppResult<Html<String>> {
     enabled(&tenant.0, federation)?;
     let idps: Vec<IdpChoice> = state
         .saml_idps
         .of(federation)
         .iter()
         .map(|idp| IdpChoice {
-            name: url::Url::parse(&idp.entity_id).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_else(|| idp.entity_id.clone()),
+            name: url::Url::parse(&idp.entity_id)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_else(|| idp.entity_id.clone()),
             encoded: url::form_urlencoded::byte_serialize(idp.entity_id.as_bytes()).collect(),
         })
         .collect();
@@ -284,7 +342,8 @@ async fn login(
     }
     let html = request.post_form_html.ok_or_else(|| saml_failure("no POST form"))?;
     // This page posts to the IdP: the only place a form leaves our origin.
-    let origin = url::Url::parse(&request.destination).map(|u| u.origin().ascii_serialization()).map_err(saml_failure)?;
+    let origin =
+        url::Url::parse(&request.destination).map(|u| u.origin().ascii_serialization()).map_err(saml_failure)?;
     let csp = format!("default-src 'none'; script-src 'self'; style-src 'self'; form-action {origin}; base-uri 'none'; frame-ancestors 'none'");
     Ok((
         [
@@ -355,7 +414,8 @@ async fn acs(
         3 => SpidLevel::L3,
         _ => SpidLevel::L2,
     };
-    let (request_id, acs_url, entity_id) = (pending.request_id.clone(), pending.acs_url.clone(), pending.entity_id.clone());
+    let (request_id, acs_url, entity_id) =
+        (pending.request_id.clone(), pending.acs_url.clone(), pending.entity_id.clone());
     let issued = pending.issue_instant;
     let b64 = form.saml_response;
     let outcome = blocking(move || {
@@ -371,9 +431,9 @@ async fn acs(
             return failure(&state, &tenant, status, e.user_message_it());
         }
     };
-    let Some(fiscal_code) = crate::web::forms::normalize_fiscal_code(&identity.fiscal_number)
-        .or_else(|| Some(identity.fiscal_number.clone()).filter(|f| f.len() == 11 && f.bytes().all(|b| b.is_ascii_digit())))
-    else {
+    let Some(fiscal_code) = crate::web::forms::normalize_fiscal_code(&identity.fiscal_number).or_else(|| {
+        Some(identity.fiscal_number.clone()).filter(|f| f.len() == 11 && f.bytes().all(|b| b.is_ascii_digit()))
+    }) else {
         return failure(&state, &tenant, StatusCode::FORBIDDEN, "auth.saml_no_fiscal_code".into());
     };
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
@@ -407,7 +467,15 @@ async fn acs(
         SpidLevel::L2 => Level::L2,
         SpidLevel::L3 => Level::L3,
     };
-    let cookie = session::start(&mut tx, user_id, federation.method(), level, previous.as_ref().map(|s| s.token_hash.as_slice()), &client).await?;
+    let cookie = session::start(
+        &mut tx,
+        user_id,
+        federation.method(),
+        level,
+        previous.as_ref().map(|s| s.token_hash.as_slice()),
+        &client,
+    )
+    .await?;
     tx.commit().await?;
     // 200, not a redirect: SPID's test suite (and some IdPs) expect it; the page
     // moves on by itself (meta refresh, allowed by our CSP) or with its link.
@@ -435,7 +503,12 @@ fn failure(state: &AppState, tenant: &CurrentTenant, status: StatusCode, message
 
 /// Makes the SAML signing key and a self-signed certificate in the SPID
 /// public-sector profile (Avviso 29 v3) for an ente that brings none.
-pub fn generate_sp_certificate(entity_id: &str, ipa_code: &str, organization: &str, locality: &str) -> anyhow::Result<(String, String)> {
+pub fn generate_sp_certificate(
+    entity_id: &str,
+    ipa_code: &str,
+    organization: &str,
+    locality: &str,
+) -> anyhow::Result<(String, String)> {
     let dir = std::env::temp_dir().join(format!("sportello-spkey-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
     let result = (|| {
@@ -447,7 +520,19 @@ pub fn generate_sp_certificate(entity_id: &str, ipa_code: &str, organization: &s
             .replace("{locality}", &clean(locality));
         std::fs::write(dir.join("openssl.cnf"), config)?;
         let status = Command::new("openssl")
-            .args(["req", "-new", "-x509", "-config", "openssl.cnf", "-newkey", "rsa:3072", "-nodes", "-sha256", "-days", "730"])
+            .args([
+                "req",
+                "-new",
+                "-x509",
+                "-config",
+                "openssl.cnf",
+                "-newkey",
+                "rsa:3072",
+                "-nodes",
+                "-sha256",
+                "-days",
+                "730",
+            ])
             .args(["-keyout", "sp.key", "-out", "sp.crt"])
             .current_dir(&dir)
             .stderr(std::process::Stdio::null())

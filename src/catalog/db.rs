@@ -108,11 +108,12 @@ pub async fn sync_catalog(tx: &mut TenantTx, spec: &CatalogSpec) -> sqlx::Result
     // Procedures dropped from the recipe are unpublished, never deleted: cases
     // will refer to them.
     let slugs: Vec<&str> = spec.procedures.iter().map(|p| p.slug.as_str()).collect();
-    changes += sqlx::query("update procedures set published = false, updated_at = now() where published and slug <> all($1)")
-        .bind(&slugs)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
+    changes +=
+        sqlx::query("update procedures set published = false, updated_at = now() where published and slug <> all($1)")
+            .bind(&slugs)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
     let categories: Vec<&str> = spec.categories.iter().map(|c| c.slug.as_str()).collect();
     changes += sqlx::query(
         "delete from categories c where slug <> all($1)

@@ -123,11 +123,13 @@ impl CatalogSpec {
             for path in paths {
                 let slug = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
                 if !is_valid_slug(&slug) {
-                    bail!("{}: the file name is the procedure slug: lowercase letters, digits, hyphens", path.display());
+                    bail!(
+                        "{}: the file name is the procedure slug: lowercase letters, digits, hyphens",
+                        path.display()
+                    );
                 }
                 let text = std::fs::read_to_string(&path)?;
-                let mut spec: ProcedureSpec =
-                    toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+                let mut spec: ProcedureSpec = toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
                 spec.slug = slug;
                 if !categories.iter().any(|c| c.slug == spec.category) {
                     bail!("{}: category {:?} is not defined in tenant.toml", path.display(), spec.category);

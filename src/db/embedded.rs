@@ -14,11 +14,8 @@ use std::{
 use anyhow::{bail, Context};
 use sqlx::{postgres::PgConnectOptions, Connection, PgConnection};
 
-const PG_BIN_DIRS: &[&str] = &[
-    "/usr/lib/postgresql/17/bin",
-    "/usr/lib/postgresql/16/bin",
-    "/usr/lib/postgresql/15/bin",
-];
+const PG_BIN_DIRS: &[&str] =
+    &["/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/15/bin"];
 
 pub struct Cluster {
     data_dir: PathBuf,
@@ -81,8 +78,7 @@ impl Cluster {
         // Die with us: the server must not outlive the process that owns it.
         unsafe {
             postgres.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGINT)
-                    .map_err(std::io::Error::from)
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGINT).map_err(std::io::Error::from)
             });
         }
         cluster.child = Some(spawn_from_long_lived_thread(postgres)?);
@@ -100,10 +96,7 @@ impl Cluster {
 
     /// Connection options for `role` on `database` over the cluster's unix socket.
     pub fn options(&self, role: &str, database: &str) -> PgConnectOptions {
-        PgConnectOptions::new()
-            .socket(&self.socket_dir)
-            .username(role)
-            .database(database)
+        PgConnectOptions::new().socket(&self.socket_dir).username(role).database(database)
     }
 
     pub fn superuser(&self) -> PgConnectOptions {
@@ -137,14 +130,12 @@ impl Drop for Cluster {
 /// happens on a thread that lives as long as the process.
 fn spawn_from_long_lived_thread(mut command: Command) -> anyhow::Result<Child> {
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("postgres-parent".into())
-        .spawn(move || {
-            let _ = tx.send(command.spawn());
-            loop {
-                std::thread::park();
-            }
-        })?;
+    std::thread::Builder::new().name("postgres-parent".into()).spawn(move || {
+        let _ = tx.send(command.spawn());
+        loop {
+            std::thread::park();
+        }
+    })?;
     Ok(rx.recv()?.context("starting postgres")?)
 }
 

@@ -51,10 +51,8 @@ impl Database {
         let cluster = embedded::Cluster::start(&settings.data_dir.join("pg"), false).await?;
         bootstrap_roles(&cluster.superuser()).await?;
         create_database(&cluster.superuser(), DATABASE, None).await?;
-        let targets = DbTargets {
-            app: cluster.options(APP_ROLE, DATABASE),
-            admin: cluster.options(OWNER_ROLE, DATABASE),
-        };
+        let targets =
+            DbTargets { app: cluster.options(APP_ROLE, DATABASE), admin: cluster.options(OWNER_ROLE, DATABASE) };
         Ok(Self { targets, cluster: Some(cluster) })
     }
 }
@@ -85,11 +83,7 @@ pub async fn bootstrap_roles(superuser: &PgConnectOptions) -> anyhow::Result<()>
 }
 
 /// Creates `name` owned by the owner role (optionally as a copy of `template`).
-pub async fn create_database(
-    superuser: &PgConnectOptions,
-    name: &str,
-    template: Option<&str>,
-) -> anyhow::Result<()> {
+pub async fn create_database(superuser: &PgConnectOptions, name: &str, template: Option<&str>) -> anyhow::Result<()> {
     let mut conn = PgConnection::connect_with(superuser).await?;
     let exists: bool = sqlx::query_scalar("select exists(select from pg_database where datname = $1)")
         .bind(name)
@@ -97,8 +91,7 @@ pub async fn create_database(
         .await?;
     if !exists {
         let template = template.map(|t| format!(" template \"{t}\"")).unwrap_or_default();
-        conn.execute(format!("create database \"{name}\" owner {OWNER_ROLE}{template}").as_str())
-            .await?;
+        conn.execute(format!("create database \"{name}\" owner {OWNER_ROLE}{template}").as_str()).await?;
     }
     conn.close().await?;
     Ok(())

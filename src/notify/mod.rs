@@ -47,7 +47,12 @@ pub fn deliver_soon(state: &AppState, tenant_id: Uuid, sms_sender: String, mail_
     });
 }
 
-pub async fn deliver_pending(state: &AppState, tenant_id: Uuid, sms_sender: &str, mail_from_name: &str) -> anyhow::Result<()> {
+pub async fn deliver_pending(
+    state: &AppState,
+    tenant_id: Uuid,
+    sms_sender: &str,
+    mail_from_name: &str,
+) -> anyhow::Result<()> {
     let mut tx = TenantTx::begin(&state.db, tenant_id).await?;
     // Rows being sent by another node are skipped, not sent twice.
     let sms: Vec<(Uuid, String, String)> = sqlx::query_as(

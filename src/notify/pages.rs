@@ -43,9 +43,21 @@ async fn outbox_page(state: &AppState, tenant: &CurrentTenant, sql: &str, kind: 
 }
 
 async fn sms_outbox(State(state): State<AppState>, tenant: CurrentTenant) -> AppResult<Html<String>> {
-    outbox_page(&state, &tenant, "select recipient, null::text as subject, body, created_at from sms_outbox order by created_at desc limit 50", "sms").await
+    outbox_page(
+        &state,
+        &tenant,
+        "select recipient, null::text as subject, body, created_at from sms_outbox order by created_at desc limit 50",
+        "sms",
+    )
+    .await
 }
 
 async fn mail_outbox(State(state): State<AppState>, tenant: CurrentTenant) -> AppResult<Html<String>> {
-    outbox_page(&state, &tenant, "select recipient, subject, body, created_at from mail_outbox order by created_at desc limit 50", "mail").await
+    outbox_page(
+        &state,
+        &tenant,
+        "select recipient, subject, body, created_at from mail_outbox order by created_at desc limit 50",
+        "mail",
+    )
+    .await
 }

@@ -3,7 +3,12 @@
 use axum::{extract::State, http::HeaderMap, response::Html, routing::get, Router};
 use serde::Serialize;
 
-use crate::{error::AppResult, state::AppState, tenancy::Site, web::{base_context, render_page}};
+use crate::{
+    error::AppResult,
+    state::AppState,
+    tenancy::Site,
+    web::{base_context, render_page},
+};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/", get(platform_home))

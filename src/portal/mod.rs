@@ -86,13 +86,7 @@ async fn theme_css(State(state): State<AppState>, tenant: CurrentTenant) -> AppR
     let mut context = base_context(&tenant.site());
     context.insert("primary", &tenant.0.profile.branding.primary_color);
     let css = state.renderer.render(&tenant.0.theme, "branding.css", &context)?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=86400"),
-        ],
-        css,
-    )
+    Ok(([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=86400")], css)
         .into_response())
 }
 
@@ -115,7 +109,10 @@ async fn branding_asset(
     // URLs carry the content hash (`?v=`), so the bytes behind one never change.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
     // SVG may carry script: never let it run when opened directly.
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox; frame-ancestors 'none'"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox; frame-ancestors 'none'"),
+    );
     Ok(response)
 }
 

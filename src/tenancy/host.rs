@@ -68,11 +68,7 @@ pub fn is_trusted_peer(peer: Option<IpAddr>, trusted_proxies: &[IpNet]) -> bool 
 
 /// The host the client asked for: `X-Forwarded-Host` only when the peer is one of
 /// our trusted proxies, otherwise `Host`.
-pub fn requested_host<'h>(
-    headers: &'h HeaderMap,
-    peer: Option<IpAddr>,
-    trusted_proxies: &[IpNet],
-) -> Option<&'h str> {
+pub fn requested_host<'h>(headers: &'h HeaderMap, peer: Option<IpAddr>, trusted_proxies: &[IpNet]) -> Option<&'h str> {
     if is_trusted_peer(peer, trusted_proxies) {
         if let Some(forwarded) = headers.get("x-forwarded-host").and_then(|v| v.to_str().ok()) {
             // The proxy nearest the client wrote the first entry.

@@ -39,10 +39,7 @@ impl TenantResolver {
     pub fn new(pool: PgPool, platform_hosts: &[String]) -> Self {
         Self {
             pool,
-            by_host: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(Duration::from_secs(300))
-                .build(),
+            by_host: Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(300)).build(),
             platform_hosts: platform_hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
         }
     }
@@ -66,15 +63,16 @@ impl TenantResolver {
 }
 
 async fn load_tenant(pool: &PgPool, host: &str) -> sqlx::Result<Option<Tenant>> {
-    let row: Option<(Uuid, String, String, String, String, serde_json::Value, serde_json::Value, String)> = sqlx::query_as(
-        "select t.id, t.slug, t.name, t.status, t.theme, t.profile, t.auth,
+    let row: Option<(Uuid, String, String, String, String, serde_json::Value, serde_json::Value, String)> =
+        sqlx::query_as(
+            "select t.id, t.slug, t.name, t.status, t.theme, t.profile, t.auth,
                 (select p.host from tenant_domains p where p.tenant_id = t.id and p.is_primary)
          from tenant_domains d join tenants t on t.id = d.tenant_id
          where d.host = $1",
-    )
-    .bind(host)
-    .fetch_optional(pool)
-    .await?;
+        )
+        .bind(host)
+        .fetch_optional(pool)
+        .await?;
     Ok(row.map(|(id, slug, name, status, theme, profile, auth, primary_host)| Tenant {
         id,
         slug,

@@ -111,13 +111,12 @@ pub fn is_valid_slug(slug: &str) -> bool {
 impl TenantRecipe {
     pub fn load(dir: &Path, known_themes: &[String]) -> anyhow::Result<Self> {
         let dir = dir.canonicalize().with_context(|| format!("tenant folder {}", dir.display()))?;
-        let slug = dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .context("tenant folder name")?
-            .to_string();
+        let slug = dir.file_name().and_then(|n| n.to_str()).context("tenant folder name")?.to_string();
         if !is_valid_slug(&slug) {
-            bail!("{}: the folder name is the tenant slug and must be lowercase letters, digits and hyphens", dir.display());
+            bail!(
+                "{}: the folder name is the tenant slug and must be lowercase letters, digits and hyphens",
+                dir.display()
+            );
         }
         let path = dir.join("tenant.toml");
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -229,10 +228,8 @@ fn load_asset(dir: &Path, name: &str, file_name: &str) -> anyhow::Result<Asset> 
 pub async fn apply(admin: &PgPool, recipe: &TenantRecipe, base_domain: &str) -> anyhow::Result<ApplyReport> {
     let profile = serde_json::to_value(recipe.profile())?;
     let auth = serde_json::to_value(&recipe.file.auth)?;
-    let existing: Option<Uuid> = sqlx::query_scalar("select id from tenants where slug = $1")
-        .bind(&recipe.slug)
-        .fetch_optional(admin)
-        .await?;
+    let existing: Option<Uuid> =
+        sqlx::query_scalar("select id from tenants where slug = $1").bind(&recipe.slug).fetch_optional(admin).await?;
     let created = existing.is_none();
     let tenant_id = existing.unwrap_or_else(Uuid::new_v4);
     let mut tx = TenantTx::begin(admin, tenant_id).await?;
@@ -303,13 +300,17 @@ async fn ensure_saml_keys(tx: &mut TenantTx, recipe: &TenantRecipe, base_domain:
         let cert = std::fs::read_to_string(cert).with_context(|| format!("{}", cert.display()))?;
         return Ok(set_secret(tx, "saml_sp_key", &key).await? + set_secret(tx, "saml_sp_cert", &cert).await?);
     }
-    let present: i64 = sqlx::query_scalar("select count(*) from tenant_secrets where name in ('saml_sp_key', 'saml_sp_cert')")
-        .fetch_one(tx.conn())
-        .await?;
+    let present: i64 =
+        sqlx::query_scalar("select count(*) from tenant_secrets where name in ('saml_sp_key', 'saml_sp_cert')")
+            .fetch_one(tx.conn())
+            .await?;
     if present == 2 {
         return Ok(0);
     }
-    let entity_id = saml.entity_id.clone().unwrap_or_else(|| format!("https://{}.{base_domain}/accesso/spid/metadata", recipe.slug));
+    let entity_id = saml
+        .entity_id
+        .clone()
+        .unwrap_or_else(|| format!("https://{}.{base_domain}/accesso/spid/metadata", recipe.slug));
     let f = &recipe.file;
     let (key, cert) = crate::auth::spid::generate_sp_certificate(&entity_id, &f.ipa_code, &f.name, &f.short_name)?;
     Ok(set_secret(tx, "saml_sp_key", &key).await? + set_secret(tx, "saml_sp_cert", &cert).await?)
@@ -357,11 +358,7 @@ async fn attach_domain(conn: &mut PgConnection, tenant_id: Uuid, host: &str, pri
 }
 
 pub async fn notify_tenant_changed(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query("select pg_notify($1, $2)")
-        .bind(NOTIFY_CHANNEL)
-        .bind(tenant_id.to_string())
-        .execute(conn)
-        .await?;
+    sqlx::query("select pg_notify($1, $2)").bind(NOTIFY_CHANNEL).bind(tenant_id.to_string()).execute(conn).await?;
     Ok(())
 }
 
@@ -405,13 +402,12 @@ pub async fn set_status(admin: &PgPool, slug: &str, status: super::model::Tenant
         super::model::TenantStatus::Suspended => "suspended",
     };
     let mut tx = admin.begin().await?;
-    let id: Option<Uuid> = sqlx::query_scalar(
-        "update tenants set status = $2, updated_at = now() where slug = $1 returning id",
-    )
-    .bind(slug)
-    .bind(status)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let id: Option<Uuid> =
+        sqlx::query_scalar("update tenants set status = $2, updated_at = now() where slug = $1 returning id")
+            .bind(slug)
+            .bind(status)
+            .fetch_optional(&mut *tx)
+            .await?;
     if let Some(id) = id {
         notify_tenant_changed(&mut tx, id).await?;
     }
@@ -439,12 +435,11 @@ pub async fn add_domain(admin: &PgPool, slug: &str, host: &str) -> anyhow::Resul
 pub async fn remove_domain(admin: &PgPool, host: &str) -> anyhow::Result<bool> {
     let host = normalize_host(host).map_err(|_| anyhow::anyhow!("{host:?} is not a valid host name"))?;
     let mut tx = admin.begin().await?;
-    let id: Option<Uuid> = sqlx::query_scalar(
-        "delete from tenant_domains where host = $1 and not is_primary returning tenant_id",
-    )
-    .bind(&host)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let id: Option<Uuid> =
+        sqlx::query_scalar("delete from tenant_domains where host = $1 and not is_primary returning tenant_id")
+            .bind(&host)
+            .fetch_optional(&mut *tx)
+            .await?;
     if let Some(id) = id {
         notify_tenant_changed(&mut tx, id).await?;
     }

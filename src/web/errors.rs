@@ -17,12 +17,7 @@ use crate::{
 };
 
 pub fn request_id(request: &Request) -> String {
-    request
-        .headers()
-        .get(REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-")
-        .to_string()
+    request.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-").to_string()
 }
 
 /// Middleware around every site router: renders responses that carry an error.
@@ -32,7 +27,8 @@ pub async fn render_error_pages(State(state): State<AppState>, request: Request,
     let wants_json = request.uri().path().starts_with("/api/");
     let response = next.run(request).await;
     let Some(marker) = response.extensions().get::<ErrorMarker>().copied() else { return response };
-    let mut page = if wants_json { error_json(marker, &request_id) } else { error_page(&state, &site, marker, &request_id) };
+    let mut page =
+        if wants_json { error_json(marker, &request_id) } else { error_page(&state, &site, marker, &request_id) };
     if let Some(retry_after) = response.headers().get(header::RETRY_AFTER) {
         page.headers_mut().insert(header::RETRY_AFTER, retry_after.clone());
     }
@@ -79,7 +75,14 @@ fn page_with_status(state: &AppState, site: &Site, page: &str, context: &Context
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
             tracing::error!(error = ?e, page, "cannot render error page");
-            (status, format!("Errore {} — richiesta {}", status.as_u16(), context.get("request_id").and_then(|v| v.as_str()).unwrap_or("-")))
+            (
+                status,
+                format!(
+                    "Errore {} — richiesta {}",
+                    status.as_u16(),
+                    context.get("request_id").and_then(|v| v.as_str()).unwrap_or("-")
+                ),
+            )
                 .into_response()
         }
     }

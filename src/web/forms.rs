@@ -68,19 +68,28 @@ pub fn normalize_fiscal_code(raw: &str) -> Option<String> {
     let b = code.as_bytes();
     let omocodia = |c: u8| c.is_ascii_digit() || b"LMNPQRSTUV".contains(&c);
     let shape = b[..6].iter().all(u8::is_ascii_uppercase)
-        && omocodia(b[6]) && omocodia(b[7])
+        && omocodia(b[6])
+        && omocodia(b[7])
         && b[8].is_ascii_uppercase()
-        && omocodia(b[9]) && omocodia(b[10])
+        && omocodia(b[9])
+        && omocodia(b[10])
         && b[11].is_ascii_uppercase()
-        && omocodia(b[12]) && omocodia(b[13]) && omocodia(b[14])
+        && omocodia(b[12])
+        && omocodia(b[13])
+        && omocodia(b[14])
         && b[15].is_ascii_uppercase();
     if !shape {
         return None;
     }
-    const ODD: [u32; 26] = [1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23];
+    const ODD: [u32; 26] =
+        [1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23];
     let value = |c: u8, odd: bool| -> u32 {
         let index = if c.is_ascii_digit() { (c - b'0') as usize } else { (c - b'A') as usize };
-        if odd { ODD[index] } else { index as u32 }
+        if odd {
+            ODD[index]
+        } else {
+            index as u32
+        }
     };
     // Positions are 1-based in the rule: the 1st, 3rd, ... characters are "odd".
     let sum: u32 = b[..15].iter().enumerate().map(|(i, &c)| value(c, i % 2 == 0)).sum();

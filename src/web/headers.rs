@@ -20,9 +20,10 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     let headers = response.headers_mut();
     // A handler may set a stricter policy of its own; outside the embed route it
     // must still forbid framing, or the default replaces it.
-    let own_policy_ok = headers.get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()).is_some_and(
-        |csp| frameable || csp.contains("frame-ancestors 'none'"),
-    );
+    let own_policy_ok = headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|csp| frameable || csp.contains("frame-ancestors 'none'"));
     if !own_policy_ok {
         headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DEFAULT_CSP));
     }

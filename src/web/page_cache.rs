@@ -86,7 +86,8 @@ fn is_personal(request: &Request) -> bool {
 
 /// Middleware for routes whose anonymous answers are the same for everyone.
 pub async fn mark_cacheable(request: Request, next: Next) -> Response {
-    let anonymous_read = (request.method() == Method::GET || request.method() == Method::HEAD) && !is_personal(&request);
+    let anonymous_read =
+        (request.method() == Method::GET || request.method() == Method::HEAD) && !is_personal(&request);
     let mut response = next.run(request).await;
     if anonymous_read && response.status() == StatusCode::OK {
         response.extensions_mut().insert(Cacheable);

@@ -2,11 +2,7 @@
 //! as `<theme>/<page>`, falling back to `base/<page>`. Every user-facing string
 //! goes through `t()` so other languages can follow Italian.
 
-use std::{
-    collections::HashMap,
-    path::Path,
-    sync::Arc,
-};
+use std::{collections::HashMap, path::Path, sync::Arc};
 
 use anyhow::{bail, Context as _};
 use tera::{Context, Tera, Value};

@@ -43,7 +43,8 @@ pub fn acceptor(settings: &Settings, cards: &CardVerifier) -> anyhow::Result<Tls
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
         .with_context(|| format!("tls_cert_file: reading {}", cert_file.display()))?;
     anyhow::ensure!(!chain.is_empty(), "tls_cert_file: no certificate in {}", cert_file.display());
-    let key = PrivateKeyDer::from_pem_file(key_file).with_context(|| format!("tls_key_file: reading {}", key_file.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key_file)
+        .with_context(|| format!("tls_key_file: reading {}", key_file.display()))?;
     let builder = ServerConfig::builder_with_provider(crypto_provider()).with_safe_default_protocol_versions()?;
     let builder = match cards.handshake_verifier() {
         Some(verifier) => builder.with_client_cert_verifier(verifier),
@@ -103,7 +104,8 @@ where
                 }
                 service.clone().oneshot(request)
             });
-            let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), per_request);
+            let connection =
+                hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), per_request);
             if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!(%peer, error = %e, "TLS connection ended with an error");
             }

@@ -19,11 +19,12 @@ const PASSWORD: &str = "Corretto-Cavallo-9";
 async fn last_message(app: &TestApp, tenant: &str, table: &str, recipient: &str) -> String {
     let id = app.tenant_id_of(tenant).await;
     let mut tx = sportello::db::TenantTx::begin(&app.db.admin, id).await.unwrap();
-    let body: String = sqlx::query_scalar(&format!("select body from {table} where recipient = $1 order by created_at desc limit 1"))
-        .bind(recipient)
-        .fetch_one(tx.conn())
-        .await
-        .unwrap();
+    let body: String =
+        sqlx::query_scalar(&format!("select body from {table} where recipient = $1 order by created_at desc limit 1"))
+            .bind(recipient)
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
     tx.commit().await.unwrap();
     body
 }
@@ -58,7 +59,8 @@ pub async fn register(app: &TestApp, host: &str, email: &str, mobile: &str) -> B
     let email_code = six_digits(&last_message(app, tenant, "mail_outbox", email).await);
     let e164 = sportello::web::forms::normalize_mobile(mobile).unwrap();
     let sms_code = six_digits(&last_message(app, tenant, "sms_outbox", &e164).await);
-    let response = browser.post("/registrazione/verifica", &[("email_code", &email_code), ("sms_code", &sms_code)]).await;
+    let response =
+        browser.post("/registrazione/verifica", &[("email_code", &email_code), ("sms_code", &sms_code)]).await;
     assert_eq!(response.status(), 303);
     assert_eq!(location(&response), "/accesso?registered=1");
     browser
@@ -67,7 +69,8 @@ pub async fn register(app: &TestApp, host: &str, email: &str, mobile: &str) -> B
 /// Signs in with password and SMS code; returns the session cookie value.
 pub async fn sign_in_with_otp(app: &TestApp, browser: &mut Browser, email: &str, mobile: &str) -> String {
     browser.get_text("/accesso").await;
-    let response = browser.post("/accesso/password", &[("email", email), ("password", PASSWORD), ("mode", "otp")]).await;
+    let response =
+        browser.post("/accesso/password", &[("email", email), ("password", PASSWORD), ("mode", "otp")]).await;
     assert_eq!(response.status(), 303);
     assert_eq!(location(&response), "/accesso/codice");
     let tenant = browser.host.split('.').next().unwrap().to_string();
@@ -105,12 +108,15 @@ async fn password_alone_gives_level_one_and_wrong_credentials_say_nothing_more()
     let mut browser = register(&app, VALMORA, "luca@example.it", "3331112222").await;
     browser.get_text("/accesso").await;
     for (email, password) in [("luca@example.it", "Sbagliata-123"), ("nessuno@example.it", PASSWORD)] {
-        let response = browser.post("/accesso/password", &[("email", email), ("password", password), ("mode", "password")]).await;
+        let response =
+            browser.post("/accesso/password", &[("email", email), ("password", password), ("mode", "password")]).await;
         assert_eq!(response.status(), 422);
         let page = response.text().await.unwrap();
         assert!(page.contains("Indirizzo e-mail o password non corretti."), "same answer for unknown users");
     }
-    let response = browser.post("/accesso/password", &[("email", "luca@example.it"), ("password", PASSWORD), ("mode", "password")]).await;
+    let response = browser
+        .post("/accesso/password", &[("email", "luca@example.it"), ("password", PASSWORD), ("mode", "password")])
+        .await;
     assert_eq!(response.status(), 303);
     let home = browser.get_text("/area-personale").await;
     assert!(home.contains("livello di sicurezza 1"));
@@ -121,7 +127,9 @@ async fn an_ente_without_weak_passwords_refuses_them() {
     let app = spawn_app().await;
     let mut browser = register(&app, ROCCAMARE, "anna@example.it", "3401112222").await;
     browser.get_text("/accesso").await;
-    let response = browser.post("/accesso/password", &[("email", "anna@example.it"), ("password", PASSWORD), ("mode", "password")]).await;
+    let response = browser
+        .post("/accesso/password", &[("email", "anna@example.it"), ("password", PASSWORD), ("mode", "password")])
+        .await;
     assert_eq!(response.status(), 404, "Roccamare enables only password + SMS");
 }
 
@@ -175,7 +183,9 @@ async fn brute_force_reaches_the_rate_limit() {
     browser.get_text("/accesso").await;
     let mut limited = None;
     for attempt in 0..10 {
-        let response = browser.post("/accesso/password", &[("email", "vittima@example.it"), ("password", "x"), ("mode", "otp")]).await;
+        let response = browser
+            .post("/accesso/password", &[("email", "vittima@example.it"), ("password", "x"), ("mode", "otp")])
+            .await;
         if response.status() == 429 {
             limited = Some((attempt, response));
             break;
@@ -241,7 +251,9 @@ async fn a_session_of_one_ente_is_worthless_on_another() {
     assert!(location(&response).starts_with("/accesso"));
     // The account does not exist there either.
     roccamare.get_text("/accesso").await;
-    let response = roccamare.post("/accesso/password", &[("email", "doppio@example.it"), ("password", PASSWORD), ("mode", "otp")]).await;
+    let response = roccamare
+        .post("/accesso/password", &[("email", "doppio@example.it"), ("password", PASSWORD), ("mode", "otp")])
+        .await;
     assert_eq!(response.status(), 422);
 }
 
@@ -253,7 +265,14 @@ async fn registration_errors_are_shown_in_italian_next_to_each_field_and_nothing
     let response = browser
         .post(
             "/registrazione",
-            &[("given_name", ""), ("fiscal_code", "RSSMRA85T10A562T"), ("email", "non-una-mail"), ("mobile", "06 123"), ("password", "corta"), ("password_confirm", "altra")],
+            &[
+                ("given_name", ""),
+                ("fiscal_code", "RSSMRA85T10A562T"),
+                ("email", "non-una-mail"),
+                ("mobile", "06 123"),
+                ("password", "corta"),
+                ("password_confirm", "altra"),
+            ],
         )
         .await;
     assert_eq!(response.status(), 422);
@@ -302,10 +321,20 @@ async fn account_management_covers_password_sessions_data_and_deletion() {
     assert_eq!(second.post("/area-personale/sessioni/000000000000000000000000/revoca", &[]).await.status(), 404);
 
     // Change the password: wrong current one refused, then accepted.
-    let response = second.post("/area-personale/password", &[("current", "sbagliata"), ("new_password", "Nuova-Password-42"), ("confirm", "Nuova-Password-42")]).await;
+    let response = second
+        .post(
+            "/area-personale/password",
+            &[("current", "sbagliata"), ("new_password", "Nuova-Password-42"), ("confirm", "Nuova-Password-42")],
+        )
+        .await;
     assert_eq!(response.status(), 422);
     assert!(response.text().await.unwrap().contains("La password attuale non è corretta."));
-    let response = second.post("/area-personale/password", &[("current", PASSWORD), ("new_password", "Nuova-Password-42"), ("confirm", "Nuova-Password-42")]).await;
+    let response = second
+        .post(
+            "/area-personale/password",
+            &[("current", PASSWORD), ("new_password", "Nuova-Password-42"), ("confirm", "Nuova-Password-42")],
+        )
+        .await;
     assert_eq!(response.status(), 200);
     assert!(response.text().await.unwrap().contains("Password cambiata"));
 
@@ -324,7 +353,9 @@ async fn account_management_covers_password_sessions_data_and_deletion() {
     assert_eq!(second.get("/area-personale").await.status(), 303);
     let mut again = Browser::new(&app, VALMORA);
     again.get_text("/accesso").await;
-    let response = again.post("/accesso/password", &[("email", email), ("password", "Nuova-Password-42"), ("mode", "password")]).await;
+    let response = again
+        .post("/accesso/password", &[("email", email), ("password", "Nuova-Password-42"), ("mode", "password")])
+        .await;
     assert_eq!(response.status(), 422, "the account is gone");
 }
 
@@ -357,7 +388,10 @@ async fn every_route_declares_its_access_and_every_permission_has_a_policy() {
     // Routes are registered only through the route table.
     for file in walk(&crate::helpers::root().join("src")) {
         let text = std::fs::read_to_string(&file).unwrap();
-        let registers = text.contains(".route(\"") && !file.ends_with("auth/authz.rs") && !file.ends_with("startup.rs") && !file.ends_with("platform/mod.rs");
+        let registers = text.contains(".route(\"")
+            && !file.ends_with("auth/authz.rs")
+            && !file.ends_with("startup.rs")
+            && !file.ends_with("platform/mod.rs");
         assert!(!registers, "{}: register routes with RouteSpec", file.display());
     }
 }
@@ -387,19 +421,33 @@ async fn a_forgotten_password_is_reset_with_an_sms_code_without_revealing_accoun
     // Unknown address: the same answer.
     let response = browser.post("/accesso/recupero", &[("email", "nessuno@example.it")]).await;
     assert_eq!(location(&response), "/accesso/recupero/codice");
-    let response = browser.post("/accesso/recupero/codice", &[("code", "123456"), ("new_password", "Nuova-Password-42"), ("confirm", "Nuova-Password-42")]).await;
+    let response = browser
+        .post(
+            "/accesso/recupero/codice",
+            &[("code", "123456"), ("new_password", "Nuova-Password-42"), ("confirm", "Nuova-Password-42")],
+        )
+        .await;
     assert_eq!(response.status(), 422);
 
     let response = browser.post("/accesso/recupero", &[("email", email)]).await;
     assert_eq!(location(&response), "/accesso/recupero/codice");
     let code = six_digits(&last_message(&app, "valmora", "sms_outbox", "+393337776666").await);
-    let response = browser.post("/accesso/recupero/codice", &[("code", &code), ("new_password", "corta"), ("confirm", "corta")]).await;
+    let response = browser
+        .post("/accesso/recupero/codice", &[("code", &code), ("new_password", "corta"), ("confirm", "corta")])
+        .await;
     assert_eq!(response.status(), 422, "a weak password is refused before the code is used");
-    let response = browser.post("/accesso/recupero/codice", &[("code", &code), ("new_password", "Nuova-Password-42"), ("confirm", "Nuova-Password-42")]).await;
+    let response = browser
+        .post(
+            "/accesso/recupero/codice",
+            &[("code", &code), ("new_password", "Nuova-Password-42"), ("confirm", "Nuova-Password-42")],
+        )
+        .await;
     assert_eq!(location(&response), "/accesso?reset=1");
     assert_eq!(old_session.get("/area-personale").await.status(), 303, "old sessions end");
     browser.get_text("/accesso").await;
-    let response = browser.post("/accesso/password", &[("email", email), ("password", "Nuova-Password-42"), ("mode", "password")]).await;
+    let response = browser
+        .post("/accesso/password", &[("email", email), ("password", "Nuova-Password-42"), ("mode", "password")])
+        .await;
     assert_eq!(response.status(), 303);
 
     // Asking again and again meets the limit.
@@ -439,7 +487,8 @@ async fn new_contacts_take_effect_only_once_verified() {
     sign_in_with_otp(&app, &mut browser, "vecchia@example.it", "3471112222").await;
     let response = browser.post("/area-personale/recapiti", &[("email", "sbagliata"), ("mobile", "3471112222")]).await;
     assert_eq!(response.status(), 422);
-    let response = browser.post("/area-personale/recapiti", &[("email", "nuova@example.it"), ("mobile", "3471112222")]).await;
+    let response =
+        browser.post("/area-personale/recapiti", &[("email", "nuova@example.it"), ("mobile", "3471112222")]).await;
     assert_eq!(location(&response), "/area-personale/recapiti/verifica");
     let page = browser.get_text("/area-personale/recapiti/verifica").await;
     assert_translated(&page);
@@ -456,6 +505,8 @@ async fn new_contacts_take_effect_only_once_verified() {
     // The new address signs in.
     let mut again = Browser::new(&app, VALMORA);
     again.get_text("/accesso").await;
-    let response = again.post("/accesso/password", &[("email", "nuova@example.it"), ("password", PASSWORD), ("mode", "password")]).await;
+    let response = again
+        .post("/accesso/password", &[("email", "nuova@example.it"), ("password", PASSWORD), ("mode", "password")])
+        .await;
     assert_eq!(response.status(), 303);
 }

@@ -84,7 +84,16 @@ async fn procedure_page_follows_the_modello_comuni_service_page() {
     ] {
         assert!(html.contains(&format!("data-element=\"{element}\"")), "missing data-element {element}");
     }
-    for section in ["A chi è rivolto", "Come fare", "Cosa serve", "Cosa si ottiene", "Tempi e scadenze", "Quanto costa", "Accedi al servizio", "Contatti"] {
+    for section in [
+        "A chi è rivolto",
+        "Come fare",
+        "Cosa serve",
+        "Cosa si ottiene",
+        "Tempi e scadenze",
+        "Quanto costa",
+        "Accedi al servizio",
+        "Contatti",
+    ] {
         assert!(html.contains(section), "missing section {section}");
     }
     assert!(html.contains("Responsabile del procedimento"));
@@ -151,7 +160,14 @@ async fn access_guide_explains_every_sign_in_method() {
     let app = spawn_app().await;
     let html = app.get(ROCCAMARE, "/accesso").await.text().await.unwrap();
     assert_translated(&html);
-    for method in ["SPID", "CIE", "Carta Regionale dei Servizi", "codice via SMS", "Come ci si registra", "Gestire il proprio profilo"] {
+    for method in [
+        "SPID",
+        "CIE",
+        "Carta Regionale dei Servizi",
+        "codice via SMS",
+        "Come ci si registra",
+        "Gestire il proprio profilo",
+    ] {
         assert!(html.contains(method), "{method}");
     }
 }

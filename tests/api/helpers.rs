@@ -181,12 +181,7 @@ impl TestApp {
 }
 
 pub async fn get_on(client: &reqwest::Client, port: u16, host: &str, path: &str) -> Response {
-    client
-        .get(format!("http://127.0.0.1:{port}{path}"))
-        .header(HOST, host)
-        .send()
-        .await
-        .unwrap()
+    client.get(format!("http://127.0.0.1:{port}{path}")).header(HOST, host).send().await.unwrap()
 }
 
 /// Every page must have rendered all its messages.
@@ -224,7 +219,12 @@ impl Browser {
             let (name, val) = pair.split_once('=').unwrap();
             // The pending-SAML cookie cannot be Secure on plain-http development hosts.
             let secure_expected = !name.starts_with("sportello_saml");
-            assert!(attributes.contains("HttpOnly") && (attributes.contains("Secure") || !secure_expected) && attributes.contains("SameSite"), "{value}");
+            assert!(
+                attributes.contains("HttpOnly")
+                    && (attributes.contains("Secure") || !secure_expected)
+                    && attributes.contains("SameSite"),
+                "{value}"
+            );
             assert!(!attributes.to_lowercase().contains("domain="), "cookies are host-only: {value}");
             if val.is_empty() || attributes.contains("Max-Age=0") {
                 self.cookies.remove(name.trim());

@@ -8,14 +8,14 @@ use crate::helpers::{spawn_app, test_db};
 #[tokio::test]
 async fn a_query_without_where_sees_only_the_current_tenant() {
     let db = test_db().await;
-    let valmora: uuid::Uuid = sqlx::query_scalar("select id from tenants where slug = 'valmora'").fetch_one(&db.app).await.unwrap();
-    let roccamare: uuid::Uuid = sqlx::query_scalar("select id from tenants where slug = 'roccamare'").fetch_one(&db.app).await.unwrap();
+    let valmora: uuid::Uuid =
+        sqlx::query_scalar("select id from tenants where slug = 'valmora'").fetch_one(&db.app).await.unwrap();
+    let roccamare: uuid::Uuid =
+        sqlx::query_scalar("select id from tenants where slug = 'roccamare'").fetch_one(&db.app).await.unwrap();
     for table in ["procedures", "categories", "offices", "tenant_assets"] {
         let mut tx = TenantTx::begin(&db.app, valmora).await.unwrap();
-        let ids: Vec<uuid::Uuid> = sqlx::query_scalar(&format!("select distinct tenant_id from {table}"))
-            .fetch_all(tx.conn())
-            .await
-            .unwrap();
+        let ids: Vec<uuid::Uuid> =
+            sqlx::query_scalar(&format!("select distinct tenant_id from {table}")).fetch_all(tx.conn()).await.unwrap();
         assert_eq!(ids, vec![valmora], "{table}");
         // Writing a row for another ente is refused by the policy's WITH CHECK.
         let err = sqlx::query(&format!("update {table} set tenant_id = $1"))

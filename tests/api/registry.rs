@@ -9,14 +9,21 @@ use sportello::{
 use crate::helpers::test_db;
 
 fn entry(subject: &str) -> NewEntry<'_> {
-    NewEntry { direction: Direction::Incoming, correspondent: "Maria Rossi", subject, document_sha256: None, case_id: None }
+    NewEntry {
+        direction: Direction::Incoming,
+        correspondent: "Maria Rossi",
+        subject,
+        document_sha256: None,
+        case_id: None,
+    }
 }
 
 #[tokio::test]
 async fn five_hundred_concurrent_registrations_get_numbers_one_to_five_hundred() {
     let test_db = test_db().await;
     let pool = db::connect(&test_db.targets.app, 24).await.unwrap();
-    let tenant: uuid::Uuid = sqlx::query_scalar("select id from tenants where slug = 'valmora'").fetch_one(&pool).await.unwrap();
+    let tenant: uuid::Uuid =
+        sqlx::query_scalar("select id from tenants where slug = 'valmora'").fetch_one(&pool).await.unwrap();
     let mut tasks = Vec::new();
     for i in 0..500 {
         let pool = pool.clone();
@@ -49,7 +56,8 @@ async fn five_hundred_concurrent_registrations_get_numbers_one_to_five_hundred()
 #[tokio::test]
 async fn registry_entries_are_never_altered_nor_deleted() {
     let test_db = test_db().await;
-    let tenant: uuid::Uuid = sqlx::query_scalar("select id from tenants where slug = 'valmora'").fetch_one(&test_db.app).await.unwrap();
+    let tenant: uuid::Uuid =
+        sqlx::query_scalar("select id from tenants where slug = 'valmora'").fetch_one(&test_db.app).await.unwrap();
     let mut tx = TenantTx::begin(&test_db.app, tenant).await.unwrap();
     let e = registry::register(&mut tx, entry("Domanda di residenza")).await.unwrap();
     tx.commit().await.unwrap();
@@ -62,7 +70,10 @@ async fn registry_entries_are_never_altered_nor_deleted() {
     ] {
         let mut tx = TenantTx::begin(&test_db.app, tenant).await.unwrap();
         let err = sqlx::query(sql).execute(tx.conn()).await.expect_err(sql);
-        assert!(err.to_string().contains("registry entries") || err.to_string().contains("permission denied"), "{sql}: {err}");
+        assert!(
+            err.to_string().contains("registry entries") || err.to_string().contains("permission denied"),
+            "{sql}: {err}"
+        );
     }
     // Not even the owner role can alter or truncate it.
     let mut tx = TenantTx::begin(&test_db.admin, tenant).await.unwrap();
@@ -86,7 +97,13 @@ async fn each_ente_has_its_own_register_invisible_to_the_others() {
     let test_db = test_db().await;
     let id = |slug: &'static str| {
         let pool = test_db.app.clone();
-        async move { sqlx::query_scalar::<_, uuid::Uuid>("select id from tenants where slug = $1").bind(slug).fetch_one(&pool).await.unwrap() }
+        async move {
+            sqlx::query_scalar::<_, uuid::Uuid>("select id from tenants where slug = $1")
+                .bind(slug)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
     };
     let (valmora, roccamare) = (id("valmora").await, id("roccamare").await);
     for _ in 0..3 {

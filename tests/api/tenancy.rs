@@ -58,12 +58,7 @@ async fn hostile_host_headers_are_refused() {
 #[tokio::test]
 async fn forwarded_host_is_ignored_from_untrusted_peers() {
     let app = spawn_app().await;
-    let html = app
-        .get_with("127.0.0.1", "/", &[("x-forwarded-host", "valmora.localhost")])
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = app.get_with("127.0.0.1", "/", &[("x-forwarded-host", "valmora.localhost")]).await.text().await.unwrap();
     assert!(html.contains("Enti attivi"), "the platform page, for the real Host");
     assert!(!html.contains("data-element=\"quick-links\""), "spoofed X-Forwarded-Host must not pick the tenant");
 
@@ -76,7 +71,10 @@ async fn forwarded_host_is_ignored_from_untrusted_peers() {
         .text()
         .await
         .unwrap();
-    assert!(html.contains("data-element=\"quick-links\"") && html.contains("Comune di Valmora"), "a trusted proxy's X-Forwarded-Host is honoured");
+    assert!(
+        html.contains("data-element=\"quick-links\"") && html.contains("Comune di Valmora"),
+        "a trusted proxy's X-Forwarded-Host is honoured"
+    );
 }
 
 #[tokio::test]
@@ -103,7 +101,10 @@ async fn custom_domains_reach_their_tenant() {
     // Attached from the CLI functions, then detached.
     onboarding::add_domain(&app.db.admin, "valmora", "servizi.valmora.example").await.unwrap();
     poll_status(&app.client, app.port, "servizi.valmora.example", "/", 200).await;
-    assert!(onboarding::add_domain(&app.db.admin, "roccamare", "servizi.valmora.example").await.is_err(), "a host belongs to one tenant");
+    assert!(
+        onboarding::add_domain(&app.db.admin, "roccamare", "servizi.valmora.example").await.is_err(),
+        "a host belongs to one tenant"
+    );
     assert!(onboarding::remove_domain(&app.db.admin, "servizi.valmora.example").await.unwrap());
     poll_status(&app.client, app.port, "servizi.valmora.example", "/", 404).await;
     assert!(!onboarding::remove_domain(&app.db.admin, "valmora.localhost").await.unwrap(), "the primary host stays");
@@ -145,7 +146,8 @@ async fn tenant_apply_from_the_cli_is_idempotent() {
     let app = spawn_app().await;
     let dir = tempdir("testopoli");
     copy_dir(&root().join("tenants/valmora"), &dir);
-    let toml = std::fs::read_to_string(dir.join("tenant.toml")).unwrap().replace("Comune di Valmora", "Comune di Testopoli");
+    let toml =
+        std::fs::read_to_string(dir.join("tenant.toml")).unwrap().replace("Comune di Valmora", "Comune di Testopoli");
     std::fs::write(dir.join("tenant.toml"), toml).unwrap();
 
     let run = |args: &[&str]| {
@@ -211,7 +213,8 @@ async fn invalid_recipes_are_refused_with_a_clear_error() {
     let error = onboarding::TenantRecipe::load(&dir, &themes).err().expect("refused").to_string();
     assert!(error.contains("cambio-residenza.toml") && error.contains("NON-ESISTE"), "{error}");
 
-    let text = std::fs::read_to_string(dir.join("tenant.toml")).unwrap().replace("theme = \"base\"", "theme = \"nessuno\"");
+    let text =
+        std::fs::read_to_string(dir.join("tenant.toml")).unwrap().replace("theme = \"base\"", "theme = \"nessuno\"");
     std::fs::write(dir.join("tenant.toml"), text).unwrap();
     let error = onboarding::TenantRecipe::load(&dir, &themes).err().expect("refused").to_string();
     assert!(error.contains("unknown theme"), "{error}");
@@ -222,4 +225,3 @@ fn tempdir(slug: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
-

@@ -41,7 +41,10 @@ async fn only_the_access_banner_may_be_framed_and_only_by_the_entes_site() {
     let instructions = app.get("valmora.localhost", "/banner-accesso").await;
     assert!(instructions.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
     let html = instructions.text().await.unwrap();
-    assert!(html.contains("&lt;iframe src=&quot;https:&#x2F;&#x2F;valmora.localhost&#x2F;embed&#x2F;banner&quot;"), "snippet shown escaped");
+    assert!(
+        html.contains("&lt;iframe src=&quot;https:&#x2F;&#x2F;valmora.localhost&#x2F;embed&#x2F;banner&quot;"),
+        "snippet shown escaped"
+    );
 }
 
 #[tokio::test]

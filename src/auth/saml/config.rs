@@ -31,17 +31,10 @@ impl AttributeConsumingService {
     pub fn default_citizen_set() -> Self {
         Self {
             service_name: "Accesso ai servizi online".into(),
-            attributes: [
-                "spidCode",
-                "name",
-                "familyName",
-                "fiscalNumber",
-                "email",
-                "mobilePhone",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+            attributes: ["spidCode", "name", "familyName", "fiscalNumber", "email", "mobilePhone"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 }
@@ -134,10 +127,7 @@ impl SpConfig {
         }
         let ipa_ok = !self.ipa_code.is_empty()
             && self.ipa_code.len() <= 11
-            && self
-                .ipa_code
-                .bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'_');
+            && self.ipa_code.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
         if !ipa_ok {
             return err("ipa_code must be the IPA code of the entity (e.g. c_a123)");
         }
@@ -145,8 +135,7 @@ impl SpConfig {
             return err("contact_email is not an e-mail address");
         }
         if let Some(p) = &self.contact_phone {
-            if !p.starts_with('+') || p.contains(' ') || !p[1..].bytes().all(|c| c.is_ascii_digit())
-            {
+            if !p.starts_with('+') || p.contains(' ') || !p[1..].bytes().all(|c| c.is_ascii_digit()) {
                 return err("contact_phone must be like +39061234567 (no spaces)");
             }
         }
@@ -157,11 +146,7 @@ impl SpConfig {
             if set.attributes.is_empty() {
                 return err("an attribute consuming service needs at least one attribute");
             }
-            if let Some(a) = set
-                .attributes
-                .iter()
-                .find(|a| !SPID_ATTRIBUTES.contains(&a.as_str()))
-            {
+            if let Some(a) = set.attributes.iter().find(|a| !SPID_ATTRIBUTES.contains(&a.as_str())) {
                 return Err(SpidError::Config(format!("unknown SPID attribute {a}")));
             }
         }

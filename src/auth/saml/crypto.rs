@@ -20,9 +20,7 @@ use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::sign::Signer;
 use openssl::x509::X509;
-use samael::crypto::{
-    AllowedSignatureAlgorithm, CertificateDer, CryptoProvider, ReduceMode, XmlSec,
-};
+use samael::crypto::{AllowedSignatureAlgorithm, CertificateDer, CryptoProvider, ReduceMode, XmlSec};
 
 use super::errors::SpidError;
 
@@ -53,9 +51,7 @@ pub struct SigningCredentials {
 
 impl std::fmt::Debug for SigningCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningCredentials")
-            .field("cert", &self.cert.subject_name())
-            .finish()
+        f.debug_struct("SigningCredentials").field("cert", &self.cert.subject_name()).finish()
     }
 }
 
@@ -63,33 +59,24 @@ impl SigningCredentials {
     pub fn from_pem(key_pem: &str, cert_pem: &str) -> Result<Self, SpidError> {
         let key = PKey::private_key_from_pem(key_pem.as_bytes())
             .map_err(|e| SpidError::Config(format!("SP private key: {e}")))?;
-        let cert = X509::from_pem(cert_pem.as_bytes())
-            .map_err(|e| SpidError::Config(format!("SP certificate: {e}")))?;
-        let cert_key = cert
-            .public_key()
-            .map_err(|e| SpidError::Config(e.to_string()))?;
+        let cert =
+            X509::from_pem(cert_pem.as_bytes()).map_err(|e| SpidError::Config(format!("SP certificate: {e}")))?;
+        let cert_key = cert.public_key().map_err(|e| SpidError::Config(e.to_string()))?;
         if !key.public_eq(&cert_key) {
-            return Err(SpidError::Config(
-                "SP key does not match SP certificate".into(),
-            ));
+            return Err(SpidError::Config("SP key does not match SP certificate".into()));
         }
         if key.rsa().is_err() {
             return Err(SpidError::Config("SP key must be RSA".into()));
         }
         if key.bits() < 2048 {
-            return Err(SpidError::Config(
-                "SP RSA key must be at least 2048 bits".into(),
-            ));
+            return Err(SpidError::Config("SP RSA key must be at least 2048 bits".into()));
         }
         Ok(Self { key, cert })
     }
 
     /// Certificate as single-line base64 DER (for `ds:X509Certificate`).
     pub fn cert_base64(&self) -> Result<String, SpidError> {
-        let der = self
-            .cert
-            .to_der()
-            .map_err(|e| SpidError::Signing(e.to_string()))?;
+        let der = self.cert.to_der().map_err(|e| SpidError::Signing(e.to_string()))?;
         Ok(B64.encode(der))
     }
 
@@ -101,10 +88,7 @@ impl SigningCredentials {
 
     fn key_der(&self) -> Result<Vec<u8>, SpidError> {
         // Traditional (PKCS#1) DER: the form xmlsec's "Der" key loader reads.
-        self.key
-            .rsa()
-            .and_then(|r| r.private_key_to_der())
-            .map_err(|e| SpidError::Signing(e.to_string()))
+        self.key.rsa().and_then(|r| r.private_key_to_der()).map_err(|e| SpidError::Signing(e.to_string()))
     }
 }
 
@@ -140,11 +124,7 @@ pub(crate) fn signature_template(ref_id: &str, cert_b64: &str) -> String {
 
 /// Signs `xml`, which must contain [`SIGNATURE_MARKER`] exactly once where the
 /// `ds:Signature` element goes, and whose element to sign has `ID="ref_id"`.
-pub(crate) fn sign_enveloped(
-    xml: &str,
-    ref_id: &str,
-    creds: &SigningCredentials,
-) -> Result<String, SpidError> {
+pub(crate) fn sign_enveloped(xml: &str, ref_id: &str, creds: &SigningCredentials) -> Result<String, SpidError> {
     if xml.matches(SIGNATURE_MARKER).count() != 1 {
         return Err(SpidError::Signing("signature marker missing".into()));
     }
@@ -158,18 +138,10 @@ pub(crate) fn sign_enveloped(
 
 /// Detached signature for the HTTP-Redirect binding: RSA-SHA256 over the
 /// exact query string `SAMLRequest=…&RelayState=…&SigAlg=…`.
-pub(crate) fn sign_redirect_query(
-    signed_part: &str,
-    creds: &SigningCredentials,
-) -> Result<String, SpidError> {
-    let mut signer = Signer::new(MessageDigest::sha256(), &creds.key)
-        .map_err(|e| SpidError::Signing(e.to_string()))?;
-    signer
-        .update(signed_part.as_bytes())
-        .map_err(|e| SpidError::Signing(e.to_string()))?;
-    let sig = signer
-        .sign_to_vec()
-        .map_err(|e| SpidError::Signing(e.to_string()))?;
+pub(crate) fn sign_redirect_query(signed_part: &str, creds: &SigningCredentials) -> Result<String, SpidError> {
+    let mut signer = Signer::new(MessageDigest::sha256(), &creds.key).map_err(|e| SpidError::Signing(e.to_string()))?;
+    signer.update(signed_part.as_bytes()).map_err(|e| SpidError::Signing(e.to_string()))?;
+    let sig = signer.sign_to_vec().map_err(|e| SpidError::Signing(e.to_string()))?;
     Ok(B64.encode(sig))
 }
 
@@ -179,11 +151,7 @@ pub(crate) fn verify_and_reduce(xml: &str, certs_der: &[Vec<u8>]) -> Result<Stri
     if certs_der.is_empty() {
         return Err(SpidError::Signature("no trusted IdP certificate".into()));
     }
-    let certs: Vec<CertificateDer> = certs_der
-        .iter()
-        .cloned()
-        .map(CertificateDer::from)
-        .collect();
+    let certs: Vec<CertificateDer> = certs_der.iter().cloned().map(CertificateDer::from).collect();
     XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
         xml,
         &certs,
@@ -196,26 +164,17 @@ pub(crate) fn verify_and_reduce(xml: &str, certs_der: &[Vec<u8>]) -> Result<Stri
 /// Decodes a base64 `ds:X509Certificate` (whitespace tolerated) to DER.
 pub fn cert_der_from_base64(b64: &str) -> Result<Vec<u8>, SpidError> {
     let clean: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
-    let der = B64
-        .decode(clean.as_bytes())
-        .map_err(|e| SpidError::IdpMetadata(format!("certificate base64: {e}")))?;
+    let der = B64.decode(clean.as_bytes()).map_err(|e| SpidError::IdpMetadata(format!("certificate base64: {e}")))?;
     X509::from_der(&der).map_err(|e| SpidError::IdpMetadata(format!("certificate DER: {e}")))?;
     Ok(der)
 }
 
 /// `Err` with a reason if `cert` is not valid at `now` (± `skew`).
-pub(crate) fn check_validity(
-    cert: &X509,
-    now: DateTime<Utc>,
-    skew: chrono::Duration,
-) -> Result<(), String> {
+pub(crate) fn check_validity(cert: &X509, now: DateTime<Utc>, skew: chrono::Duration) -> Result<(), String> {
     let early = Asn1Time::from_unix((now + skew).timestamp()).map_err(|e| e.to_string())?;
     let late = Asn1Time::from_unix((now - skew).timestamp()).map_err(|e| e.to_string())?;
     if cert.not_before() > early {
-        return Err(format!(
-            "certificate not valid before {}",
-            cert.not_before()
-        ));
+        return Err(format!("certificate not valid before {}", cert.not_before()));
     }
     if cert.not_after() < late {
         return Err(format!("certificate expired on {}", cert.not_after()));
@@ -223,11 +182,7 @@ pub(crate) fn check_validity(
     Ok(())
 }
 
-pub(crate) fn check_der_validity(
-    der: &[u8],
-    now: DateTime<Utc>,
-    skew: chrono::Duration,
-) -> Result<(), String> {
+pub(crate) fn check_der_validity(der: &[u8], now: DateTime<Utc>, skew: chrono::Duration) -> Result<(), String> {
     let cert = X509::from_der(der).map_err(|e| e.to_string())?;
     check_validity(&cert, now, skew)
 }

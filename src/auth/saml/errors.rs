@@ -74,23 +74,15 @@ impl SpidAnomaly {
     /// The message SPID requires the SP to display for this anomaly.
     pub fn message_it(self) -> &'static str {
         match self {
-            Self::RepeatedWrongCredentials => {
-                "Autenticazione fallita per ripetuta sottomissione di credenziali errate"
-            }
+            Self::RepeatedWrongCredentials => "Autenticazione fallita per ripetuta sottomissione di credenziali errate",
             Self::NoCompatibleCredentials => {
                 "Utente privo di credenziali compatibili con il livello di autenticazione richiesto"
             }
             Self::Timeout => "Timeout durante l'autenticazione utente",
-            Self::ConsentDenied => {
-                "L'utente nega il consenso all'invio di dati al fornitore del servizio"
-            }
-            Self::CredentialsLocked => {
-                "Utente con identità sospesa/revocata o con credenziali bloccate"
-            }
+            Self::ConsentDenied => "L'utente nega il consenso all'invio di dati al fornitore del servizio",
+            Self::CredentialsLocked => "Utente con identità sospesa/revocata o con credenziali bloccate",
             Self::Cancelled => "Processo di autenticazione annullato dall'utente",
-            Self::UnexpectedIdentityType => {
-                "L'identità digitale utilizzata non è un'identità digitale del tipo atteso"
-            }
+            Self::UnexpectedIdentityType => "L'identità digitale utilizzata non è un'identità digitale del tipo atteso",
         }
     }
 
@@ -98,16 +90,12 @@ impl SpidAnomaly {
     pub fn troubleshoot_it(self) -> Option<&'static str> {
         match self {
             Self::RepeatedWrongCredentials => Some("Inserire credenziali corrette"),
-            Self::NoCompatibleCredentials => {
-                Some("Acquisire credenziali di livello idoneo all'accesso al servizio")
-            }
+            Self::NoCompatibleCredentials => Some("Acquisire credenziali di livello idoneo all'accesso al servizio"),
             Self::Timeout => Some(
                 "Si ricorda che l'operazione di autenticazione deve essere completata \
                  entro un determinato periodo di tempo",
             ),
-            Self::ConsentDenied => {
-                Some("È necessario dare il consenso per poter accedere al servizio")
-            }
+            Self::ConsentDenied => Some("È necessario dare il consenso per poter accedere al servizio"),
             Self::CredentialsLocked => Some("Contattare il proprio gestore dell'identità digitale"),
             Self::Cancelled => None,
             Self::UnexpectedIdentityType => Some(
@@ -142,10 +130,7 @@ pub enum SpidError {
     /// `Status`/`StatusCode` missing or malformed.
     StatusMissing(String),
     /// Non-success status without a recognised SPID anomaly code.
-    StatusNotSuccess {
-        code: String,
-        message: Option<String>,
-    },
+    StatusNotSuccess { code: String, message: Option<String> },
     /// SPID user anomaly (codes 19, 20, 21, 22, 23, 25, 30).
     Anomaly(SpidAnomaly),
     /// Issuer missing, wrong value or wrong Format.

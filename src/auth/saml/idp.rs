@@ -52,9 +52,7 @@ impl IdpMetadata {
         let mut all = Self::parse_all(xml_text)?;
         match all.len() {
             1 => Ok(all.remove(0)),
-            n => Err(SpidError::IdpMetadata(format!(
-                "expected one IdP, found {n}"
-            ))),
+            n => Err(SpidError::IdpMetadata(format!("expected one IdP, found {n}"))),
         }
     }
 
@@ -66,9 +64,7 @@ impl IdpMetadata {
         let entities: Vec<_> = if is(&root, ns::MD, "EntityDescriptor") {
             vec![root]
         } else if is(&root, ns::MD, "EntitiesDescriptor") {
-            root.descendants()
-                .filter(|n| is(n, ns::MD, "EntityDescriptor"))
-                .collect()
+            root.descendants().filter(|n| is(n, ns::MD, "EntityDescriptor")).collect()
         } else {
             return Err(SpidError::IdpMetadata("not SAML metadata".into()));
         };
@@ -79,9 +75,7 @@ impl IdpMetadata {
             };
             let entity_id = ed.attribute("entityID").unwrap_or("").trim().to_string();
             if entity_id.is_empty() {
-                return Err(SpidError::IdpMetadata(
-                    "EntityDescriptor without entityID".into(),
-                ));
+                return Err(SpidError::IdpMetadata("EntityDescriptor without entityID".into()));
             }
             let endpoints = |name: &str| -> Vec<Endpoint> {
                 children(idp, ns::MD, name)
@@ -98,23 +92,16 @@ impl IdpMetadata {
                 if matches!(kd.attribute("use"), Some(u) if u != "signing") {
                     continue;
                 }
-                for c in kd
-                    .descendants()
-                    .filter(|n| is(n, ns::DS, "X509Certificate"))
-                {
+                for c in kd.descendants().filter(|n| is(n, ns::DS, "X509Certificate")) {
                     signing_certs.push(cert_der_from_base64(&text(c))?);
                 }
             }
             if signing_certs.is_empty() {
-                return Err(SpidError::IdpMetadata(format!(
-                    "{entity_id}: no signing certificate"
-                )));
+                return Err(SpidError::IdpMetadata(format!("{entity_id}: no signing certificate")));
             }
             let sso = endpoints("SingleSignOnService");
             if sso.is_empty() {
-                return Err(SpidError::IdpMetadata(format!(
-                    "{entity_id}: no SingleSignOnService"
-                )));
+                return Err(SpidError::IdpMetadata(format!("{entity_id}: no SingleSignOnService")));
             }
             out.push(IdpMetadata {
                 entity_id,
@@ -132,10 +119,7 @@ impl IdpMetadata {
 
     /// Verifies the metadata signature with `signer_cert_der` (e.g. the AgID
     /// registry's metadata-signing certificate) and parses only signed content.
-    pub fn parse_all_signed(
-        xml_text: &str,
-        signer_cert_der: &[u8],
-    ) -> Result<Vec<Self>, SpidError> {
+    pub fn parse_all_signed(xml_text: &str, signer_cert_der: &[u8]) -> Result<Vec<Self>, SpidError> {
         xml::parse(xml_text).map_err(SpidError::IdpMetadata)?; // refuses DTDs first
         let reduced = verify_and_reduce(xml_text, &[signer_cert_der.to_vec()])
             .map_err(|e| SpidError::IdpMetadata(e.to_string()))?;
@@ -149,10 +133,7 @@ impl IdpMetadata {
     }
 
     pub fn sso_url(&self, binding: &str) -> Option<&str> {
-        self.sso
-            .iter()
-            .find(|e| e.binding == binding)
-            .map(|e| e.location.as_str())
+        self.sso.iter().find(|e| e.binding == binding).map(|e| e.location.as_str())
     }
 
     pub fn sso_post(&self) -> Option<&str> {
@@ -185,10 +166,8 @@ mod tests {
         let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
         let mut b = X509::builder().unwrap();
         b.set_pubkey(&key).unwrap();
-        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-            .unwrap();
-        b.set_not_after(&Asn1Time::days_from_now(1).unwrap())
-            .unwrap();
+        b.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
+        b.set_not_after(&Asn1Time::days_from_now(1).unwrap()).unwrap();
         b.sign(&key, MessageDigest::sha256()).unwrap();
         base64::engine::general_purpose::STANDARD.encode(b.build().to_der().unwrap())
     }
@@ -198,16 +177,10 @@ mod tests {
         let md = IdpMetadata::parse(&SAMPLE.replace("CERT", &self_signed_b64())).unwrap();
         assert_eq!(md.entity_id, "https://idp.example.it");
         assert_eq!(md.sso_post(), Some("https://idp.example.it/sso-post"));
-        assert_eq!(
-            md.sso_redirect(),
-            Some("https://idp.example.it/sso-redirect")
-        );
+        assert_eq!(md.sso_redirect(), Some("https://idp.example.it/sso-redirect"));
         assert_eq!(md.signing_certs.len(), 1);
         assert_eq!(md.trust, IdpTrust::Strict);
-        assert_eq!(
-            md.trusting_expired_test_certificate().trust,
-            IdpTrust::AcceptExpiredTestCertificate
-        );
+        assert_eq!(md.trusting_expired_test_certificate().trust, IdpTrust::AcceptExpiredTestCertificate);
     }
 
     #[test]

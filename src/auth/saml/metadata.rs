@@ -24,10 +24,7 @@ pub fn sp_metadata(cfg: &SpConfig) -> Result<String, SpidError> {
     cfg.validate()?;
     let creds = cfg.credentials()?;
     let cert = creds.cert_base64()?;
-    let id = format!(
-        "_{}",
-        hex_lower(&openssl::sha::sha256(cfg.entity_id.as_bytes())[..16])
-    );
+    let id = format!("_{}", hex_lower(&openssl::sha::sha256(cfg.entity_id.as_bytes())[..16]));
 
     let mut x = String::with_capacity(8192);
     let _ = write!(

@@ -123,9 +123,7 @@ pub fn parse_saml_instant(s: &str) -> Option<DateTime<Utc>> {
         return None;
     }
     let shape_ok = b[4] == b'-' && b[7] == b'-' && b[10] == b'T' && b[13] == b':' && b[16] == b':';
-    let digits_ok = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
-        .iter()
-        .all(|&i| b[i].is_ascii_digit());
+    let digits_ok = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18].iter().all(|&i| b[i].is_ascii_digit());
     if !shape_ok || !digits_ok {
         return None;
     }
@@ -136,9 +134,7 @@ pub fn parse_saml_instant(s: &str) -> Option<DateTime<Utc>> {
             return None;
         }
     }
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|d| d.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s).ok().map(|d| d.with_timezone(&Utc))
 }
 
 /// A fresh SAML ID: starts with `_` (an NCName never starts with a digit).
@@ -164,10 +160,7 @@ mod tests {
 
     #[test]
     fn levels() {
-        assert_eq!(
-            SpidLevel::from_uri(SpidLevel::L2.uri()),
-            Some(SpidLevel::L2)
-        );
+        assert_eq!(SpidLevel::from_uri(SpidLevel::L2.uri()), Some(SpidLevel::L2));
         assert!(SpidLevel::from_uri("urn:oasis:names:tc:SAML:2.0:ac:classes:SpidL1").is_none());
         assert!(SpidLevel::L3 > SpidLevel::L1);
         assert!(new_saml_id().starts_with('_'));

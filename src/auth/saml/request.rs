@@ -91,34 +91,15 @@ pub struct AuthnRequest {
 }
 
 /// Builds a signed AuthnRequest for `idp`.
-pub fn authn_request(
-    cfg: &SpConfig,
-    idp: &IdpMetadata,
-    opts: &RequestOptions<'_>,
-) -> Result<AuthnRequest, SpidError> {
+pub fn authn_request(cfg: &SpConfig, idp: &IdpMetadata, opts: &RequestOptions<'_>) -> Result<AuthnRequest, SpidError> {
     if cfg.acs_url_for(opts.acs_index).is_none() {
-        return Err(SpidError::Config(format!(
-            "no ACS with index {}",
-            opts.acs_index
-        )));
+        return Err(SpidError::Config(format!("no ACS with index {}", opts.acs_index)));
     }
-    if cfg
-        .attribute_sets
-        .get(opts.attribute_index as usize)
-        .is_none()
-    {
-        return Err(SpidError::Config(format!(
-            "no AttributeConsumingService with index {}",
-            opts.attribute_index
-        )));
+    if cfg.attribute_sets.get(opts.attribute_index as usize).is_none() {
+        return Err(SpidError::Config(format!("no AttributeConsumingService with index {}", opts.attribute_index)));
     }
-    if opts.relay_state.is_empty()
-        || opts.relay_state.len() > 80
-        || opts.relay_state.contains("http")
-    {
-        return Err(SpidError::Config(
-            "RelayState must be a short opaque token".into(),
-        ));
+    if opts.relay_state.is_empty() || opts.relay_state.len() > 80 || opts.relay_state.contains("http") {
+        return Err(SpidError::Config("RelayState must be a short opaque token".into()));
     }
     let binding_uri = match opts.binding {
         Binding::Post => super::BINDING_POST,
@@ -126,23 +107,13 @@ pub fn authn_request(
     };
     let destination = idp
         .sso_url(binding_uri)
-        .ok_or_else(|| {
-            SpidError::IdpMetadata(format!("{}: no SSO for {binding_uri}", idp.entity_id))
-        })?
+        .ok_or_else(|| SpidError::IdpMetadata(format!("{}: no SSO for {binding_uri}", idp.entity_id)))?
         .to_string();
     let creds = cfg.credentials()?;
     let id = new_saml_id();
     let now = opts.now;
-    let force = if opts.level > SpidLevel::L1 {
-        r#" ForceAuthn="true""#
-    } else {
-        ""
-    };
-    let sig_slot = if opts.binding == Binding::Post {
-        SIGNATURE_MARKER
-    } else {
-        ""
-    };
+    let force = if opts.level > SpidLevel::L1 { r#" ForceAuthn="true""# } else { "" };
+    let sig_slot = if opts.binding == Binding::Post { SIGNATURE_MARKER } else { "" };
     let xml = format!(
         concat!(
             r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" "#,
@@ -196,13 +167,9 @@ pub fn authn_request(
         }
         Binding::Redirect => {
             let mut enc = DeflateEncoder::new(Vec::new(), Compression::default());
-            enc.write_all(xml.as_bytes())
-                .map_err(|e| SpidError::Signing(e.to_string()))?;
-            let deflated = enc
-                .finish()
-                .map_err(|e| SpidError::Signing(e.to_string()))?;
-            let q =
-                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            enc.write_all(xml.as_bytes()).map_err(|e| SpidError::Signing(e.to_string()))?;
+            let deflated = enc.finish().map_err(|e| SpidError::Signing(e.to_string()))?;
+            let q = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
             let signed_part = format!(
                 "SAMLRequest={}&RelayState={}&SigAlg={}",
                 q(&B64.encode(deflated)),
@@ -211,10 +178,7 @@ pub fn authn_request(
             );
             let sig = sign_redirect_query(&signed_part, &creds)?;
             let sep = if destination.contains('?') { '&' } else { '?' };
-            out.redirect_url = Some(format!(
-                "{destination}{sep}{signed_part}&Signature={}",
-                q(&sig)
-            ));
+            out.redirect_url = Some(format!("{destination}{sep}{signed_part}&Signature={}", q(&sig)));
             out.xml = xml;
         }
     }
@@ -222,16 +186,8 @@ pub fn authn_request(
 }
 
 /// Self-posting form without inline script (CSP `script-src 'self'`).
-pub fn post_form(
-    action: &str,
-    field: &str,
-    value_b64: &str,
-    relay_state: &str,
-    script_src: Option<&str>,
-) -> String {
-    let script = script_src
-        .map(|s| format!(r#"<script src="{}" defer></script>"#, esc(s)))
-        .unwrap_or_default();
+pub fn post_form(action: &str, field: &str, value_b64: &str, relay_state: &str, script_src: Option<&str>) -> String {
+    let script = script_src.map(|s| format!(r#"<script src="{}" defer></script>"#, esc(s))).unwrap_or_default();
     format!(
         concat!(
             r#"<!DOCTYPE html><html lang="it"><head><meta charset="utf-8">"#,
@@ -296,22 +252,10 @@ mod tests {
         let r = authn_request(&sp_config(&kp), &idp, &o).unwrap();
         assert!(!r.xml.contains("ForceAuthn"));
         let url = r.redirect_url.unwrap();
-        assert!(
-            url.contains("SigAlg=http%3A%2F%2Fwww.w3.org%2F2001%2F04%2Fxmldsig-more%23rsa-sha256")
-        );
-        let (signed, sig) = url
-            .split_once('?')
-            .unwrap()
-            .1
-            .rsplit_once("&Signature=")
-            .unwrap();
-        let sig: String = url::form_urlencoded::parse(format!("s={sig}").as_bytes())
-            .next()
-            .unwrap()
-            .1
-            .into();
-        let mut v =
-            openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &kp.key).unwrap();
+        assert!(url.contains("SigAlg=http%3A%2F%2Fwww.w3.org%2F2001%2F04%2Fxmldsig-more%23rsa-sha256"));
+        let (signed, sig) = url.split_once('?').unwrap().1.rsplit_once("&Signature=").unwrap();
+        let sig: String = url::form_urlencoded::parse(format!("s={sig}").as_bytes()).next().unwrap().1.into();
+        let mut v = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &kp.key).unwrap();
         v.update(signed.as_bytes()).unwrap();
         assert!(v.verify(&B64.decode(sig).unwrap()).unwrap());
     }

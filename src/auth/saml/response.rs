@@ -36,9 +36,7 @@ use super::crypto::{check_der_validity, verify_and_reduce, ALG_ENVELOPED, ALG_EX
 use super::errors::{SpidAnomaly, SpidError};
 use super::idp::{IdpMetadata, IdpTrust};
 use super::xml::{self, children, is, only_child, text};
-use super::{
-    ns, parse_saml_instant, SpidLevel, CM_BEARER, NAMEID_ENTITY, NAMEID_TRANSIENT, STATUS_SUCCESS,
-};
+use super::{ns, parse_saml_instant, SpidLevel, CM_BEARER, NAMEID_ENTITY, NAMEID_TRANSIENT, STATUS_SUCCESS};
 
 /// Largest accepted SAMLResponse (base64 characters).
 pub const MAX_RESPONSE_B64: usize = 512 * 1024;
@@ -168,13 +166,8 @@ pub fn validate_response(
     if saml_response_b64.len() > MAX_RESPONSE_B64 {
         return Err(SpidError::Malformed("SAMLResponse too large".into()));
     }
-    let compact: String = saml_response_b64
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    let raw = B64
-        .decode(compact.as_bytes())
-        .map_err(|e| SpidError::Malformed(format!("base64: {e}")))?;
+    let compact: String = saml_response_b64.chars().filter(|c| !c.is_whitespace()).collect();
+    let raw = B64.decode(compact.as_bytes()).map_err(|e| SpidError::Malformed(format!("base64: {e}")))?;
     let xml_text = String::from_utf8(raw).map_err(|_| SpidError::Malformed("not UTF-8".into()))?;
     validate_response_xml(&xml_text, exp, replay)
 }
@@ -188,9 +181,7 @@ pub fn validate_response_xml(
     let doc = xml::parse(xml_text).map_err(|e| SpidError::Malformed(format!("xml: {e}")))?;
     let resp = doc.root_element();
     if !is(&resp, ns::SAMLP, "Response") {
-        return Err(SpidError::Malformed(
-            "root element is not samlp:Response".into(),
-        ));
+        return Err(SpidError::Malformed("root element is not samlp:Response".into()));
     }
     let skew = exp.clock_skew;
     let now = exp.now;
@@ -202,29 +193,21 @@ pub fn validate_response_xml(
     }
     let ii = instant_attr(resp, "IssueInstant", "Response", SpidError::IssueInstant)?;
     if ii + skew < exp.request_issue_instant {
-        return Err(SpidError::IssueInstant(
-            "Response issued before the request".into(),
-        ));
+        return Err(SpidError::IssueInstant("Response issued before the request".into()));
     }
     if ii > now + skew {
-        return Err(SpidError::IssueInstant(
-            "Response IssueInstant in the future".into(),
-        ));
+        return Err(SpidError::IssueInstant("Response IssueInstant in the future".into()));
     }
     if ii + exp.max_response_age < now {
         return Err(SpidError::IssueInstant("Response too old".into()));
     }
     let irt = attr_required(resp, "InResponseTo", "Response", SpidError::InResponseTo)?;
     if irt != exp.request_id {
-        return Err(SpidError::InResponseTo(
-            "Response InResponseTo is not the request ID".into(),
-        ));
+        return Err(SpidError::InResponseTo("Response InResponseTo is not the request ID".into()));
     }
     let dest = attr_required(resp, "Destination", "Response", SpidError::Destination)?;
     if dest != exp.acs_url {
-        return Err(SpidError::Destination(format!(
-            "Destination {dest:?} is not our ACS"
-        )));
+        return Err(SpidError::Destination(format!("Destination {dest:?} is not our ACS")));
     }
 
     // --- Issuer --------------------------------------------------------------
@@ -240,34 +223,21 @@ pub fn validate_response_xml(
         }
         let tn = n.tag_name();
         if tn.namespace() == Some(ns::SAML)
-            && matches!(
-                tn.name(),
-                "EncryptedAssertion" | "EncryptedID" | "EncryptedAttribute"
-            )
+            && matches!(tn.name(), "EncryptedAssertion" | "EncryptedID" | "EncryptedAttribute")
         {
-            return Err(SpidError::Malformed(
-                "encrypted content is not used by SPID".into(),
-            ));
+            return Err(SpidError::Malformed("encrypted content is not used by SPID".into()));
         }
     }
-    let assertions: Vec<Node> = resp
-        .descendants()
-        .filter(|n| is(n, ns::SAML, "Assertion"))
-        .collect();
-    let signatures: Vec<Node> = resp
-        .descendants()
-        .filter(|n| is(n, ns::DS, "Signature"))
-        .collect();
+    let assertions: Vec<Node> = resp.descendants().filter(|n| is(n, ns::SAML, "Assertion")).collect();
+    let signatures: Vec<Node> = resp.descendants().filter(|n| is(n, ns::DS, "Signature")).collect();
     let resp_sigs: Vec<Node> = children(resp, ns::DS, "Signature").collect();
     if resp_sigs.len() > 1 {
-        return Err(SpidError::Signature(
-            "more than one Response signature".into(),
-        ));
+        return Err(SpidError::Signature("more than one Response signature".into()));
     }
 
     // --- Status ----------------------------------------------------------------
-    let status = only_child(resp, ns::SAMLP, "Status")
-        .map_err(|n| SpidError::StatusMissing(format!("{n} Status elements")))?;
+    let status =
+        only_child(resp, ns::SAMLP, "Status").map_err(|n| SpidError::StatusMissing(format!("{n} Status elements")))?;
     let code = only_child(status, ns::SAMLP, "StatusCode")
         .map_err(|n| SpidError::StatusMissing(format!("{n} StatusCode elements")))?;
     let code_value = attr_required(code, "Value", "StatusCode", SpidError::StatusMissing)?;
@@ -276,32 +246,22 @@ pub fn validate_response_xml(
         // must still verify; an unsigned error response only yields an error.
         if !signatures.is_empty() {
             for sig in &signatures {
-                let parent = sig.parent().filter(|p| {
-                    *p == resp || (is(p, ns::SAML, "Assertion") && p.parent() == Some(resp))
-                });
-                let pid = parent.and_then(|p| p.attribute("ID")).ok_or_else(|| {
-                    SpidError::Signature("ds:Signature in an unexpected position".into())
-                })?;
+                let parent =
+                    sig.parent().filter(|p| *p == resp || (is(p, ns::SAML, "Assertion") && p.parent() == Some(resp)));
+                let pid = parent
+                    .and_then(|p| p.attribute("ID"))
+                    .ok_or_else(|| SpidError::Signature("ds:Signature in an unexpected position".into()))?;
                 check_signature_shape(*sig, pid)?;
             }
             verify_and_reduce(xml_text, &trusted_certs(exp)?)?;
         }
         let message = super::xml::child(status, ns::SAMLP, "StatusMessage").map(text);
-        if let Some(a) = message
-            .as_deref()
-            .and_then(SpidAnomaly::from_status_message)
-        {
+        if let Some(a) = message.as_deref().and_then(SpidAnomaly::from_status_message) {
             return Err(SpidError::Anomaly(a));
         }
-        let sub = super::xml::child(code, ns::SAMLP, "StatusCode")
-            .and_then(|c| c.attribute("Value"))
-            .unwrap_or("");
+        let sub = super::xml::child(code, ns::SAMLP, "StatusCode").and_then(|c| c.attribute("Value")).unwrap_or("");
         return Err(SpidError::StatusNotSuccess {
-            code: if sub.is_empty() {
-                code_value.to_string()
-            } else {
-                format!("{code_value} / {sub}")
-            },
+            code: if sub.is_empty() { code_value.to_string() } else { format!("{code_value} / {sub}") },
             message,
         });
     }
@@ -309,35 +269,23 @@ pub fn validate_response_xml(
     let assertion = match assertions.as_slice() {
         [] => return Err(SpidError::AssertionMissing),
         [a] => *a,
-        _ => {
-            return Err(SpidError::Signature(
-                "more than one Assertion (wrapping?)".into(),
-            ))
-        }
+        _ => return Err(SpidError::Signature("more than one Assertion (wrapping?)".into())),
     };
     if assertion.parent() != Some(resp) {
-        return Err(SpidError::Signature(
-            "Assertion is not a child of Response (wrapping?)".into(),
-        ));
+        return Err(SpidError::Signature("Assertion is not a child of Response (wrapping?)".into()));
     }
     let assertion_id = attr_required(assertion, "ID", "Assertion", SpidError::Id)?.to_string();
     let a_sigs: Vec<Node> = children(assertion, ns::DS, "Signature").collect();
     match a_sigs.len() {
         0 => return Err(SpidError::Signature("Assertion not signed".into())),
         1 => check_signature_shape(a_sigs[0], &assertion_id)?,
-        _ => {
-            return Err(SpidError::Signature(
-                "more than one Assertion signature".into(),
-            ))
-        }
+        _ => return Err(SpidError::Signature("more than one Assertion signature".into())),
     }
     if let Some(s) = resp_sigs.first() {
         check_signature_shape(*s, response_id)?;
     }
     if signatures.len() != a_sigs.len() + resp_sigs.len() {
-        return Err(SpidError::Signature(
-            "ds:Signature in an unexpected position".into(),
-        ));
+        return Err(SpidError::Signature("ds:Signature in an unexpected position".into()));
     }
 
     // --- Cryptographic verification, then work on signed content only -----
@@ -385,12 +333,7 @@ fn trusted_certs(exp: &Expectations<'_>) -> Result<Vec<Vec<u8>>, SpidError> {
 
 /// Issuer: present, non-empty, = IdP entity id; Format entity (optional on the
 /// Response, mandatory on the Assertion).
-fn check_issuer(
-    parent: Node,
-    exp: &Expectations<'_>,
-    format_required: bool,
-    what: &str,
-) -> Result<(), SpidError> {
+fn check_issuer(parent: Node, exp: &Expectations<'_>, format_required: bool, what: &str) -> Result<(), SpidError> {
     let iss = only_child(parent, ns::SAML, "Issuer")
         .map_err(|n| SpidError::Issuer(format!("{what}: {n} Issuer elements")))?;
     let value = text(iss);
@@ -398,17 +341,13 @@ fn check_issuer(
         return Err(SpidError::Issuer(format!("{what} Issuer empty")));
     }
     if value != exp.idp.entity_id {
-        return Err(SpidError::Issuer(format!(
-            "{what} Issuer {value:?} is not the IdP"
-        )));
+        return Err(SpidError::Issuer(format!("{what} Issuer {value:?} is not the IdP")));
     }
     match iss.attribute("Format") {
         None if !format_required => Ok(()),
         Some(NAMEID_ENTITY) => Ok(()),
         None => Err(SpidError::Issuer(format!("{what} Issuer Format missing"))),
-        Some(f) => Err(SpidError::Issuer(format!(
-            "{what} Issuer Format {f:?} not entity"
-        ))),
+        Some(f) => Err(SpidError::Issuer(format!("{what} Issuer Format {f:?} not entity"))),
     }
 }
 
@@ -418,20 +357,14 @@ fn check_signature_shape(sig: Node, parent_id: &str) -> Result<(), SpidError> {
     let bad = |m: &str| Err(SpidError::Signature(m.to_string()));
     for c in sig.children().filter(|c| c.is_element()) {
         let ok = c.tag_name().namespace() == Some(ns::DS)
-            && matches!(
-                c.tag_name().name(),
-                "SignedInfo" | "SignatureValue" | "KeyInfo"
-            );
+            && matches!(c.tag_name().name(), "SignedInfo" | "SignatureValue" | "KeyInfo");
         if !ok {
             return bad("unexpected element inside ds:Signature");
         }
     }
-    let si = only_child(sig, ns::DS, "SignedInfo")
-        .map_err(|_| SpidError::Signature("SignedInfo".into()))?;
-    let c14n = only_child(si, ns::DS, "CanonicalizationMethod")
-        .ok()
-        .and_then(|n| n.attribute("Algorithm"))
-        .unwrap_or("");
+    let si = only_child(sig, ns::DS, "SignedInfo").map_err(|_| SpidError::Signature("SignedInfo".into()))?;
+    let c14n =
+        only_child(si, ns::DS, "CanonicalizationMethod").ok().and_then(|n| n.attribute("Algorithm")).unwrap_or("");
     if c14n != ALG_EXC_C14N && c14n != C14N_INCL {
         return bad("unsupported CanonicalizationMethod");
     }
@@ -447,16 +380,14 @@ fn check_signature_shape(sig: Node, parent_id: &str) -> Result<(), SpidError> {
         }
         for t in ts {
             let alg = t.attribute("Algorithm").unwrap_or("");
-            if !is(&t, ns::DS, "Transform")
-                || !(alg == ALG_ENVELOPED || alg == ALG_EXC_C14N || alg == C14N_INCL)
-            {
+            if !is(&t, ns::DS, "Transform") || !(alg == ALG_ENVELOPED || alg == ALG_EXC_C14N || alg == C14N_INCL) {
                 return bad("transform not allowed");
             }
             // Only ec:InclusiveNamespaces may appear inside a C14N transform.
-            if t.children().filter(|c| c.is_element()).any(|c| {
-                c.tag_name().name() != "InclusiveNamespaces"
-                    || c.tag_name().namespace() != Some(ALG_EXC_C14N)
-            }) {
+            if t.children()
+                .filter(|c| c.is_element())
+                .any(|c| c.tag_name().name() != "InclusiveNamespaces" || c.tag_name().namespace() != Some(ALG_EXC_C14N))
+            {
                 return bad("transform with unexpected content");
             }
         }
@@ -477,113 +408,66 @@ fn validate_assertion(
     }
     let aii = instant_attr(a, "IssueInstant", "Assertion", SpidError::IssueInstant)?;
     if aii + skew < exp.request_issue_instant {
-        return Err(SpidError::IssueInstant(
-            "Assertion issued before the request".into(),
-        ));
+        return Err(SpidError::IssueInstant("Assertion issued before the request".into()));
     }
     if aii > now + skew {
-        return Err(SpidError::IssueInstant(
-            "Assertion IssueInstant in the future".into(),
-        ));
+        return Err(SpidError::IssueInstant("Assertion IssueInstant in the future".into()));
     }
     check_issuer(a, exp, true, "Assertion")?;
 
     // Subject / NameID
-    let subject = only_child(a, ns::SAML, "Subject")
-        .map_err(|n| SpidError::Subject(format!("{n} Subject elements")))?;
-    let name_id = only_child(subject, ns::SAML, "NameID")
-        .map_err(|n| SpidError::Subject(format!("{n} NameID elements")))?;
+    let subject =
+        only_child(a, ns::SAML, "Subject").map_err(|n| SpidError::Subject(format!("{n} Subject elements")))?;
+    let name_id =
+        only_child(subject, ns::SAML, "NameID").map_err(|n| SpidError::Subject(format!("{n} NameID elements")))?;
     let name_id_value = text(name_id);
     if name_id_value.is_empty() {
         return Err(SpidError::Subject("NameID empty".into()));
     }
     let fmt = attr_required(name_id, "Format", "NameID", SpidError::Subject)?;
     if fmt != NAMEID_TRANSIENT {
-        return Err(SpidError::Subject(format!(
-            "NameID Format {fmt:?} is not transient"
-        )));
+        return Err(SpidError::Subject(format!("NameID Format {fmt:?} is not transient")));
     }
-    let name_qualifier =
-        attr_required(name_id, "NameQualifier", "NameID", SpidError::Subject)?.to_string();
+    let name_qualifier = attr_required(name_id, "NameQualifier", "NameID", SpidError::Subject)?.to_string();
 
     // SubjectConfirmation (bearer)
     let sc = only_child(subject, ns::SAML, "SubjectConfirmation")
         .map_err(|n| SpidError::SubjectConfirmation(format!("{n} SubjectConfirmation elements")))?;
-    let method = attr_required(
-        sc,
-        "Method",
-        "SubjectConfirmation",
-        SpidError::SubjectConfirmation,
-    )?;
+    let method = attr_required(sc, "Method", "SubjectConfirmation", SpidError::SubjectConfirmation)?;
     if method != CM_BEARER {
-        return Err(SpidError::SubjectConfirmation(format!(
-            "Method {method:?} is not bearer"
-        )));
+        return Err(SpidError::SubjectConfirmation(format!("Method {method:?} is not bearer")));
     }
-    let scd = only_child(sc, ns::SAML, "SubjectConfirmationData").map_err(|n| {
-        SpidError::SubjectConfirmation(format!("{n} SubjectConfirmationData elements"))
-    })?;
-    let recipient = attr_required(
-        scd,
-        "Recipient",
-        "SubjectConfirmationData",
-        SpidError::SubjectConfirmation,
-    )?;
+    let scd = only_child(sc, ns::SAML, "SubjectConfirmationData")
+        .map_err(|n| SpidError::SubjectConfirmation(format!("{n} SubjectConfirmationData elements")))?;
+    let recipient = attr_required(scd, "Recipient", "SubjectConfirmationData", SpidError::SubjectConfirmation)?;
     if recipient != exp.acs_url {
-        return Err(SpidError::SubjectConfirmation(format!(
-            "Recipient {recipient:?} is not our ACS"
-        )));
+        return Err(SpidError::SubjectConfirmation(format!("Recipient {recipient:?} is not our ACS")));
     }
-    let scd_irt = attr_required(
-        scd,
-        "InResponseTo",
-        "SubjectConfirmationData",
-        SpidError::SubjectConfirmation,
-    )?;
+    let scd_irt = attr_required(scd, "InResponseTo", "SubjectConfirmationData", SpidError::SubjectConfirmation)?;
     if scd_irt != exp.request_id {
-        return Err(SpidError::SubjectConfirmation(
-            "InResponseTo is not the request ID".into(),
-        ));
+        return Err(SpidError::SubjectConfirmation("InResponseTo is not the request ID".into()));
     }
-    let scd_noa = instant_attr(
-        scd,
-        "NotOnOrAfter",
-        "SubjectConfirmationData",
-        SpidError::SubjectConfirmation,
-    )?;
+    let scd_noa = instant_attr(scd, "NotOnOrAfter", "SubjectConfirmationData", SpidError::SubjectConfirmation)?;
     if now - skew >= scd_noa {
-        return Err(SpidError::SubjectConfirmation(
-            "SubjectConfirmationData expired".into(),
-        ));
+        return Err(SpidError::SubjectConfirmation("SubjectConfirmationData expired".into()));
     }
     if scd.attribute("NotBefore").is_some() {
-        let nb = instant_attr(
-            scd,
-            "NotBefore",
-            "SubjectConfirmationData",
-            SpidError::SubjectConfirmation,
-        )?;
+        let nb = instant_attr(scd, "NotBefore", "SubjectConfirmationData", SpidError::SubjectConfirmation)?;
         if nb > now + skew {
-            return Err(SpidError::SubjectConfirmation(
-                "SubjectConfirmationData not yet valid".into(),
-            ));
+            return Err(SpidError::SubjectConfirmation("SubjectConfirmationData not yet valid".into()));
         }
     }
 
     // Conditions
-    let cond = only_child(a, ns::SAML, "Conditions")
-        .map_err(|n| SpidError::Conditions(format!("{n} Conditions elements")))?;
+    let cond =
+        only_child(a, ns::SAML, "Conditions").map_err(|n| SpidError::Conditions(format!("{n} Conditions elements")))?;
     let nb = instant_attr(cond, "NotBefore", "Conditions", SpidError::Conditions)?;
     let noa = instant_attr(cond, "NotOnOrAfter", "Conditions", SpidError::Conditions)?;
     if nb > now + skew {
-        return Err(SpidError::Conditions(
-            "Assertion not yet valid (NotBefore)".into(),
-        ));
+        return Err(SpidError::Conditions("Assertion not yet valid (NotBefore)".into()));
     }
     if now - skew >= noa {
-        return Err(SpidError::Conditions(
-            "Assertion expired (NotOnOrAfter)".into(),
-        ));
+        return Err(SpidError::Conditions("Assertion expired (NotOnOrAfter)".into()));
     }
     let restrictions: Vec<Node> = children(cond, ns::SAML, "AudienceRestriction").collect();
     if restrictions.is_empty() {
@@ -613,14 +497,10 @@ fn validate_assertion(
     if acr_value.is_empty() {
         return Err(SpidError::AuthnContext("AuthnContextClassRef empty".into()));
     }
-    let level = SpidLevel::from_uri(&acr_value).ok_or_else(|| {
-        SpidError::AuthnContext(format!("unknown AuthnContextClassRef {acr_value:?}"))
-    })?;
+    let level = SpidLevel::from_uri(&acr_value)
+        .ok_or_else(|| SpidError::AuthnContext(format!("unknown AuthnContextClassRef {acr_value:?}")))?;
     if level < exp.requested_level {
-        return Err(SpidError::LevelTooLow {
-            requested: exp.requested_level.as_u8(),
-            got: level.as_u8(),
-        });
+        return Err(SpidError::LevelTooLow { requested: exp.requested_level.as_u8(), got: level.as_u8() });
     }
     let session_index = st.attribute("SessionIndex").map(str::to_string);
     let authn_instant = st.attribute("AuthnInstant").and_then(parse_saml_instant);
@@ -629,16 +509,12 @@ fn validate_assertion(
     let mut attributes = BTreeMap::new();
     let stmts: Vec<Node> = children(a, ns::SAML, "AttributeStatement").collect();
     if stmts.len() > 1 {
-        return Err(SpidError::Attributes(
-            "more than one AttributeStatement".into(),
-        ));
+        return Err(SpidError::Attributes("more than one AttributeStatement".into()));
     }
     if let Some(stmt) = stmts.first() {
         let attrs: Vec<Node> = children(*stmt, ns::SAML, "Attribute").collect();
         if attrs.is_empty() {
-            return Err(SpidError::Attributes(
-                "AttributeStatement without Attribute".into(),
-            ));
+            return Err(SpidError::Attributes("AttributeStatement without Attribute".into()));
         }
         for at in attrs {
             let name = attr_required(at, "Name", "Attribute", SpidError::Attributes)?;
@@ -656,9 +532,7 @@ fn validate_assertion(
         .ok_or(SpidError::MissingAttribute("fiscalNumber"))?;
 
     if replay.seen_before(assertion_id) {
-        return Err(SpidError::Replay(format!(
-            "assertion {assertion_id} already used"
-        )));
+        return Err(SpidError::Replay(format!("assertion {assertion_id} already used")));
     }
 
     let get = |k: &str| attributes.get(k).filter(|v| !v.is_empty()).cloned();
@@ -695,11 +569,7 @@ mod tests {
     fn ctx() -> Ctx {
         let idp_kp = KeyPair::generate("idp", -1, 365);
         let idp = idp_metadata(&idp_kp, IdpTrust::Strict);
-        Ctx {
-            idp_kp,
-            idp,
-            now: Utc::now(),
-        }
+        Ctx { idp_kp, idp, now: Utc::now() }
     }
 
     fn exp<'a>(c: &'a Ctx) -> Expectations<'a> {
@@ -772,9 +642,8 @@ mod tests {
         let xml = Resp::good("_req1", c.now).xml(&c.idp_kp);
         let start = xml.find("<saml:Assertion").unwrap();
         let end = xml.find("</saml:Assertion>").unwrap() + "</saml:Assertion>".len();
-        let evil = xml[start..end]
-            .replace("ID=\"_assert1\"", "ID=\"_evil\"")
-            .replace("RSSMRA80A01H501U", "VRDLGU80A01H501X");
+        let evil =
+            xml[start..end].replace("ID=\"_assert1\"", "ID=\"_evil\"").replace("RSSMRA80A01H501U", "VRDLGU80A01H501X");
         (xml, evil)
     }
 
@@ -789,11 +658,7 @@ mod tests {
         // evil assertion placed before the signed one
         let v1 = xml.replacen("<saml:Assertion", &format!("{evil}<saml:Assertion"), 1);
         // evil assertion hidden in a ds:Object of the assertion signature
-        let v2 = xml.replacen(
-            "</ds:SignatureValue>",
-            &format!("</ds:SignatureValue><ds:Object>{evil}</ds:Object>"),
-            2,
-        );
+        let v2 = xml.replacen("</ds:SignatureValue>", &format!("</ds:SignatureValue><ds:Object>{evil}</ds:Object>"), 2);
         // signed assertion moved into Extensions, evil one in its place
         let start = xml.find("<saml:Assertion").unwrap();
         let end = xml.find("</saml:Assertion>").unwrap() + "</saml:Assertion>".len();
@@ -806,20 +671,12 @@ mod tests {
         );
         // only the evil assertion, with the genuine signature pasted in
         let sig_start = xml[start..].find("<ds:Signature").unwrap() + start;
-        let sig_end =
-            xml[start..].find("</ds:Signature>").unwrap() + start + "</ds:Signature>".len();
-        let evil_signed = evil.replacen(
-            "<saml:Subject>",
-            &format!("{}<saml:Subject>", &xml[sig_start..sig_end]),
-            1,
-        );
+        let sig_end = xml[start..].find("</ds:Signature>").unwrap() + start + "</ds:Signature>".len();
+        let evil_signed = evil.replacen("<saml:Subject>", &format!("{}<saml:Subject>", &xml[sig_start..sig_end]), 1);
         let v4 = format!("{}{}{}", &xml[..start], evil_signed, &xml[end..]);
         for (i, v) in [v1, v2, v3, v4].iter().enumerate() {
             let e = rejects(&c, v);
-            assert!(
-                matches!(e.code(), "spid.signature" | "spid.id"),
-                "variant {i}: {e}"
-            );
+            assert!(matches!(e.code(), "spid.signature" | "spid.id"), "variant {i}: {e}");
         }
     }
 
@@ -840,16 +697,12 @@ mod tests {
     #[test]
     fn failed_status_with_signed_assertion_reports_status() {
         let c = ctx();
-        let xml = Resp::good("_req1", c.now)
-            .xml(&c.idp_kp)
-            .replace("status:Success", "status:Requester");
+        let xml = Resp::good("_req1", c.now).xml(&c.idp_kp).replace("status:Success", "status:Requester");
         // response signature breaks (status is signed), so: signature error
         assert_eq!(rejects(&c, &xml).code(), "spid.signature");
         let mut r = Resp::good("_req1", c.now);
         r.sign_response = false;
-        let xml = r
-            .xml(&c.idp_kp)
-            .replace("status:Success", "status:Requester");
+        let xml = r.xml(&c.idp_kp).replace("status:Success", "status:Requester");
         assert_eq!(rejects(&c, &xml).code(), "spid.status_not_success");
     }
 
@@ -870,42 +723,15 @@ mod tests {
         let c = ctx();
         type Mutation = Box<dyn Fn(&mut Resp)>;
         let cases: Vec<(&str, Mutation)> = vec![
-            (
-                "spid.in_response_to",
-                Box::new(|r| r.request_id = "_other".into()),
-            ),
-            (
-                "spid.destination",
-                Box::new(|r| r.destination = "https://evil/acs".into()),
-            ),
-            (
-                "spid.subject_confirmation",
-                Box::new(|r| r.recipient = "https://evil/acs".into()),
-            ),
-            (
-                "spid.audience",
-                Box::new(|r| r.audience = "https://other-sp".into()),
-            ),
-            (
-                "spid.issuer",
-                Box::new(|r| r.issuer = "https://other-idp".into()),
-            ),
-            (
-                "spid.authn_context",
-                Box::new(|r| r.acr = "urn:oasis:names:tc:SAML:2.0:ac:classes:SpidL1".into()),
-            ),
-            (
-                "spid.level_too_low",
-                Box::new(|r| r.acr = "https://www.spid.gov.it/SpidL1".into()),
-            ),
-            (
-                "spid.issue_instant",
-                Box::new(|r| r.issue_instant = Utc::now() - Duration::days(365)),
-            ),
-            (
-                "spid.missing_attribute",
-                Box::new(|r| r.fiscal_number = String::new()),
-            ),
+            ("spid.in_response_to", Box::new(|r| r.request_id = "_other".into())),
+            ("spid.destination", Box::new(|r| r.destination = "https://evil/acs".into())),
+            ("spid.subject_confirmation", Box::new(|r| r.recipient = "https://evil/acs".into())),
+            ("spid.audience", Box::new(|r| r.audience = "https://other-sp".into())),
+            ("spid.issuer", Box::new(|r| r.issuer = "https://other-idp".into())),
+            ("spid.authn_context", Box::new(|r| r.acr = "urn:oasis:names:tc:SAML:2.0:ac:classes:SpidL1".into())),
+            ("spid.level_too_low", Box::new(|r| r.acr = "https://www.spid.gov.it/SpidL1".into())),
+            ("spid.issue_instant", Box::new(|r| r.issue_instant = Utc::now() - Duration::days(365))),
+            ("spid.missing_attribute", Box::new(|r| r.fiscal_number = String::new())),
         ];
         for (code, f) in cases {
             let mut r = Resp::good("_req1", c.now);
@@ -955,11 +781,6 @@ mod tests {
         let xxe = r#"<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol">&x;</samlp:Response>"#;
         let e = validate_response(&B64.encode(xxe), &exp(&c), &NoReplayCheck).unwrap_err();
         assert_eq!(e.code(), "spid.malformed");
-        assert_eq!(
-            validate_response("%%%", &exp(&c), &NoReplayCheck)
-                .unwrap_err()
-                .code(),
-            "spid.malformed"
-        );
+        assert_eq!(validate_response("%%%", &exp(&c), &NoReplayCheck).unwrap_err().code(), "spid.malformed");
     }
 }

@@ -32,21 +32,15 @@ impl KeyPair {
         let name = name.build();
         let mut b = X509::builder().unwrap();
         b.set_version(2).unwrap();
-        b.set_serial_number(&BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap())
-            .unwrap();
+        b.set_serial_number(&BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap()).unwrap();
         b.set_subject_name(&name).unwrap();
         b.set_issuer_name(&name).unwrap();
         b.set_pubkey(&key).unwrap();
         let now = Utc::now().timestamp();
-        b.set_not_before(&Asn1Time::from_unix(now + days_from * 86400).unwrap())
-            .unwrap();
-        b.set_not_after(&Asn1Time::from_unix(now + days_to * 86400).unwrap())
-            .unwrap();
+        b.set_not_before(&Asn1Time::from_unix(now + days_from * 86400).unwrap()).unwrap();
+        b.set_not_after(&Asn1Time::from_unix(now + days_to * 86400).unwrap()).unwrap();
         b.sign(&key, MessageDigest::sha256()).unwrap();
-        Self {
-            key,
-            cert: b.build(),
-        }
+        Self { key, cert: b.build() }
     }
 
     pub fn key_pem(&self) -> String {
@@ -89,14 +83,8 @@ pub fn idp_metadata(kp: &KeyPair, trust: IdpTrust) -> IdpMetadata {
     IdpMetadata {
         entity_id: IDP_ENTITY.into(),
         sso: vec![
-            Endpoint {
-                binding: BINDING_POST.into(),
-                location: format!("{IDP_ENTITY}/sso"),
-            },
-            Endpoint {
-                binding: BINDING_REDIRECT.into(),
-                location: format!("{IDP_ENTITY}/sso"),
-            },
+            Endpoint { binding: BINDING_POST.into(), location: format!("{IDP_ENTITY}/sso") },
+            Endpoint { binding: BINDING_REDIRECT.into(), location: format!("{IDP_ENTITY}/sso") },
         ],
         slo: vec![],
         signing_certs: vec![kp.cert.to_der().unwrap()],
@@ -132,7 +120,9 @@ impl Resp {
             issuer: IDP_ENTITY.into(),
             acr: "https://www.spid.gov.it/SpidL2".into(),
             not_on_or_after: now + Duration::minutes(5),
-            status: r#"<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>"#.into(),
+            status:
+                r#"<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>"#
+                    .into(),
             sign_response: true,
             sign_assertion: true,
             fiscal_number: "TINIT-RSSMRA80A01H501U".into(),
@@ -147,11 +137,7 @@ impl Resp {
         let assertion = format!(
             r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{aid}" Version="2.0" IssueInstant="{ii}"><saml:Issuer Format="urn:oasis:names:tc:SAML:2.0:nameid-format:entity">{iss}</saml:Issuer>{asig}<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient" NameQualifier="{iss}">_nameid</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData InResponseTo="{irt}" NotOnOrAfter="{noa}" Recipient="{rcp}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{ii}" NotOnOrAfter="{noa}"><saml:AudienceRestriction><saml:Audience>{aud}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{ii}" SessionIndex="_sess"><saml:AuthnContext><saml:AuthnContextClassRef>{acr}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="fiscalNumber"><saml:AttributeValue>{cf}</saml:AttributeValue></saml:Attribute><saml:Attribute Name="name"><saml:AttributeValue>Mario</saml:AttributeValue></saml:Attribute><saml:Attribute Name="familyName"><saml:AttributeValue>Rossi</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion>"#,
             iss = self.issuer,
-            asig = if self.sign_assertion {
-                SIGNATURE_MARKER
-            } else {
-                ""
-            },
+            asig = if self.sign_assertion { SIGNATURE_MARKER } else { "" },
             irt = self.request_id,
             rcp = self.recipient,
             aud = self.audience,
@@ -171,11 +157,7 @@ impl Resp {
             dest = self.destination,
             irt = self.request_id,
             iss = self.issuer,
-            rsig = if self.sign_response {
-                SIGNATURE_MARKER
-            } else {
-                ""
-            },
+            rsig = if self.sign_response { SIGNATURE_MARKER } else { "" },
             status = self.status,
         );
         if self.sign_response {

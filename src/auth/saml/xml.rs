@@ -21,10 +21,7 @@ pub(crate) fn esc(s: &str) -> String {
 
 /// Parses untrusted XML. Any `<!DOCTYPE` is rejected.
 pub(crate) fn parse(text: &str) -> Result<Document<'_>, String> {
-    let opts = ParsingOptions {
-        allow_dtd: false,
-        nodes_limit: 100_000,
-    };
+    let opts = ParsingOptions { allow_dtd: false, nodes_limit: 100_000 };
     Document::parse_with_options(text, opts).map_err(|e| e.to_string())
 }
 
@@ -33,11 +30,7 @@ pub(crate) fn is(n: &Node, ns: &str, name: &str) -> bool {
 }
 
 /// Element children with the given namespace and local name.
-pub(crate) fn children<'a, 'i>(
-    n: Node<'a, 'i>,
-    ns: &'a str,
-    name: &'a str,
-) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
+pub(crate) fn children<'a, 'i>(n: Node<'a, 'i>, ns: &'a str, name: &'a str) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
     n.children().filter(move |c| is(c, ns, name))
 }
 
@@ -46,11 +39,7 @@ pub(crate) fn child<'a, 'i>(n: Node<'a, 'i>, ns: &'a str, name: &'a str) -> Opti
 }
 
 /// Exactly-one child; `Err(count)` otherwise.
-pub(crate) fn only_child<'a, 'i>(
-    n: Node<'a, 'i>,
-    ns: &'a str,
-    name: &'a str,
-) -> Result<Node<'a, 'i>, usize> {
+pub(crate) fn only_child<'a, 'i>(n: Node<'a, 'i>, ns: &'a str, name: &'a str) -> Result<Node<'a, 'i>, usize> {
     let v: Vec<_> = children(n, ns, name).collect();
     if v.len() == 1 {
         Ok(v[0])

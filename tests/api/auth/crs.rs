@@ -97,17 +97,19 @@ fn settings(ca_file: PathBuf, trusted_proxy: bool) -> Settings {
 
 /// Signs in on `browser`'s ente as if through the proxy; returns the response.
 async fn through_proxy(browser: &mut Browser, card: &Card, next: &str) -> reqwest::Response {
-    let path = format!("/accesso/crs?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
+    let path =
+        format!("/accesso/crs?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
     browser.get_with(&path, &[(HEADER, &card.escaped())]).await
 }
 
 async fn session_of(app: &TestApp, slug: &str) -> Vec<(String, i16, String)> {
     let id = app.tenant_id_of(slug).await;
     let mut tx = sportello::db::TenantTx::begin(&app.db.admin, id).await.unwrap();
-    let rows = sqlx::query_as("select s.method, s.level, u.fiscal_code from sessions s join users u on u.id = s.user_id")
-        .fetch_all(tx.conn())
-        .await
-        .unwrap();
+    let rows =
+        sqlx::query_as("select s.method, s.level, u.fiscal_code from sessions s join users u on u.id = s.user_id")
+            .fetch_all(tx.conn())
+            .await
+            .unwrap();
     tx.commit().await.unwrap();
     rows
 }
@@ -212,7 +214,11 @@ async fn a_card_accepted_on_one_ente_makes_an_independent_user_on_another() {
         .execute(&app.db.admin)
         .await
         .unwrap();
-    sqlx::query("select pg_notify('sportello_tenants', $1::text)").bind(roccamare).execute(&app.db.admin).await.unwrap();
+    sqlx::query("select pg_notify('sportello_tenants', $1::text)")
+        .bind(roccamare)
+        .execute(&app.db.admin)
+        .await
+        .unwrap();
 
     let card = valid_card(&ca);
     let mut on_valmora = Browser::new(&app, VALMORA);
@@ -220,7 +226,10 @@ async fn a_card_accepted_on_one_ente_makes_an_independent_user_on_another() {
     // Valmora learns something about the person.
     let valmora = app.tenant_id_of("valmora").await;
     let mut tx = sportello::db::TenantTx::begin(&app.db.admin, valmora).await.unwrap();
-    sqlx::query("update users set email = 'maria@valmora.example', mobile = '+393470000001'").execute(tx.conn()).await.unwrap();
+    sqlx::query("update users set email = 'maria@valmora.example', mobile = '+393470000001'")
+        .execute(tx.conn())
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     let mut on_roccamare = Browser::new(&app, ROCCAMARE);
@@ -245,7 +254,8 @@ async fn a_card_accepted_on_one_ente_makes_an_independent_user_on_another() {
     let mut ids = Vec::new();
     for tenant in [valmora, roccamare] {
         let mut tx = sportello::db::TenantTx::begin(&app.db.app, tenant).await.unwrap();
-        let rows: Vec<(uuid::Uuid, Option<String>)> = sqlx::query_as("select id, email from users").fetch_all(tx.conn()).await.unwrap();
+        let rows: Vec<(uuid::Uuid, Option<String>)> =
+            sqlx::query_as("select id, email from users").fetch_all(tx.conn()).await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(rows.len(), 1, "each ente sees only its own user");
         ids.push(rows[0].clone());
@@ -299,7 +309,8 @@ fn tls_browser(app: &TestApp, setup: &TlsSetup, card: Option<&Card>) -> reqwest:
         .redirect(Policy::none())
         .cookie_store(true);
     if let Some(card) = card {
-        builder = builder.identity(reqwest::Identity::from_pem(format!("{}{}", card.cert_pem, card.key_pem).as_bytes()).unwrap());
+        builder = builder
+            .identity(reqwest::Identity::from_pem(format!("{}{}", card.cert_pem, card.key_pem).as_bytes()).unwrap());
     }
     builder.build().unwrap()
 }

@@ -8,7 +8,12 @@ use std::{
     time::Duration,
 };
 
-use axum::{extract::State, http::HeaderMap, routing::{get, post}, Json, Router};
+use axum::{
+    extract::State,
+    http::HeaderMap,
+    routing::{get, post},
+    Json, Router,
+};
 use sportello::config::Secret;
 
 use crate::helpers::{root, scratch, spawn_app_with, test_settings, Browser};
@@ -18,17 +23,28 @@ struct Skebby {
     sent: Mutex<Vec<(HeaderMap, serde_json::Value)>>,
 }
 
-async fn skebby_login(axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>) -> (axum::http::StatusCode, String) {
-    if q.get("username").map(String::as_str) == Some("comune") && q.get("password").map(String::as_str) == Some("segreta") {
+async fn skebby_login(
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> (axum::http::StatusCode, String) {
+    if q.get("username").map(String::as_str) == Some("comune")
+        && q.get("password").map(String::as_str) == Some("segreta")
+    {
         (axum::http::StatusCode::OK, "USERKEY1;SESSIONKEY1".into())
     } else {
         (axum::http::StatusCode::UNAUTHORIZED, String::new())
     }
 }
 
-async fn skebby_send(State(skebby): State<Arc<Skebby>>, headers: HeaderMap, Json(body): Json<serde_json::Value>) -> (axum::http::StatusCode, Json<serde_json::Value>) {
+async fn skebby_send(
+    State(skebby): State<Arc<Skebby>>,
+    headers: HeaderMap,
+    Json(body): Json<serde_json::Value>,
+) -> (axum::http::StatusCode, Json<serde_json::Value>) {
     skebby.sent.lock().unwrap().push((headers, body));
-    (axum::http::StatusCode::CREATED, Json(serde_json::json!({ "result": "OK", "order_id": "ORD-42", "total_sent": 1 })))
+    (
+        axum::http::StatusCode::CREATED,
+        Json(serde_json::json!({ "result": "OK", "order_id": "ORD-42", "total_sent": 1 })),
+    )
 }
 
 async fn start_skebby() -> (String, Arc<Skebby>) {
@@ -146,16 +162,15 @@ async fn registration_codes_leave_by_sms_gateway_and_smtp() {
     let sms_code = code_in(&sms_text);
     let body_start = mail.find("\n\n").unwrap();
     let email_code = code_in(&mail[body_start..]);
-    let response = browser.post("/registrazione/verifica", &[("email_code", &email_code), ("sms_code", &sms_code)]).await;
+    let response =
+        browser.post("/registrazione/verifica", &[("email_code", &email_code), ("sms_code", &sms_code)]).await;
     assert_eq!(response.status(), 303, "codes delivered by the real peers verify the account");
 
     // Once the gateway has it, the code is not kept in our outbox.
     let id = app.tenant_id_of("valmora").await;
     let mut tx = sportello::db::TenantTx::begin(&app.db.admin, id).await.unwrap();
-    let (stored, reference): (String, Option<String>) = sqlx::query_as("select body, provider_ref from sms_outbox")
-        .fetch_one(tx.conn())
-        .await
-        .unwrap();
+    let (stored, reference): (String, Option<String>) =
+        sqlx::query_as("select body, provider_ref from sms_outbox").fetch_one(tx.conn()).await.unwrap();
     tx.commit().await.unwrap();
     assert!(!stored.contains(&sms_code) && stored.contains("******"));
     assert_eq!(reference.as_deref(), Some("ORD-42"));

@@ -61,10 +61,10 @@ async fn configure_valmora(app: &TestApp, issuer: &str) {
     assert!(report.changes > 0);
 }
 
-
 /// The person at the IdP: signs in there and comes back with code and state.
 async fn sign_in_at_provider(authorize_url: &str, login: &str) -> String {
-    let idp = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let idp =
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let response = idp.get(authorize_url).send().await.unwrap();
     assert_eq!(response.status(), 303, "authorization request accepted");
     let interaction = response.headers()[LOCATION].to_str().unwrap().to_string();
@@ -114,7 +114,8 @@ async fn staff_sign_in_with_the_entes_identity_provider() {
     assert_eq!(replay.get(&callback).await.status(), 403);
     // Even inside a fresh sign-in (its own state), the provider refuses a used code.
     let response = replay.get("/accesso/staff").await;
-    let fresh_state = url::Url::parse(&location(&response)).unwrap().query_pairs().find(|(k, _)| k == "state").unwrap().1.to_string();
+    let fresh_state =
+        url::Url::parse(&location(&response)).unwrap().query_pairs().find(|(k, _)| k == "state").unwrap().1.to_string();
     let old_code = url::Url::parse(&back).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.to_string();
     let response = replay.get(&format!("/backoffice/accesso/oidc/callback?code={old_code}&state={fresh_state}")).await;
     assert_eq!(response.status(), 403, "replayed code refused");
