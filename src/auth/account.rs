@@ -224,9 +224,7 @@ async fn contacts_verify_page(
     csrf: CsrfToken,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let flow = session::find_flow(&mut tx, &headers, "contacts").await?;
-    tx.commit().await?;
+    let flow = session::load_flow(&state.db, tenant.0.id, &headers, "contacts").await?;
     let Some(flow) = flow else { return Ok(Redirect::to("/area-personale/profilo").into_response()) };
     contacts_verify(&state, &tenant, &csrf, &flow.data, FormErrors::default(), StatusCode::OK)
 }

@@ -192,9 +192,7 @@ async fn code_page(
     csrf: CsrfToken,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let flow = session::find_flow(&mut tx, &headers, "otp").await?;
-    tx.commit().await?;
+    let flow = session::load_flow(&state.db, tenant.0.id, &headers, "otp").await?;
     if flow.is_none() {
         return Ok(Redirect::to("/accesso").into_response());
     }

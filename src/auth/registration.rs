@@ -181,9 +181,7 @@ async fn verify_page(
     csrf: CsrfToken,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let flow = session::find_flow(&mut tx, &headers, "register").await?;
-    tx.commit().await?;
+    let flow = session::load_flow(&state.db, tenant.0.id, &headers, "register").await?;
     let Some(flow) = flow else { return Ok(Redirect::to("/registrazione").into_response()) };
     let mut context = auth_context(&tenant, &csrf);
     context.insert("flow", &flow.data);

@@ -286,6 +286,20 @@ pub async fn find_flow(tx: &mut TenantTx, headers: &HeaderMap, kind: &str) -> sq
     Ok(row.map(|(user_id, data)| Flow { user_id, data }))
 }
 
+/// The flow of `kind` this browser is in, read in a transaction of its own
+/// (for the pages that only show a step).
+pub async fn load_flow(
+    db: &sqlx::PgPool,
+    tenant_id: Uuid,
+    headers: &HeaderMap,
+    kind: &str,
+) -> sqlx::Result<Option<Flow>> {
+    let mut tx = TenantTx::begin(db, tenant_id).await?;
+    let flow = find_flow(&mut tx, headers, kind).await?;
+    tx.commit().await?;
+    Ok(flow)
+}
+
 pub async fn update_flow(tx: &mut TenantTx, headers: &HeaderMap, data: &serde_json::Value) -> sqlx::Result<()> {
     if let Some(token) = cookie_value(headers, FLOW_COOKIE) {
         sqlx::query("update login_flows set data = $2 where token_hash = $1")
