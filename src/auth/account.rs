@@ -74,7 +74,7 @@ async fn profile(
     tenant: CurrentTenant,
     csrf: CsrfToken,
     session: CurrentSession,
-) -> AppResult<Html<String>> {
+) -> AppResult<Response> {
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     let user = users::by_id(&mut tx, session.user_id).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
@@ -89,14 +89,16 @@ fn profile_page(
     user: &users::User,
     errors: FormErrors,
     notice: Option<&str>,
-) -> AppResult<Html<String>> {
+) -> AppResult<Response> {
+    // A form with errors answers 422, whichever form of the page it was.
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let mut context = auth_context(tenant, csrf);
     context.insert("session", session);
     context.insert("user", user);
     context.insert("has_password", &user.password_hash.is_some());
     context.insert("errors", &errors);
     context.insert("notice", &notice);
-    render_page(state, &tenant.site(), "account_profile.html", &context)
+    Ok((status, render_page(state, &tenant.site(), "account_profile.html", &context)?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -130,8 +132,7 @@ async fn change_password(
     errors.check("confirm", form.new_password == form.confirm, "validation.password_mismatch");
     if !errors.is_empty() {
         tx.commit().await?;
-        let page = profile_page(&state, &tenant, &csrf, &session, &user, errors, None)?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        return profile_page(&state, &tenant, &csrf, &session, &user, errors, None);
     }
     let hash = password::hash(form.new_password).await?;
     sqlx::query("update users set password_hash = $2, password_changed_at = now(), updated_at = now() where id = $1")
@@ -146,9 +147,7 @@ async fn change_password(
         .execute(tx.conn())
         .await?;
     tx.commit().await?;
-    let page =
-        profile_page(&state, &tenant, &csrf, &session, &user, FormErrors::default(), Some("account.password_changed"))?;
-    Ok(page.into_response())
+    profile_page(&state, &tenant, &csrf, &session, &user, FormErrors::default(), Some("account.password_changed"))
 }
 
 #[derive(Deserialize)]
@@ -176,21 +175,18 @@ async fn change_contacts(
     errors.check("mobile", mobile.is_some(), "validation.mobile");
     let (Some(email), Some(mobile)) = (email, mobile) else {
         tx.commit().await?;
-        let page = profile_page(&state, &tenant, &csrf, &session, &user, errors, None)?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        return profile_page(&state, &tenant, &csrf, &session, &user, errors, None);
     };
     let email_changed = user.email.as_deref() != Some(email.as_str()) || user.email_verified_at.is_none();
     let mobile_changed = user.mobile.as_deref() != Some(mobile.as_str()) || user.mobile_verified_at.is_none();
     if email_changed && users::by_email(&mut tx, &email).await?.is_some_and(|other| other.id != user.id) {
         errors.add("email", "validation.email_taken");
         tx.commit().await?;
-        let page = profile_page(&state, &tenant, &csrf, &session, &user, errors, None)?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        return profile_page(&state, &tenant, &csrf, &session, &user, errors, None);
     }
     if !email_changed && !mobile_changed {
         tx.commit().await?;
-        return Ok(profile_page(&state, &tenant, &csrf, &session, &user, errors, Some("account.contacts_unchanged"))?
-            .into_response());
+        return profile_page(&state, &tenant, &csrf, &session, &user, errors, Some("account.contacts_unchanged"));
     }
     let mut data = serde_json::json!({ "email": email, "mobile": mobile });
     if email_changed {
@@ -403,8 +399,7 @@ async fn delete_account(
         tx.commit().await?;
         let mut errors = FormErrors::default();
         errors.add("confirm_delete", "account.delete_confirm");
-        let page = profile_page(&state, &tenant, &csrf, &session, &user, errors, None)?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        return profile_page(&state, &tenant, &csrf, &session, &user, errors, None);
     }
     // Sessions, codes and flows go with the user (foreign keys cascade).
     sqlx::query("delete from users where id = $1").bind(user.id).execute(tx.conn()).await?;
