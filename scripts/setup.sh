@@ -4,7 +4,8 @@
 #                             libraries the SAML code links (xmlsec1, libxml2,
 #                             OpenSSL; libclang to generate bindings), Node.js +
 #                             npm, and the Bootstrap Italia design system
-#   scripts/setup.sh --test   also what the tests drive: Chromium, xmlsec1, and
+#   scripts/setup.sh --test   also what the tests drive: Chromium, xmlsec1, poppler-utils
+#                             (pdftotext/pdfinfo read the PDF receipts back), and
 #                             AgID's spid-sp-test and the aiosmtpd SMTP sink (in a Python venv, .venv-test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,7 @@ packages=(pkg-config openssl libssl-dev libxml2-dev libxmlsec1-dev libclang-dev)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || packages+=(postgresql)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 if [[ $mode == --test ]]; then
-  packages+=(chromium xmlsec1)
+  packages+=(chromium xmlsec1 poppler-utils)
 fi
 
 missing=()

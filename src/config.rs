@@ -63,6 +63,13 @@ pub struct Settings {
     /// Server certificate chain (PEM) and private key (PEM) of `tls_listen`.
     pub tls_cert_file: Option<PathBuf>,
     pub tls_key_file: Option<PathBuf>,
+    /// Where requests for technical assistance are e-mailed (the platform's
+    /// support desk); empty: they wait in the ente's list only.
+    pub support_email: String,
+    /// How old an unreferenced stored object must be before the sweep removes
+    /// it: longer than any upload or submission can take.
+    pub orphan_grace_secs: u64,
+    pub upload_max_bytes: u64,
 }
 
 impl Default for Settings {
@@ -96,6 +103,9 @@ impl Default for Settings {
             tls_listen: None,
             tls_cert_file: None,
             tls_key_file: None,
+            support_email: String::new(),
+            orphan_grace_secs: 6 * 3600,
+            upload_max_bytes: 100 * 1024 * 1024,
         }
     }
 }

@@ -27,6 +27,10 @@ pub enum AppError {
     RateLimited { retry_after_secs: u64 },
     #[error("payload too large")]
     PayloadTooLarge,
+    /// A request no form of ours sends (broken body, wrong encoding); the
+    /// string names what was wrong, for the log.
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -53,6 +57,7 @@ impl AppError {
             Self::Forbidden | Self::Csrf => StatusCode::FORBIDDEN,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -69,6 +74,7 @@ impl AppError {
             Self::Csrf => "csrf",
             Self::RateLimited { .. } => "rate_limited",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::BadRequest(_) => "bad_request",
             Self::Internal(_) => "internal",
         }
     }

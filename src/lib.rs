@@ -1,11 +1,13 @@
 //! Sportello: one deployment, every ente's portal. See README.md and docs/.
 
 pub mod auth;
+pub mod cases;
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod fascicolo;
 pub mod notify;
 pub mod platform;
 pub mod portal;

@@ -23,7 +23,7 @@ use tracing::Level;
 
 use crate::{
     auth::{self, authz, crs::CardVerifier, csrf, session},
-    catalog,
+    cases, catalog,
     config::Settings,
     db::{self, DbTargets},
     error::AppError,
@@ -82,7 +82,9 @@ impl Application {
             }
             None => None,
         };
+        let store = crate::fascicolo::Store::from_settings(&settings).await.context("opening the document store")?;
         let state = AppState {
+            store,
             tenants: TenantResolver::new(pool.clone(), &settings.platform_hosts),
             authz: Default::default(),
             limits: Default::default(),
@@ -164,7 +166,9 @@ impl Application {
 }
 
 /// Every route of an ente's site, with what it needs: the one route table.
-pub fn tenant_routes() -> Vec<authz::RouteSpec> {
+/// Every route of an ente's site. `upload_max_bytes` bounds the bodies of the
+/// forms that carry files.
+pub fn tenant_routes(upload_max_bytes: u64) -> Vec<authz::RouteSpec> {
     [
         portal::routes(),
         catalog::routes(),
@@ -175,6 +179,7 @@ pub fn tenant_routes() -> Vec<authz::RouteSpec> {
         auth::spid::routes(),
         auth::oidc::routes(),
         auth::account::routes(),
+        cases::routes(upload_max_bytes),
         notify::pages::routes(),
     ]
     .into_iter()
@@ -183,7 +188,7 @@ pub fn tenant_routes() -> Vec<authz::RouteSpec> {
 }
 
 fn app_router(state: AppState) -> Router {
-    let tenant = authz::router_from(tenant_routes(), &state)
+    let tenant = authz::router_from(tenant_routes(state.settings.upload_max_bytes), &state)
         .fallback(not_found)
         .layer(from_fn_with_state(state.clone(), session::load_session))
         .layer(from_fn(csrf::protect))

@@ -28,6 +28,8 @@ pub struct AppState {
     pub oidc: crate::auth::oidc::Providers,
     /// The CA list for CRS/CNS card sign-in.
     pub crs: Arc<CardVerifier>,
+    /// The case file's document store (S3 or the local filesystem).
+    pub store: crate::fascicolo::Store,
 }
 
 impl AppState {

@@ -38,7 +38,6 @@ const WRITE: Access = Access::signed_in("account", "write");
 
 pub fn routes() -> Vec<RouteSpec> {
     vec![
-        RouteSpec::new("/area-personale", &["GET"], Access::signed_in("personal_area", "read"), get(personal_home)),
         RouteSpec::new("/area-personale/profilo", &["GET"], READ, get(profile)),
         RouteSpec::new("/area-personale/password", &["POST"], WRITE, post(change_password)),
         RouteSpec::new("/area-personale/recapiti", &["POST"], WRITE, post(change_contacts)),
@@ -53,20 +52,6 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new("/area-personale/dati", &["GET"], READ, get(download_data)),
         RouteSpec::new("/area-personale/elimina", &["POST"], WRITE, post(delete_account)),
     ]
-}
-
-async fn personal_home(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
-    csrf: CsrfToken,
-    session: CurrentSession,
-) -> AppResult<Html<String>> {
-    let roles = state.authz.roles_of(&state, &tenant.0, &session).await?;
-    let mut context = auth_context(&tenant, &csrf);
-    context.insert("session", &session);
-    context.insert("display_name", &session.display_name());
-    context.insert("roles", &roles);
-    render_page(&state, &tenant.site(), "personal_home.html", &context)
 }
 
 async fn profile(
@@ -401,7 +386,24 @@ async fn delete_account(
         errors.add("confirm_delete", "account.delete_confirm");
         return profile_page(&state, &tenant, &csrf, &session, &user, errors, None);
     }
-    // Sessions, codes and flows go with the user (foreign keys cascade).
+    // Submitted cases are public records the ente must keep: the account
+    // that presented them stays.
+    let (submitted,): (i64,) = sqlx::query_as("select count(*) from cases where user_id = $1 and status <> 'draft'")
+        .bind(user.id)
+        .fetch_one(tx.conn())
+        .await?;
+    if submitted > 0 {
+        tx.commit().await?;
+        let mut errors = FormErrors::default();
+        errors.add("confirm_delete", "cases.delete_has_cases");
+        return profile_page(&state, &tenant, &csrf, &session, &user, errors, None);
+    }
+    let drafts: Vec<(uuid::Uuid,)> =
+        sqlx::query_as("select id from cases where user_id = $1").bind(user.id).fetch_all(tx.conn()).await?;
+    for (draft,) in drafts {
+        crate::cases::db::delete_draft(&mut tx, draft).await?;
+    }
+    // Sessions, codes, flows and delegations go with the user (foreign keys cascade).
     sqlx::query("delete from users where id = $1").bind(user.id).execute(tx.conn()).await?;
     tx.commit().await?;
     let mut context = auth_context(&tenant, &csrf);

@@ -6,7 +6,7 @@ use std::{collections::HashSet, path::Path};
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
-use crate::tenancy::onboarding::is_valid_slug;
+use crate::{cases::form::FormSpec, tenancy::onboarding::is_valid_slug};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -80,6 +80,9 @@ pub struct ProcedureSpec {
     pub min_level: i16,
     #[serde(default)]
     pub contacts: String,
+    /// The form citizens fill to start it; none: [`FormSpec::generic`].
+    #[serde(default)]
+    pub form: Option<FormSpec>,
 }
 
 fn yes() -> bool {
@@ -145,6 +148,9 @@ impl CatalogSpec {
                 }
                 if spec.time_limit_days <= 0 {
                     bail!("{}: time_limit_days must be a positive number of days", path.display());
+                }
+                if let Some(form) = &spec.form {
+                    form.check().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
                 }
                 procedures.push(spec);
             }

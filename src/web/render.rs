@@ -39,6 +39,8 @@ impl Renderer {
         tera.add_template_files(files).context("loading templates")?;
         tera.register_function("t", Translate(i18n.clone()));
         tera.register_filter("paragraphs", paragraphs);
+        tera.register_filter("when", when);
+        tera.register_filter("size", size);
         Ok(Self { tera, themes, i18n })
     }
 
@@ -171,6 +173,23 @@ fn paragraphs(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> 
         })
         .collect();
     Ok(Value::String(html))
+}
+
+/// A timestamp (RFC 3339) or a date (YYYY-MM-DD) as Italians read it.
+fn when(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+    let text = value.as_str().unwrap_or_default();
+    let shown = if let Ok(at) = text.parse::<chrono::DateTime<chrono::Utc>>() {
+        super::time::format_rome_datetime(at)
+    } else if let Ok(date) = text.parse::<chrono::NaiveDate>() {
+        super::time::format_date(date)
+    } else {
+        text.to_string()
+    };
+    Ok(Value::String(shown))
+}
+
+fn size(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+    Ok(Value::String(super::time::format_size(value.as_u64().unwrap_or_default())))
 }
 
 /// Serialises JSON-LD so that it cannot close its `<script>` element early.

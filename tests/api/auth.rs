@@ -11,12 +11,12 @@ use sportello::auth::authz::{parse_policy, Access, DEFAULT_POLICY};
 
 use crate::helpers::{assert_translated, location, spawn_app, Browser, TestApp};
 
-const VALMORA: &str = "valmora.localhost";
-const ROCCAMARE: &str = "roccamare.localhost";
-const PASSWORD: &str = "Corretto-Cavallo-9";
+pub const VALMORA: &str = "valmora.localhost";
+pub const ROCCAMARE: &str = "roccamare.localhost";
+pub const PASSWORD: &str = "Corretto-Cavallo-9";
 
 /// The last message the ente queued for `recipient` (the development outbox).
-async fn last_message(app: &TestApp, tenant: &str, table: &str, recipient: &str) -> String {
+pub async fn last_message(app: &TestApp, tenant: &str, table: &str, recipient: &str) -> String {
     let id = app.tenant_id_of(tenant).await;
     let mut tx = sportello::db::TenantTx::begin(&app.db.admin, id).await.unwrap();
     let body: String =
@@ -362,7 +362,7 @@ async fn account_management_covers_password_sessions_data_and_deletion() {
 #[tokio::test]
 async fn every_route_declares_its_access_and_every_permission_has_a_policy() {
     let app = spawn_app().await;
-    let routes = sportello::auth::authz::route_info(&sportello::startup::tenant_routes());
+    let routes = sportello::auth::authz::route_info(&sportello::startup::tenant_routes(1 << 20));
     let policy = parse_policy(DEFAULT_POLICY, "valmora").unwrap();
     let mut protected = 0;
     for route in &routes {

@@ -9,6 +9,7 @@ use sportello::{
     config::Settings,
     db::{self, embedded::Cluster, DbTargets, APP_ROLE, OWNER_ROLE},
     startup::Application,
+    state::AppState,
     tenancy::onboarding,
     web::render::Renderer,
 };
@@ -120,6 +121,9 @@ pub struct TestApp {
     /// Port of the built-in TLS listener, when the settings ask for one.
     pub tls_port: Option<u16>,
     pub db: TestDb,
+    /// The running application's state: for domain functions other features
+    /// will drive over HTTP (the office's side, until the back office lands).
+    pub state: AppState,
     pub client: reqwest::Client,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
@@ -130,24 +134,27 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(settings: Settings) -> TestApp {
     let db = test_db().await;
-    let (port, tls_port, shutdown) = start(settings, &db.targets).await;
-    TestApp { port, tls_port, db, client: client(), _shutdown: shutdown }
+    let (port, tls_port, state, shutdown) = start(settings, &db.targets).await;
+    TestApp { port, tls_port, db, state, client: client(), _shutdown: shutdown }
 }
 
 /// A second node on the same database, as in a scaled-out deployment.
 pub async fn spawn_node(db: &TestDb) -> (u16, tokio::sync::oneshot::Sender<()>) {
-    let (port, _, shutdown) = start(test_settings(), &db.targets).await;
+    let (port, _, _, shutdown) = start(test_settings(), &db.targets).await;
     (port, shutdown)
 }
 
-async fn start(settings: Settings, targets: &DbTargets) -> (u16, Option<u16>, tokio::sync::oneshot::Sender<()>) {
+async fn start(
+    settings: Settings,
+    targets: &DbTargets,
+) -> (u16, Option<u16>, AppState, tokio::sync::oneshot::Sender<()>) {
     let app = Application::build(settings, targets).await.expect("building the application");
-    let (port, tls_port) = (app.port(), app.tls_port());
+    let (port, tls_port, state) = (app.port(), app.tls_port(), app.state().clone());
     let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::spawn(app.run_until(async move {
         let _ = rx.await;
     }));
-    (port, tls_port, tx)
+    (port, tls_port, state, tx)
 }
 
 pub fn client() -> reqwest::Client {
@@ -192,6 +199,7 @@ pub fn assert_translated(html: &str) {
 /// A browser on one host: keeps its cookies (including `Secure` ones, which
 /// browsers keep on `localhost` hosts too), sends `Origin` on POST like browsers
 /// do, and never follows redirects.
+#[derive(Clone)]
 pub struct Browser {
     pub host: String,
     pub port: u16,
@@ -278,6 +286,26 @@ impl Browser {
             request = request.header(reqwest::header::ORIGIN, format!("http://{}", self.host));
         }
         let response = request.send().await.unwrap();
+        self.keep_cookies(&response);
+        response
+    }
+}
+
+impl Browser {
+    /// POSTs a multipart form (files) the way our pages do: the CSRF token in
+    /// the action's query, since the body streams past the CSRF check.
+    pub async fn post_multipart(&mut self, path: &str, form: reqwest::multipart::Form) -> Response {
+        let token = self.cookies.get("sportello_csrf").cloned().unwrap_or_default();
+        let response = self
+            .client
+            .post(format!("http://127.0.0.1:{}{path}?csrf_token={token}", self.port))
+            .header(HOST, &self.host)
+            .header(reqwest::header::COOKIE, self.cookie_header())
+            .header(reqwest::header::ORIGIN, format!("http://{}", self.host))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
         self.keep_cookies(&response);
         response
     }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod accessibility;
 mod auth;
+mod cases;
 mod catalog;
 mod isolation;
 mod registry;

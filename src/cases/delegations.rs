@@ -1,0 +1,180 @@
+//! Acting for others: a company (VAT number) or another person (fiscal code),
+//! declared once with the capacity the citizen acts in, chosen when a case
+//! starts and recorded on it (and on its receipt).
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+    Form,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{
+    auth::{csrf::CsrfToken, login::auth_context, session::CurrentSession},
+    db::TenantTx,
+    error::{AppError, AppResult},
+    state::AppState,
+    tenancy::CurrentTenant,
+    web::{
+        forms::{normalize_fiscal_code, normalize_vat_number, FormErrors},
+        render_page,
+    },
+};
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Delegation {
+    pub id: Uuid,
+    pub kind: String,
+    pub represented_name: String,
+    pub represented_code: String,
+    pub capacity: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Delegation {
+    /// "per conto di Alfa S.r.l. (P. IVA 01234567897), in qualità di legale rappresentante"
+    pub fn describe(&self) -> String {
+        let code_label = if self.kind == "company" { "P. IVA" } else { "C.F." };
+        format!(
+            "per conto di {} ({code_label} {}), in qualità di {}",
+            self.represented_name, self.represented_code, self.capacity
+        )
+    }
+}
+
+const COLUMNS: &str = "id, kind, represented_name, represented_code, capacity, created_at";
+
+pub async fn active(tx: &mut TenantTx, user_id: Uuid) -> sqlx::Result<Vec<Delegation>> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from delegations where user_id = $1 and revoked_at is null order by represented_name"
+    ))
+    .bind(user_id)
+    .fetch_all(tx.conn())
+    .await
+}
+
+pub async fn active_one(tx: &mut TenantTx, user_id: Uuid, id: Uuid) -> sqlx::Result<Option<Delegation>> {
+    sqlx::query_as(&format!("select {COLUMNS} from delegations where user_id = $1 and id = $2 and revoked_at is null"))
+        .bind(user_id)
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await
+}
+
+/// The description of a delegation a case refers to (revoked later or not).
+pub async fn describe(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<String>> {
+    let d: Option<Delegation> = sqlx::query_as(&format!("select {COLUMNS} from delegations where id = $1"))
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await?;
+    Ok(d.map(|d| d.describe()))
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    session: CurrentSession,
+) -> AppResult<Response> {
+    render(&state, &tenant, &csrf, &session, &DelegationForm::default(), FormErrors::default()).await
+}
+
+async fn render(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    csrf: &CsrfToken,
+    session: &CurrentSession,
+    form: &DelegationForm,
+    errors: FormErrors,
+) -> AppResult<Response> {
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let delegations = active(&mut tx, session.user_id).await?;
+    tx.commit().await?;
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let mut context = auth_context(tenant, csrf);
+    context.insert("delegations", &delegations);
+    context.insert("form", form);
+    context.insert("errors", &errors);
+    Ok((status, render_page(state, &tenant.site(), "delegations.html", &context)?).into_response())
+}
+
+#[derive(Default, Deserialize, Serialize)]
+pub struct DelegationForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    represented_name: String,
+    #[serde(default)]
+    represented_code: String,
+    #[serde(default)]
+    capacity: String,
+}
+
+pub async fn add(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    session: CurrentSession,
+    Form(form): Form<DelegationForm>,
+) -> AppResult<Response> {
+    let mut errors = FormErrors::default();
+    let kind = form.kind.as_str();
+    errors.check("kind", matches!(kind, "company" | "person"), "delegations.kind_required");
+    let name = form.represented_name.trim();
+    errors.check("represented_name", (1..=300).contains(&name.chars().count()), "delegations.name_required");
+    let code = match kind {
+        "company" => normalize_vat_number(&form.represented_code),
+        _ => normalize_fiscal_code(&form.represented_code),
+    };
+    if code.is_none() {
+        let message = if kind == "company" { "delegations.vat_invalid" } else { "validation.fiscal_code" };
+        errors.add("represented_code", message);
+    }
+    let capacity = form.capacity.trim();
+    errors.check("capacity", (1..=200).contains(&capacity.chars().count()), "delegations.capacity_required");
+    let (true, Some(code)) = (errors.is_empty(), code) else {
+        return render(&state, &tenant, &csrf, &session, &form, errors).await;
+    };
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    // Declaring the same one twice keeps the first.
+    sqlx::query(
+        "insert into delegations (tenant_id, id, user_id, kind, represented_name, represented_code, capacity)
+         values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing",
+    )
+    .bind(tx.tenant_id)
+    .bind(Uuid::new_v4())
+    .bind(session.user_id)
+    .bind(kind)
+    .bind(name)
+    .bind(&code)
+    .bind(capacity)
+    .execute(tx.conn())
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to("/area-personale/deleghe").into_response())
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    session: CurrentSession,
+    Path(id): Path<Uuid>,
+) -> AppResult<Response> {
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    // Cases started with it keep it: it is revoked, never deleted.
+    let done =
+        sqlx::query("update delegations set revoked_at = now() where id = $1 and user_id = $2 and revoked_at is null")
+            .bind(id)
+            .bind(session.user_id)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+    tx.commit().await?;
+    if done == 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(Redirect::to("/area-personale/deleghe").into_response())
+}

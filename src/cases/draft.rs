@@ -1,0 +1,360 @@
+//! Starting a case and filling its form: a draft saved at every step, files
+//! attached as they are chosen, a summary to confirm before submission.
+
+use std::collections::HashMap;
+
+use axum::{
+    extract::{Multipart, Path, State},
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+    Form,
+};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{
+    db::{self, Case, Document},
+    delegations,
+    form::{self, FieldErrors, FormSpec, Identity},
+    uploads::{self, Target},
+};
+use crate::{
+    auth::{csrf::CsrfToken, login::auth_context, session::CurrentSession, users, Level},
+    db::TenantTx,
+    error::{AppError, AppResult},
+    state::AppState,
+    tenancy::CurrentTenant,
+    web::render_page,
+};
+
+pub async fn start_page(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    session: CurrentSession,
+    Path(slug): Path<String>,
+) -> AppResult<Response> {
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let terms = startable(&mut tx, &slug, &session).await?;
+    let delegations = delegations::active(&mut tx, session.user_id).await?;
+    tx.commit().await?;
+    let mut context = auth_context(&tenant, &csrf);
+    context.insert("procedure_slug", &terms.slug);
+    context.insert("procedure_title", &terms.title);
+    context.insert("delegations", &delegations);
+    context.insert("display_name", &session.display_name());
+    Ok(render_page(&state, &tenant.site(), "case_start.html", &context)?.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct StartForm {
+    #[serde(default)]
+    acting_for: String,
+}
+
+pub async fn start(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    session: CurrentSession,
+    Path(slug): Path<String>,
+    Form(start): Form<StartForm>,
+) -> AppResult<Response> {
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let terms = startable(&mut tx, &slug, &session).await?;
+    // "self", or one of the person's own active delegations.
+    let delegation_id = match Uuid::parse_str(&start.acting_for) {
+        Ok(id) => Some(delegations::active_one(&mut tx, session.user_id, id).await?.ok_or(AppError::NotFound)?.id),
+        Err(_) => None,
+    };
+    let user = users::by_id(&mut tx, session.user_id).await?.ok_or(AppError::NotFound)?;
+    let spec = terms.form.as_ref().map(|f| f.0.clone()).unwrap_or_else(FormSpec::generic);
+    let identity = Identity {
+        given_name: Some(user.given_name.clone()),
+        family_name: Some(user.family_name.clone()),
+        fiscal_code: user.fiscal_code.clone(),
+        email: user.email.clone(),
+        mobile: user.mobile.clone(),
+        ..Default::default()
+    };
+    let answers = form::prefill(&spec, &identity);
+    let case = db::create_draft(
+        &mut tx,
+        db::NewDraft { user_id: user.id, delegation_id, procedure: &terms, form: &spec, answers: &answers },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&step_url(case.id, 0)).into_response())
+}
+
+/// The procedure, if it can be started online by this session; a session
+/// below the procedure's level of assurance is sent to sign in again.
+async fn startable(tx: &mut TenantTx, slug: &str, session: &CurrentSession) -> AppResult<db::ProcedureTerms> {
+    let terms = db::procedure_terms(tx, slug).await?.filter(|t| t.online).ok_or(AppError::NotFound)?;
+    // An out-of-range level in the data asks for the highest.
+    if session.level < Level::try_from(terms.min_level).unwrap_or(Level::L3) {
+        return Err(AppError::SignInRequired { next: format!("/servizi/{slug}/richiesta") });
+    }
+    Ok(terms)
+}
+
+pub fn step_url(case_id: Uuid, step: usize) -> String {
+    format!("/area-personale/pratiche/{case_id}/passo/{}", step + 1)
+}
+
+/// The draft of this user, locked for the transaction; a submitted case is
+/// not a draft any more (the caller sends the user to its page).
+pub async fn own_draft(tx: &mut TenantTx, id: Uuid, session: &CurrentSession) -> AppResult<Result<Case, Response>> {
+    let case = db::case_of_user(tx, id, session.user_id, true).await?.ok_or(AppError::NotFound)?;
+    if !case.is_draft() {
+        return Ok(Err(Redirect::to(&format!("/area-personale/pratiche/{id}")).into_response()));
+    }
+    Ok(Ok(case))
+}
+
+pub async fn step_page(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    session: CurrentSession,
+    Path((id, number)): Path<(Uuid, usize)>,
+) -> AppResult<Response> {
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let case = match own_draft(&mut tx, id, &session).await? {
+        Ok(case) => case,
+        Err(redirect) => return Ok(redirect),
+    };
+    let step = step_index(&case, number)?;
+    let documents = db::documents(&mut tx, id).await?;
+    tx.commit().await?;
+    let answers = case.answers.0.clone();
+    render_step(&state, &tenant, &csrf, &case, step, &answers, &FieldErrors::default(), &documents, StatusCode::OK)
+}
+
+fn step_index(case: &Case, number: usize) -> AppResult<usize> {
+    let count = case.form.0.steps.len();
+    // Steps beyond the one reached are not skipped to.
+    if number == 0 || number > count || number > case.step as usize + 1 {
+        return Err(AppError::NotFound);
+    }
+    Ok(number - 1)
+}
+
+pub async fn save_step(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    session: CurrentSession,
+    Path((id, number)): Path<(Uuid, usize)>,
+    multipart: Multipart,
+) -> AppResult<Response> {
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let case = match own_draft(&mut tx, id, &session).await? {
+        Ok(case) => case,
+        Err(redirect) => return Ok(redirect),
+    };
+    let step = step_index(&case, number)?;
+    let spec = case.form.0.clone();
+    let target = Target { case_id: id, origin: "upload", integration_id: None, message_id: None };
+    let received =
+        uploads::receive(&state, &mut tx, multipart, target, |name| file_policy(&state, &spec, step, name)).await?;
+    let (mut answers, mut errors) = form::parse_step(&spec, step, &received.fields, &case.answers.0);
+    for (field, refusal) in &received.refused {
+        errors.0.entry(field.clone()).or_insert_with(|| refusal.message_it());
+    }
+    if received.storage_failed() {
+        // Nothing of this step is kept: the files did not all reach storage.
+        tx.rollback().await?;
+        let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+        let documents = db::documents(&mut tx, id).await?;
+        tx.commit().await?;
+        let status = StatusCode::SERVICE_UNAVAILABLE;
+        return render_step(&state, &tenant, &csrf, &case, step, &answers, &errors, &documents, status);
+    }
+    // The draft keeps what was typed, valid or not: nothing is lost.
+    db::save_answers(&mut tx, id, &answers, if errors.is_empty() { step as i32 + 1 } else { step as i32 }).await?;
+    let documents = db::documents(&mut tx, id).await?;
+    if let Some(action) = form::parse_action(&received.fields) {
+        // A row added or removed: the same step again, without errors yet.
+        form::apply_action(&spec, step, &mut answers, &action);
+        db::save_answers(&mut tx, id, &answers, step as i32).await?;
+        tx.commit().await?;
+        return render_step(
+            &state,
+            &tenant,
+            &csrf,
+            &case,
+            step,
+            &answers,
+            &FieldErrors::default(),
+            &documents,
+            StatusCode::OK,
+        );
+    }
+    for (field, message) in missing_files(&spec, step, &answers, &documents).0 {
+        errors.0.entry(field).or_insert(message);
+    }
+    tx.commit().await?;
+    if !errors.is_empty() {
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return render_step(&state, &tenant, &csrf, &case, step, &answers, &errors, &documents, status);
+    }
+    let next = if step + 1 < spec.steps.len() {
+        step_url(id, step + 1)
+    } else {
+        format!("/area-personale/pratiche/{id}/riepilogo")
+    };
+    Ok(Redirect::to(&next).into_response())
+}
+
+/// The rules of a file field of this step.
+fn file_policy(state: &AppState, spec: &FormSpec, step: usize, name: &str) -> Option<crate::fascicolo::UploadPolicy> {
+    let field = spec.steps[step].fields.iter().find(|f| f.key == name && f.kind == form::FieldType::File)?;
+    Some(uploads::policy(state, &field.accept, Some(u64::from(field.max_mb()))))
+}
+
+/// How many documents each file field holds.
+pub fn file_counts(documents: &[Document]) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for d in documents {
+        if let Some(key) = &d.field_key {
+            *counts.entry(key.clone()).or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// Required file fields of this step still without a document.
+fn missing_files(spec: &FormSpec, step: usize, answers: &form::Answers, documents: &[Document]) -> FieldErrors {
+    form::check_files(spec, Some(step), answers, &file_counts(documents))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn render_step(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    csrf: &CsrfToken,
+    case: &Case,
+    step: usize,
+    answers: &form::Answers,
+    errors: &FieldErrors,
+    documents: &[Document],
+    status: StatusCode,
+) -> AppResult<Response> {
+    let spec = &case.form.0;
+    let mut context = auth_context(tenant, csrf);
+    context.insert("case", case);
+    context.insert("step", &form::step_view(spec, step, answers, errors));
+    context.insert("step_number", &(step + 1));
+    context.insert("step_count", &spec.steps.len());
+    context.insert("errors", errors);
+    let in_step: Vec<&Document> = documents
+        .iter()
+        .filter(|d| d.field_key.as_deref().is_some_and(|k| spec.steps[step].fields.iter().any(|f| f.key == k)))
+        .collect();
+    context.insert("attachments", &in_step);
+    context.insert("storage_failed", &(status == StatusCode::SERVICE_UNAVAILABLE));
+    Ok((status, render_page(state, &tenant.site(), "case_step.html", &context)?).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RemoveForm {
+    #[serde(default)]
+    step: usize,
+}
+
+pub async fn remove_attachment(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    session: CurrentSession,
+    Path((id, document_id)): Path<(Uuid, Uuid)>,
+    Form(form): Form<RemoveForm>,
+) -> AppResult<Response> {
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let case = match own_draft(&mut tx, id, &session).await? {
+        Ok(case) => case,
+        Err(redirect) => return Ok(redirect),
+    };
+    if !db::remove_draft_document(&mut tx, id, document_id).await? {
+        return Err(AppError::NotFound);
+    }
+    tx.commit().await?;
+    // The stored object stays until the sweep finds nothing refers to it.
+    let step = form.step.clamp(1, case.form.0.steps.len()) - 1;
+    Ok(Redirect::to(&step_url(id, step)).into_response())
+}
+
+pub async fn summary_page(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    session: CurrentSession,
+    Path(id): Path<Uuid>,
+) -> AppResult<Response> {
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let case = match own_draft(&mut tx, id, &session).await? {
+        Ok(case) => case,
+        Err(redirect) => return Ok(redirect),
+    };
+    let documents = db::documents(&mut tx, id).await?;
+    let acting_for = match case.delegation_id {
+        Some(d) => delegations::describe(&mut tx, d).await?,
+        None => None,
+    };
+    tx.commit().await?;
+    let errors = form::validate_all(&case.form.0, &case.answers.0, &file_counts(&documents));
+    render_summary(&state, &tenant, &csrf, &case, &documents, acting_for.as_deref(), &errors)
+}
+
+pub fn render_summary(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    csrf: &CsrfToken,
+    case: &Case,
+    documents: &[Document],
+    acting_for: Option<&str>,
+    errors: &FieldErrors,
+) -> AppResult<Response> {
+    let spec = &case.form.0;
+    let mut context = auth_context(tenant, csrf);
+    context.insert("case", case);
+    context.insert("sections", &form::summary(spec, &case.answers.0, &file_names(documents)));
+    context.insert("documents", documents);
+    context.insert("acting_for", &acting_for);
+    // Each error links to the step holding the field.
+    let problems: Vec<serde_json::Value> = errors
+        .iter()
+        .map(|(field, message)| {
+            let root = field.split('.').next().unwrap_or(field);
+            let step = spec.steps.iter().position(|s| s.fields.iter().any(|f| f.key == root)).unwrap_or(0);
+            serde_json::json!({ "message": message, "url": format!("{}#{}", step_url(case.id, step), field) })
+        })
+        .collect();
+    context.insert("problems", &problems);
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok((status, render_page(state, &tenant.site(), "case_summary.html", &context)?).into_response())
+}
+
+pub fn file_names(documents: &[Document]) -> HashMap<String, Vec<String>> {
+    let mut names: HashMap<String, Vec<String>> = HashMap::new();
+    for d in documents {
+        if let Some(key) = &d.field_key {
+            names.entry(key.clone()).or_default().push(d.name.clone());
+        }
+    }
+    names
+}
+
+pub async fn delete_draft(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    session: CurrentSession,
+    Path(id): Path<Uuid>,
+) -> AppResult<Response> {
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    if let Err(redirect) = own_draft(&mut tx, id, &session).await? {
+        return Ok(redirect);
+    }
+    db::delete_draft(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(Redirect::to("/area-personale").into_response())
+}

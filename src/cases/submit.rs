@@ -1,0 +1,257 @@
+//! Submission: in one transaction the application is written to the case file,
+//! registered (protocollo), its documents marked with the registry number, the
+//! receipt generated and stored, the timeline and the confirmation e-mail
+//! written. If anything fails — storage included — the transaction rolls back:
+//! no number is used, the case stays a draft, and the objects already stored
+//! are unreferenced, for the sweep.
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+};
+use bytes::Bytes;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    db::{self, Actor, Case, Document, NewDocument},
+    delegations,
+    draft::{self, file_counts, file_names},
+    form, receipt,
+};
+use crate::{
+    auth::{csrf::CsrfToken, login::auth_context, session::CurrentSession, users},
+    db::TenantTx,
+    error::{AppError, AppResult},
+    fascicolo::{Format, UploadError, UploadPolicy},
+    notify,
+    registry::{self, Direction},
+    state::AppState,
+    tenancy::{CurrentTenant, Tenant},
+    web::render_page,
+};
+
+pub async fn submit(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    session: CurrentSession,
+    Path(id): Path<Uuid>,
+) -> AppResult<Response> {
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let case = match draft::own_draft(&mut tx, id, &session).await? {
+        Ok(case) => case,
+        Err(redirect) => return Ok(redirect),
+    };
+    let documents = db::documents(&mut tx, id).await?;
+    let errors = form::validate_all(&case.form.0, &case.answers.0, &file_counts(&documents));
+    if !errors.is_empty() {
+        let acting_for = match case.delegation_id {
+            Some(d) => delegations::describe(&mut tx, d).await?,
+            None => None,
+        };
+        tx.commit().await?;
+        return draft::render_summary(&state, &tenant, &csrf, &case, &documents, acting_for.as_deref(), &errors);
+    }
+    match submit_case(&state, &tenant.0, &mut tx, &case, &documents).await {
+        Ok(_) => {
+            tx.commit().await?;
+            crate::auth::login::deliver(&state, &tenant.0);
+            Ok(Redirect::to(&format!("/area-personale/pratiche/{id}?inviata=1")).into_response())
+        }
+        Err(SubmitError::Storage(e)) => {
+            drop(tx);
+            tracing::warn!(error = ?e, case = %id, "submission stopped: storage unavailable");
+            let mut context = auth_context(&tenant, &csrf);
+            context.insert("message_title", "cases.storage_down_title");
+            context.insert("message_text", "cases.storage_down_text");
+            let page = render_page(&state, &tenant.site(), "message.html", &context)?;
+            Ok((StatusCode::SERVICE_UNAVAILABLE, page).into_response())
+        }
+        Err(SubmitError::Other(e)) => Err(e),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("storage unavailable")]
+    Storage(#[source] UploadError),
+    #[error(transparent)]
+    Other(#[from] AppError),
+}
+
+impl From<sqlx::Error> for SubmitError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Other(e.into())
+    }
+}
+
+pub struct Submitted {
+    pub registry: registry::Entry,
+    pub receipt: Document,
+}
+
+/// Registers a complete draft, locked by the caller's transaction.
+pub async fn submit_case(
+    state: &AppState,
+    tenant: &Tenant,
+    tx: &mut TenantTx,
+    case: &Case,
+    documents: &[Document],
+) -> Result<Submitted, SubmitError> {
+    let user = users::by_id(tx, case.user_id).await?.ok_or(AppError::NotFound)?;
+    let applicant = match &user.fiscal_code {
+        Some(cf) => format!("{} {} ({cf})", user.given_name, user.family_name),
+        None => format!("{} {}", user.given_name, user.family_name),
+    };
+    let acting_for = match case.delegation_id {
+        Some(d) => delegations::describe(tx, d).await?,
+        None => None,
+    };
+    // The application itself, machine-readable: the registered document.
+    let application = json!({
+        "procedure": { "slug": case.procedure_slug, "title": case.procedure_title },
+        "case": case.reference,
+        "applicant": { "name": format!("{} {}", user.given_name, user.family_name), "fiscal_code": user.fiscal_code },
+        "acting_for": acting_for,
+        "answers": case.answers.0,
+        "documents": documents.iter().map(|d| json!({ "name": d.name, "sha256": d.sha256, "size": d.size })).collect::<Vec<_>>(),
+    });
+    let bytes = Bytes::from(serde_json::to_vec_pretty(&application).map_err(|e| AppError::Internal(e.into()))?);
+    let stored = put(state, tx.tenant_id, bytes, Format::Txt).await?;
+    db::add_document(
+        tx,
+        NewDocument {
+            case_id: case.id,
+            field_key: None,
+            origin: "submission",
+            name: "domanda.json",
+            format: "json",
+            mime: "application/json",
+            size: stored.size,
+            sha256: &stored.sha256,
+            integration_id: None,
+            message_id: None,
+        },
+    )
+    .await?;
+    // The number is taken last, so the counter row stays locked briefly.
+    let subject = format!("Istanza {} — {}", case.reference, case.procedure_title);
+    let entry = registry::register(
+        tx,
+        registry::NewEntry {
+            direction: Direction::Incoming,
+            correspondent: &applicant,
+            subject: &subject,
+            document_sha256: Some(&stored.sha256),
+            case_id: Some(case.id),
+        },
+    )
+    .await?;
+    let (due_date,): (chrono::NaiveDate,) = sqlx::query_as(
+        "update cases set status = 'submitted', registry_year = $2, registry_number = $3, submitted_at = $4,
+             due_date = ($4 at time zone 'Europe/Rome')::date + time_limit_days, updated_at = now()
+         where id = $1 returning due_date",
+    )
+    .bind(case.id)
+    .bind(entry.year)
+    .bind(entry.number)
+    .bind(entry.registered_at)
+    .fetch_one(tx.conn())
+    .await?;
+    let mark = entry.mark(&tenant.profile.ipa_code);
+    let office = office_name(tx, &case.office_code).await?;
+    let sections: Vec<receipt::ReceiptSection> = form::summary(&case.form.0, &case.answers.0, &file_names(documents))
+        .into_iter()
+        .map(|s| receipt::ReceiptSection {
+            title: s.title,
+            rows: s.rows.into_iter().map(|r| (r.label, r.value)).collect(),
+        })
+        .collect();
+    let receipt_documents: Vec<receipt::ReceiptDocument> = documents
+        .iter()
+        .map(|d| receipt::ReceiptDocument { name: d.name.clone(), size: d.size as u64, sha256: d.sha256.clone() })
+        .collect();
+    let pdf = receipt::render(&receipt::Receipt {
+        ente_name: &tenant.name,
+        office: &office,
+        procedure_title: &case.procedure_title,
+        registry_mark: &mark,
+        registered_at: entry.registered_at,
+        case_reference: &case.reference,
+        applicant: &applicant,
+        acting_for: acting_for.as_deref(),
+        sections: &sections,
+        documents: &receipt_documents,
+        legal_deadline: Some(due_date),
+    });
+    let stored = put(state, tx.tenant_id, Bytes::from(pdf), Format::Pdf).await?;
+    let receipt_name = format!("ricevuta-{}.pdf", mark);
+    let receipt = db::add_document(
+        tx,
+        NewDocument {
+            case_id: case.id,
+            field_key: None,
+            origin: "receipt",
+            name: &receipt_name,
+            format: "pdf",
+            mime: "application/pdf",
+            size: stored.size,
+            sha256: &stored.sha256,
+            integration_id: None,
+            message_id: None,
+        },
+    )
+    .await?;
+    // The uploads, the application and the receipt all carry the number.
+    db::register_documents(tx, case.id, None, entry.year, entry.number).await?;
+    db::add_event(
+        tx,
+        case.id,
+        "submitted",
+        Actor::Citizen,
+        &format!("Richiesta inviata e protocollata con numero {mark}"),
+        json!({ "registry": mark }),
+    )
+    .await?;
+    if let Some(email) = &user.email {
+        let body = format!(
+            "Gentile {name},\n\nabbiamo ricevuto la tua richiesta \"{title}\".\n\nProtocollo: {mark}\nPratica: {reference}\n\
+             Ufficio competente: {office}\nIl procedimento si conclude entro il {due}.\n\n\
+             Puoi seguire la pratica e scaricare la ricevuta nella tua area personale:\n{link}\n\n{ente}",
+            name = user.given_name,
+            title = case.procedure_title,
+            reference = case.reference,
+            due = due_date.format("%d/%m/%Y"),
+            link = case_link(state, tenant, case.id),
+            ente = tenant.name,
+        );
+        notify::queue_mail(tx, email, &format!("Richiesta ricevuta — protocollo {mark}"), &body).await?;
+    }
+    Ok(Submitted { registry: entry, receipt })
+}
+
+/// Stores a document the platform generates.
+async fn put(
+    state: &AppState,
+    tenant_id: Uuid,
+    bytes: Bytes,
+    format: Format,
+) -> Result<crate::fascicolo::StoredObject, SubmitError> {
+    let policy = UploadPolicy { max_bytes: u64::MAX, accepted: vec![format] };
+    state.store.put_bytes(tenant_id, bytes, &policy).await.map_err(|e| match e {
+        UploadError::Storage(_) => SubmitError::Storage(e),
+        other => SubmitError::Other(AppError::Internal(anyhow::anyhow!("generated document refused: {other}"))),
+    })
+}
+
+pub async fn office_name(tx: &mut TenantTx, code: &str) -> sqlx::Result<String> {
+    let name: Option<(String,)> =
+        sqlx::query_as("select name from offices where code = $1").bind(code).fetch_optional(tx.conn()).await?;
+    Ok(name.map(|(n,)| n).unwrap_or_else(|| code.to_string()))
+}
+
+pub fn case_link(state: &AppState, tenant: &Tenant, case_id: Uuid) -> String {
+    format!("{}://{}/area-personale/pratiche/{case_id}", state.settings.public_scheme(), tenant.primary_host)
+}

@@ -1,0 +1,158 @@
+//! What the citizen reads: the personal area's home with their cases, a case's
+//! page (status, deadline, requests, timeline, documents, messages) and the
+//! download of a document of the case file.
+
+use axum::{
+    body::Body,
+    extract::{Path, Query, State},
+    http::{header, HeaderValue},
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{
+    db, delegations,
+    draft::step_url,
+    integrations,
+    messages::{self, Thread},
+    submit::office_name,
+};
+use crate::{
+    auth::{csrf::CsrfToken, login::auth_context, session::CurrentSession},
+    db::TenantTx,
+    error::{AppError, AppResult},
+    fascicolo::StoreError,
+    state::AppState,
+    tenancy::CurrentTenant,
+    web::render_page,
+};
+
+pub async fn home(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    session: CurrentSession,
+) -> AppResult<Response> {
+    let roles = state.authz.roles_of(&state, &tenant.0, &session).await?;
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let cases = db::cases_of_user(&mut tx, session.user_id).await?;
+    let (unread,): (i64,) = sqlx::query_as(
+        "select count(*) from messages m
+         left join cases c on c.id = m.case_id
+         left join assistance_requests a on a.id = m.assistance_id
+         where m.sender <> 'citizen' and m.read_at is null and (c.user_id = $1 or a.user_id = $1)",
+    )
+    .bind(session.user_id)
+    .fetch_one(tx.conn())
+    .await?;
+    tx.commit().await?;
+    let (drafts, rest): (Vec<_>, Vec<_>) = cases.into_iter().partition(|c| c.status == "draft");
+    let (closed, open): (Vec<_>, Vec<_>) =
+        rest.into_iter().partition(|c| matches!(c.status.as_str(), "accepted" | "rejected" | "closed"));
+    let mut context = auth_context(&tenant, &csrf);
+    context.insert("session", &session);
+    context.insert("display_name", &session.display_name());
+    context.insert("roles", &roles);
+    context.insert("drafts", &drafts);
+    context.insert("open_cases", &open);
+    context.insert("closed_cases", &closed);
+    context.insert("unread_messages", &unread);
+    Ok(render_page(&state, &tenant.site(), "personal_home.html", &context)?.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct CaseQuery {
+    #[serde(default)]
+    inviata: Option<String>,
+    #[serde(default)]
+    integrazione: Option<String>,
+    #[serde(default)]
+    errore: Option<String>,
+}
+
+pub async fn case_page(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    session: CurrentSession,
+    Path(id): Path<Uuid>,
+    Query(query): Query<CaseQuery>,
+) -> AppResult<Response> {
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let case = db::case_of_user(&mut tx, id, session.user_id, false).await?.ok_or(AppError::NotFound)?;
+    if case.is_draft() {
+        tx.commit().await?;
+        let step = (case.step as usize).min(case.form.0.steps.len().saturating_sub(1));
+        return Ok(Redirect::to(&step_url(id, step)).into_response());
+    }
+    let events = db::events(&mut tx, id).await?;
+    let documents = db::documents(&mut tx, id).await?;
+    let requests = integrations::of_case(&mut tx, id).await?;
+    let thread = messages::of_case(&mut tx, id).await?;
+    let office = office_name(&mut tx, &case.office_code).await?;
+    let acting_for = match case.delegation_id {
+        Some(d) => delegations::describe(&mut tx, d).await?,
+        None => None,
+    };
+    messages::mark_read_by_citizen(&mut tx, Thread::Case(id)).await?;
+    tx.commit().await?;
+    let mut context = auth_context(&tenant, &csrf);
+    context.insert("registry_mark", &case.registry_mark(&tenant.0.profile.ipa_code));
+    context.insert("case", &case);
+    context.insert("office", &office);
+    context.insert("acting_for", &acting_for);
+    context.insert("events", &events);
+    context.insert("documents", &documents);
+    context.insert("requests", &requests);
+    context.insert("messages", &thread);
+    context.insert("just_submitted", &query.inviata.is_some());
+    context.insert("just_answered", &query.integrazione.is_some());
+    // Only our own message keys come back in the query.
+    let error = query.errore.filter(|e| matches!(e.as_str(), "cases.message_empty" | "cases.message_too_long"));
+    context.insert("message_error", &error);
+    Ok(render_page(&state, &tenant.site(), "case_page.html", &context)?.into_response())
+}
+
+/// Streams a document of the person's case; another ente's or another
+/// person's case is simply not found.
+pub async fn download(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    session: CurrentSession,
+    Path((case_id, document_id)): Path<(Uuid, Uuid)>,
+) -> AppResult<Response> {
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    db::case_of_user(&mut tx, case_id, session.user_id, false).await?.ok_or(AppError::NotFound)?;
+    let document = db::document(&mut tx, case_id, document_id).await?.ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    let object = match state.store.get(tenant.0.id, &document.sha256).await {
+        Ok(object) => object,
+        Err(StoreError::NotFound) => {
+            return Err(AppError::Internal(anyhow::anyhow!("document {} has no stored object", document.id)))
+        }
+        Err(e) => {
+            tracing::warn!(error = ?e, "storage unavailable for a download");
+            return Err(AppError::Unavailable);
+        }
+    };
+    let disposition = format!(
+        "attachment; filename=\"{}\"; filename*=UTF-8''{}",
+        ascii_fallback(&document.name),
+        percent_encoding::utf8_percent_encode(&document.name, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let mut response = Body::from_stream(object.stream).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(&document.mime).map_err(anyhow::Error::from)?);
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(object.size));
+    headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).map_err(anyhow::Error::from)?);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    headers
+        .insert(header::ETAG, HeaderValue::from_str(&format!("\"{}\"", document.sha256)).map_err(anyhow::Error::from)?);
+    Ok(response)
+}
+
+/// The file name for clients that ignore `filename*`: ASCII, no quotes.
+fn ascii_fallback(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect()
+}
