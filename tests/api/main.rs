@@ -6,6 +6,7 @@ mod helpers;
 mod accessibility;
 mod auth;
 mod catalog;
+mod fascicolo;
 mod isolation;
 mod registry;
 mod tenancy;
