@@ -5,8 +5,9 @@
 #                             OpenSSL; libclang to generate bindings), Node.js +
 #                             npm, and the Bootstrap Italia design system
 #   scripts/setup.sh --test   also what the tests drive: Chromium, xmlsec1, poppler-utils
-#                             (pdftotext/pdfinfo read the PDF receipts back), and
-#                             AgID's spid-sp-test and the aiosmtpd SMTP sink (in a Python venv, .venv-test)
+#                             (pdftotext/pdfinfo read the PDF receipts back), AgID's
+#                             spid-sp-test and the aiosmtpd SMTP sink (in a Python venv, .venv-test),
+#                             and the s3s-fs S3 server (cargo install, ~3.5 min the first time)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-run}
@@ -49,5 +50,14 @@ if [[ $mode == --test ]]; then
     echo "==> spid-sp-test (PyPI) in $venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check spid-sp-test==1.2.18 aiosmtpd==1.4.6
+  fi
+fi
+
+if [[ $mode == --test ]]; then
+  # The S3 peer of the storage tests. Pinned: newer releases need a newer rustc.
+  s3s_bin=${S3S_FS:-${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs}
+  if [[ ! -x $s3s_bin ]] && ! command -v s3s-fs >/dev/null 2>&1; then
+    echo "==> cargo install s3s-fs 0.14.1"
+    cargo install s3s-fs --version 0.14.1 --features binary --locked -q
   fi
 fi

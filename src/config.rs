@@ -69,6 +69,17 @@ pub struct Settings {
     /// How old an unreferenced stored object must be before the sweep removes
     /// it: longer than any upload or submission can take.
     pub orphan_grace_secs: u64,
+    /// Where case file documents live: `local` (a directory) or `s3`.
+    pub storage_backend: String,
+    /// The `local` backend's directory. Absent: `<data_dir>/files`.
+    pub storage_dir: Option<PathBuf>,
+    /// S3 endpoint (`https://s3.example.it`, `http://127.0.0.1:9000`). Absent: AWS itself.
+    pub s3_endpoint: Option<String>,
+    pub s3_region: String,
+    pub s3_bucket: Option<String>,
+    pub s3_access_key: Option<String>,
+    pub s3_secret_key: Option<Secret>,
+    /// The platform's cap on one uploaded file, whatever a procedure allows.
     pub upload_max_bytes: u64,
 }
 
@@ -105,6 +116,13 @@ impl Default for Settings {
             tls_key_file: None,
             support_email: String::new(),
             orphan_grace_secs: 6 * 3600,
+            storage_backend: "local".into(),
+            storage_dir: None,
+            s3_endpoint: None,
+            s3_region: "us-east-1".into(),
+            s3_bucket: None,
+            s3_access_key: None,
+            s3_secret_key: None,
             upload_max_bytes: 100 * 1024 * 1024,
         }
     }
@@ -142,6 +160,11 @@ impl Settings {
 
     pub fn dev_pages(&self) -> bool {
         self.dev_pages.unwrap_or(self.base_domain == "localhost")
+    }
+
+    /// The `local` storage backend's directory.
+    pub fn storage_dir(&self) -> PathBuf {
+        self.storage_dir.clone().unwrap_or_else(|| self.data_dir.join("files"))
     }
 
     /// Reads `SPORTELLO_CONFIG` (or `sportello.toml` when present), then the environment.
@@ -221,6 +244,30 @@ impl Settings {
         if let Some(v) = var("SKEBBY_PASSWORD") {
             self.skebby_password = Some(Secret(v));
         }
+        if let Some(v) = var("SPORTELLO_STORAGE_BACKEND") {
+            self.storage_backend = v.trim().to_ascii_lowercase();
+        }
+        if let Some(v) = var("SPORTELLO_STORAGE_DIR") {
+            self.storage_dir = Some(v.into());
+        }
+        if let Some(v) = var("SPORTELLO_S3_ENDPOINT") {
+            self.s3_endpoint = Some(v.trim().to_string());
+        }
+        if let Some(v) = var("SPORTELLO_S3_REGION") {
+            self.s3_region = v.trim().to_string();
+        }
+        if let Some(v) = var("SPORTELLO_S3_BUCKET") {
+            self.s3_bucket = Some(v.trim().to_string());
+        }
+        if let Some(v) = var("SPORTELLO_S3_ACCESS_KEY") {
+            self.s3_access_key = Some(v.trim().to_string());
+        }
+        if let Some(v) = var("SPORTELLO_S3_SECRET_KEY") {
+            self.s3_secret_key = Some(Secret(v));
+        }
+        if let Some(v) = var("SPORTELLO_UPLOAD_MAX_BYTES") {
+            self.upload_max_bytes = v.trim().parse().context("SPORTELLO_UPLOAD_MAX_BYTES")?;
+        }
         Ok(())
     }
 }
@@ -248,6 +295,9 @@ mod tests {
             "SPORTELLO_BASE_DOMAIN" => Some("Sportello.Example.IT".into()),
             "SPORTELLO_CRS_CA" => Some("/etc/crs/a.pem, /etc/crs/b.pem".into()),
             "SPORTELLO_TLS_LISTEN" => Some("0.0.0.0:8443".into()),
+            "SPORTELLO_STORAGE_BACKEND" => Some("S3".into()),
+            "SPORTELLO_S3_SECRET_KEY" => Some("sk-hunter2".into()),
+            "SPORTELLO_UPLOAD_MAX_BYTES" => Some("1048576".into()),
             _ => None,
         })
         .unwrap();
@@ -255,5 +305,9 @@ mod tests {
         assert_eq!(s.tls_listen, Some("0.0.0.0:8443".parse().unwrap()));
         assert_eq!(s.trusted_proxies.len(), 2);
         assert_eq!(s.base_domain, "sportello.example.it");
+        assert_eq!(s.storage_backend, "s3");
+        assert_eq!(s.upload_max_bytes, 1 << 20);
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert_eq!(s.storage_dir(), PathBuf::from("var/files"));
     }
 }

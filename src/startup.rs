@@ -27,6 +27,7 @@ use crate::{
     config::Settings,
     db::{self, DbTargets},
     error::AppError,
+    fascicolo::Store,
     notify::{
         self,
         mail::Mailer,
@@ -74,6 +75,7 @@ impl Application {
         };
         let mailer = Mailer::new(settings.smtp_url.as_ref().map(|s| s.expose()), &settings.mail_from)?;
         let cards = CardVerifier::load(&settings.crs_ca_files)?;
+        let store = Store::from_settings(&settings).await.context("opening the case file storage")?;
         let tls = match settings.tls_listen {
             Some(address) => {
                 let acceptor = web::tls::acceptor(&settings, &cards)?;
@@ -82,9 +84,7 @@ impl Application {
             }
             None => None,
         };
-        let store = crate::fascicolo::Store::from_settings(&settings).await.context("opening the document store")?;
         let state = AppState {
-            store,
             tenants: TenantResolver::new(pool.clone(), &settings.platform_hosts),
             authz: Default::default(),
             limits: Default::default(),
@@ -93,6 +93,7 @@ impl Application {
             saml_idps: Arc::new(auth::spid::IdentityProviders::load(&settings)?),
             oidc: Default::default(),
             crs: Arc::new(cards),
+            store,
             pages: page_cache::PageCache::new(Duration::from_secs(settings.page_cache_ttl_secs)),
             db: pool,
             renderer: Arc::new(renderer),
@@ -239,15 +240,21 @@ async fn not_found() -> AppError {
     AppError::NotFound
 }
 
-/// Ready when PostgreSQL answers within two seconds.
+/// Ready when PostgreSQL and the document storage answer within two seconds.
 async fn readiness(State(state): State<AppState>) -> impl IntoResponse {
-    let db_ok = tokio::time::timeout(Duration::from_secs(2), sqlx::query("select 1").execute(&state.db))
-        .await
-        .is_ok_and(|r| r.is_ok());
-    let status = if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let two_seconds = Duration::from_secs(2);
+    let (db_ok, store_ok) = tokio::join!(
+        async {
+            tokio::time::timeout(two_seconds, sqlx::query("select 1").execute(&state.db)).await.is_ok_and(|r| r.is_ok())
+        },
+        async { tokio::time::timeout(two_seconds, state.store.check()).await.is_ok_and(|r| r.is_ok()) },
+    );
+    let ready = db_ok && store_ok;
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = serde_json::json!({
-        "status": if db_ok { "ready" } else { "unavailable" },
+        "status": if ready { "ready" } else { "unavailable" },
         "database": if db_ok { "ok" } else { "unreachable" },
+        "storage": if store_ok { "ok" } else { "unreachable" },
     });
     (status, Json(body))
 }

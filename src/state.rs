@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use crate::{
     auth::{authz::Authz, crs::CardVerifier, ratelimit::RateLimits},
     config::Settings,
+    fascicolo::Store,
     notify::{mail::Mailer, sms::SmsGateway},
     tenancy::TenantResolver,
     web::{page_cache::PageCache, render::Renderer},
@@ -28,8 +29,8 @@ pub struct AppState {
     pub oidc: crate::auth::oidc::Providers,
     /// The CA list for CRS/CNS card sign-in.
     pub crs: Arc<CardVerifier>,
-    /// The case file's document store (S3 or the local filesystem).
-    pub store: crate::fascicolo::Store,
+    /// Case file documents (S3 or a local directory).
+    pub store: Store,
 }
 
 impl AppState {

@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use uuid::Uuid;
 
 use super::db;
@@ -21,7 +20,7 @@ pub struct Swept {
 pub async fn sweep(state: &AppState, grace: Duration) -> anyhow::Result<Swept> {
     let mut swept = Swept::default();
     let tenants: Vec<(Uuid,)> = sqlx::query_as("select id from tenants").fetch_all(&state.db).await?;
-    let cutoff = Utc::now() - chrono::Duration::from_std(grace)?;
+    let cutoff = std::time::SystemTime::now() - grace;
     for (tenant_id,) in tenants {
         let objects = state.store.list(tenant_id).await?;
         if objects.is_empty() {

@@ -11,7 +11,7 @@ use super::db::{self, Document, NewDocument};
 use crate::{
     db::TenantTx,
     error::AppError,
-    fascicolo::{safe_file_name, Format, UploadError, UploadPolicy},
+    fascicolo::{safe_file_name, UploadError, UploadPolicy},
     state::AppState,
 };
 
@@ -95,7 +95,7 @@ pub async fn receive(
                 received.documents.push(document);
             }
             Err(UploadError::Client(e)) => {
-                return Err(AppError::Internal(e.context("upload interrupted by the client")))
+                return Err(AppError::Internal(anyhow::anyhow!(e).context("upload interrupted by the client")))
             }
             Err(e) => received.refused.push((name, e)),
         }
@@ -117,7 +117,5 @@ fn bad_body(e: MultipartError) -> AppError {
 pub fn policy(state: &AppState, extensions: &[String], max_mb: Option<u64>) -> UploadPolicy {
     let cap = state.settings.upload_max_bytes;
     let max_bytes = max_mb.map(|mb| (mb * 1024 * 1024).min(cap)).unwrap_or(cap);
-    let mut accepted: Vec<Format> = extensions.iter().filter_map(|e| Format::from_extension(e)).collect();
-    accepted.dedup();
-    UploadPolicy { max_bytes, accepted }
+    UploadPolicy::from_extensions(extensions, max_bytes)
 }

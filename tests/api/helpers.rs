@@ -328,3 +328,182 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// S3: s3s-fs (installed by `scripts/setup.sh --test`), a real S3 API that checks
+// SigV4 signatures, so the tests run the same aws-sdk-s3 code as production.
+
+pub const S3_ACCESS_KEY: &str = "sportello-test";
+pub const S3_SECRET_KEY: &str = "sportello-test-secret";
+
+/// The s3s-fs binary: `$S3S_FS`, cargo's bin folder, or the PATH.
+fn s3s_fs_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("S3S_FS") {
+        return path.into();
+    }
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    match cargo_home.map(|c| c.join("bin/s3s-fs")).filter(|p| p.exists()) {
+        Some(path) => path,
+        None => "s3s-fs".into(),
+    }
+}
+
+/// Children are forked from one thread that lives as long as the process: the
+/// parent-death signal fires when the *thread* that forked exits, and each test's
+/// runtime threads end with the test.
+fn spawn_from_long_lived_thread(command: std::process::Command) -> std::io::Result<std::process::Child> {
+    type Request = (std::process::Command, std::sync::mpsc::Sender<std::io::Result<std::process::Child>>);
+    static SPAWNER: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Request>>> =
+        std::sync::OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Request>();
+        std::thread::Builder::new()
+            .name("test-services-parent".into())
+            .spawn(move || {
+                for (mut command, reply) in rx {
+                    let _ = reply.send(command.spawn());
+                }
+            })
+            .expect("spawning the services thread");
+        std::sync::Mutex::new(tx)
+    });
+    let (reply, answer) = std::sync::mpsc::channel();
+    spawner.lock().unwrap().send((command, reply)).map_err(|_| std::io::Error::other("spawner thread gone"))?;
+    answer.recv().map_err(|_| std::io::Error::other("spawner thread gone"))?
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// One s3s-fs process serving `dir` on a loopback port; killed when dropped (and with
+/// the test process, by its parent-death signal).
+pub struct S3Server {
+    pub port: u16,
+    pub dir: PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl S3Server {
+    /// A server of its own, on a fresh port and directory: for tests that kill it.
+    pub async fn start_private() -> S3Server {
+        let dir = scratch().join("s3-private").join(uuid::Uuid::new_v4().simple().to_string());
+        Self::start(dir, free_port()).await
+    }
+
+    pub async fn start(dir: PathBuf, port: u16) -> S3Server {
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut server = S3Server { port, dir, child: None };
+        server.launch().await;
+        server
+    }
+
+    async fn launch(&mut self) {
+        use std::os::unix::process::CommandExt;
+        let binary = s3s_fs_binary();
+        let mut command = std::process::Command::new(&binary);
+        command
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
+            .arg(&self.dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        unsafe {
+            command.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).map_err(std::io::Error::from)
+            });
+        }
+        let mut child = spawn_from_long_lived_thread(command)
+            .unwrap_or_else(|e| panic!("starting {} ({e}): run scripts/setup.sh --test", binary.display()));
+        for _ in 0..400 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+                self.child = Some(child);
+                return;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("s3s-fs exited with {status}");
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("s3s-fs did not listen on port {} within 10 s", self.port);
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL, as a crash or a pulled cable would look to the client.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts again on the same port and directory.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.launch().await;
+    }
+
+    /// A raw client, to create buckets and to look behind the store's back.
+    pub fn client(&self) -> aws_sdk_s3::Client {
+        use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(self.endpoint())
+            .force_path_style(true)
+            .credentials_provider(Credentials::new(S3_ACCESS_KEY, S3_SECRET_KEY, None, None, "tests"))
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    /// A fresh bucket, and settings that point the store at it.
+    pub async fn bucket_settings(&self) -> Settings {
+        let bucket = format!("t-{}", uuid::Uuid::new_v4().simple());
+        self.client().create_bucket().bucket(&bucket).send().await.expect("creating a test bucket");
+        Settings {
+            storage_backend: "s3".into(),
+            s3_endpoint: Some(self.endpoint()),
+            s3_bucket: Some(bucket),
+            s3_access_key: Some(S3_ACCESS_KEY.into()),
+            s3_secret_key: Some(sportello::config::Secret::new(S3_SECRET_KEY)),
+            ..test_settings()
+        }
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+static S3: OnceCell<S3Server> = OnceCell::const_new();
+
+/// The S3 server shared by the whole test process (started on first use).
+pub async fn s3_server() -> &'static S3Server {
+    S3.get_or_init(|| async {
+        sweep_old_scratch();
+        S3Server::start(scratch().join("s3"), free_port()).await
+    })
+    .await
+}
+
+/// Settings for the S3 backend on a fresh bucket of the shared server.
+pub async fn s3_settings() -> Settings {
+    s3_server().await.bucket_settings().await
+}
+
+/// Settings for the local backend on a fresh directory.
+pub fn local_storage_settings() -> Settings {
+    Settings {
+        storage_backend: "local".into(),
+        storage_dir: Some(scratch().join("files").join(uuid::Uuid::new_v4().simple().to_string())),
+        ..test_settings()
+    }
+}

@@ -7,6 +7,7 @@ mod accessibility;
 mod auth;
 mod cases;
 mod catalog;
+mod fascicolo;
 mod isolation;
 mod registry;
 mod tenancy;

@@ -66,6 +66,7 @@ async fn health_and_readiness_answer_on_any_host() {
     assert_eq!(ready.status(), 200);
     let body: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(body["database"], "ok");
+    assert_eq!(body["storage"], "ok");
 }
 
 #[tokio::test]
