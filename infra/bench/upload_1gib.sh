@@ -5,19 +5,25 @@
 # Needs s3s-fs (scripts/setup.sh --test installs it).
 #
 #   infra/bench/upload_1gib.sh [size_mib]
+# BENCH_PROFILE=dev runs the unoptimised test build instead of the release one (for a
+# quick look when no release build is at hand; its numbers are not the product's).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SIZE_MIB=${1:-1024}
 work=$(mktemp -d /tmp/sportello-bench-upload.XXXXXX)
 cleanup() {
-  [[ -n ${s3_pid:-} ]] && kill "$s3_pid" 2>/dev/null && wait "$s3_pid" 2>/dev/null
+  if [[ -n ${s3_pid:-} ]]; then
+    kill "$s3_pid" 2>/dev/null || true
+    wait "$s3_pid" 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 s3s_bin=${S3S_FS:-${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs}
 [[ -x $s3s_bin ]] || s3s_bin=$(command -v s3s-fs) || { echo "run scripts/setup.sh --test (s3s-fs)" >&2; exit 1; }
-cargo bench --locked --bench upload_1gib --no-run -q 2>/dev/null || cargo bench --locked --bench upload_1gib --no-run
+if [[ ${BENCH_PROFILE:-release} == dev ]]; then run=(cargo test --locked -q --bench upload_1gib --); else run=(cargo bench --locked -q --bench upload_1gib --); fi
+"${run[@]:0:6}" --no-run
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
@@ -35,7 +41,7 @@ echo "file: $(stat -c %s "$work/file.pdf") bytes; $(nproc) cores; $(uname -r)"
 # Twice each, interleaved, so that page cache and disk state favour neither.
 for round in 1 2; do
   for mode in store raw; do
-    cargo bench --locked -q --bench upload_1gib -- "$mode" "$work/file.pdf"
+    "${run[@]}" "$mode" "$work/file.pdf"
     rm -rf "$work/s3/bench/"*   # keep disk use at a few GiB
   done
 done

@@ -290,7 +290,11 @@ fn zip_entries(prefix: &[u8]) -> Vec<(&[u8], &[u8])> {
         let extra_len = usize::from(u16::from_le_bytes([header[28], header[29]]));
         let Some(name) = prefix.get(start + 30..start + 30 + name_len) else { break };
         let data_start = (start + 30 + name_len + extra_len).min(prefix.len());
-        let data = &prefix[data_start..prefix.len().min(data_start + 128)];
+        // The sizes are in the header unless deferred to a data descriptor (then 0); ODF
+        // requires `mimetype` stored with its size, so its content is exactly known.
+        let stored_size = u32::from_le_bytes([header[18], header[19], header[20], header[21]]) as usize;
+        let take = if stored_size > 0 { stored_size.min(128) } else { 128 };
+        let data = &prefix[data_start..prefix.len().min(data_start + take)];
         entries.push((name, data));
     }
     entries

@@ -41,28 +41,34 @@ fn pdf_policy(max_bytes: u64) -> UploadPolicy {
 /// `total` bytes of a "PDF": the header, then pseudo-random bytes from `seed`, in
 /// chunks of `chunk` bytes, made on the fly so that no test holds a large file.
 fn pdf_chunks(total: usize, chunk: usize, seed: u64) -> impl Iterator<Item = Bytes> + Send {
-    let mut state = seed | 1;
+    // splitmix64 of the word index: the bytes depend on their position only, not on
+    // how the file is cut into chunks.
+    let word = move |index: u64| {
+        let mut z = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(index.wrapping_mul(0xBF58_476D_1CE4_E5B9));
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)).to_le_bytes()
+    };
     let mut sent = 0;
     std::iter::from_fn(move || {
         if sent >= total {
             return None;
         }
-        let len = chunk.min(total - sent);
-        let mut buf = Vec::with_capacity(len);
-        while buf.len() < len {
-            // xorshift64: fast, and no two seeds give the same file.
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            buf.extend_from_slice(&state.to_le_bytes());
+        let end = sent + chunk.min(total - sent);
+        let mut buf = Vec::with_capacity(end - sent);
+        let mut pos = sent;
+        while pos < end {
+            let (index, offset) = (pos / 8, pos % 8);
+            let n = (8 - offset).min(end - pos);
+            buf.extend_from_slice(&word(index as u64)[offset..offset + n]);
+            pos += n;
         }
-        buf.truncate(len);
-        if sent == 0 {
-            let header = b"%PDF-1.7\n";
-            let n = header.len().min(len);
-            buf[..n].copy_from_slice(&header[..n]);
+        for (i, b) in b"%PDF-1.7\n".iter().enumerate() {
+            if (sent..end).contains(&i) {
+                buf[i - sent] = *b;
+            }
         }
-        sent += len;
+        sent = end;
         Some(Bytes::from(buf))
     })
 }
@@ -151,10 +157,10 @@ async fn same_content_is_stored_once(kind: Kind) {
     assert_eq!(before, after, "the stored object is not rewritten (same modification time)");
     assert_eq!(store.stats().deduplicated, 1);
     // A large one too, through the S3 multipart path.
-    let a = store.put_stream(tenant, stream_of(pdf_chunks(9 * MIB, 64 * 1024, 3)), &pdf_policy(20 * MIB as u64));
-    let a = a.await.unwrap();
-    let b = store.put_stream(tenant, stream_of(pdf_chunks(9 * MIB, 64 * 1024, 3)), &pdf_policy(20 * MIB as u64));
-    assert_eq!(a, b.await.unwrap());
+    let large = pdf_policy(20 * MIB as u64);
+    let a = store.put_stream(tenant, stream_of(pdf_chunks(9 * MIB, 64 * 1024, 3)), &large).await.unwrap();
+    let b = store.put_stream(tenant, stream_of(pdf_chunks(9 * MIB, 64 * 1024, 3)), &large).await.unwrap();
+    assert_eq!(a, b);
     assert_eq!(store.list(tenant).await.unwrap().len(), 2);
     assert_eq!(store.stats().deduplicated, 2);
     assert_eq!(store.staging_count().await.unwrap(), 0);
@@ -164,8 +170,8 @@ async fn large_file_streams_in_parts(kind: Kind) {
     let store = store(kind).await;
     let tenant = Uuid::new_v4();
     let size = 40 * MIB + 123;
-    let stored = store.put_stream(tenant, stream_of(pdf_chunks(size, 64 * 1024, 4)), &pdf_policy(100 * MIB as u64));
-    let stored = stored.await.unwrap();
+    let policy = pdf_policy(100 * MIB as u64);
+    let stored = store.put_stream(tenant, stream_of(pdf_chunks(size, 64 * 1024, 4)), &policy).await.unwrap();
     assert_eq!(stored.sha256, sha_of(pdf_chunks(size, 64 * 1024, 4)));
     assert_eq!(read_back(&store, tenant, &stored.sha256).await, (size as u64, stored.sha256.clone(), size as u64));
     if let Kind::S3 = kind {
@@ -197,8 +203,9 @@ async fn oversize_is_refused_early(kind: Kind) {
     assert_nothing_left(&store, tenant).await;
 
     // Past the limit after some parts were sent: the multipart upload is aborted.
-    let err = store.put_stream(tenant, stream_of(pdf_chunks(30 * MIB, 64 * 1024, 6)), &pdf_policy(20 * MIB as u64));
-    assert!(matches!(err.await, Err(UploadError::TooLarge { .. })));
+    let policy = pdf_policy(20 * MIB as u64);
+    let result = store.put_stream(tenant, stream_of(pdf_chunks(30 * MIB, 64 * 1024, 6)), &policy).await;
+    assert!(matches!(result, Err(UploadError::TooLarge { .. })));
     assert_nothing_left(&store, tenant).await;
 }
 
@@ -261,7 +268,7 @@ async fn a_broken_body_leaves_nothing(kind: Kind) {
     let tenant = Uuid::new_v4();
     // The client goes away after 10 MiB (past the first S3 part).
     let body = stream_of(pdf_chunks(10 * MIB, 64 * 1024, 10))
-        .chain(futures::stream::once(async { Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset")) }));
+        .chain(futures::stream::iter([Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset"))]));
     let err = store.put_stream(tenant, body, &pdf_policy(100 * MIB as u64)).await.unwrap_err();
     assert!(matches!(err, UploadError::Client(_)), "{err:?}");
     assert_eq!(err.code(), "upload_interrupted");
@@ -273,7 +280,8 @@ async fn a_cancelled_upload_leaves_nothing(kind: Kind) {
     let tenant = Uuid::new_v4();
     // The handler's future is dropped mid-body (axum does so when the client disconnects).
     let body = stream_of(pdf_chunks(12 * MIB, 64 * 1024, 11)).chain(futures::stream::pending());
-    let upload = store.put_stream(tenant, body, &pdf_policy(100 * MIB as u64));
+    let policy = pdf_policy(100 * MIB as u64);
+    let upload = store.put_stream(tenant, body, &policy);
     assert!(tokio::time::timeout(Duration::from_secs(3), upload).await.is_err());
     // S3 aborts from a task of its own: wait for it, within bounds.
     for _ in 0..100 {
@@ -371,7 +379,7 @@ async fn local_aborted_upload_leaves_no_temp_file() {
     let store = Store::from_settings(&settings).await.unwrap();
     let tenant = Uuid::new_v4();
     let body = stream_of(pdf_chunks(3 * MIB, 64 * 1024, 13))
-        .chain(futures::stream::once(async { Err(io::Error::new(io::ErrorKind::UnexpectedEof, "cut")) }));
+        .chain(futures::stream::iter([Err(io::Error::new(io::ErrorKind::UnexpectedEof, "cut"))]));
     assert!(store.put_stream(tenant, body, &pdf_policy(100 * MIB as u64)).await.is_err());
     let dir = settings.storage_dir();
     let staging: Vec<_> = std::fs::read_dir(dir.join("staging")).unwrap().flatten().collect();
