@@ -32,6 +32,11 @@ use crate::{
     web::render_page,
 };
 
+/// Submissions wait here, holding no database connection, rather than in the
+/// pool: they queue on the ente's registry counter anyway, and a burst of them
+/// must not starve every other request of connections.
+static SUBMISSIONS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(8);
+
 pub async fn submit(
     State(state): State<AppState>,
     tenant: CurrentTenant,
@@ -39,6 +44,7 @@ pub async fn submit(
     session: CurrentSession,
     Path(id): Path<Uuid>,
 ) -> AppResult<Response> {
+    let _permit = SUBMISSIONS.acquire().await.map_err(|e| AppError::Internal(e.into()))?;
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     let case = match draft::own_draft(&mut tx, id, &session).await? {
         Ok(case) => case,

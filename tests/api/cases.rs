@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::{last_message, register, sign_in_with_otp, ROCCAMARE, VALMORA},
-    helpers::{assert_translated, location, spawn_app, Browser, TestApp},
+    helpers::{assert_translated, location, s3_settings, spawn_app_with, Browser, TestApp},
 };
 
 /// A procedure with no form of its own: the generic one (applicant, subject, attachments).
@@ -72,7 +72,7 @@ async fn fill_generic(browser: &mut Browser, id: Uuid, files: Vec<(&str, Vec<u8>
 
 #[tokio::test]
 async fn a_citizen_starts_fills_submits_and_follows_a_case() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(s3_settings().await).await;
     let mut maria = citizen(&app, VALMORA, "maria@example.it", "347 123 4567").await;
     let procedure = maria.get_text(&format!("/servizi/{GENERIC}")).await;
     assert!(procedure.contains(&format!("/servizi/{GENERIC}/richiesta")), "the service page leads to the form");
@@ -206,7 +206,7 @@ async fn tenant_of(app: &TestApp, host: &str) -> std::sync::Arc<sportello::tenan
 
 #[tokio::test]
 async fn bad_files_are_refused_with_a_clear_message_and_nothing_is_kept() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(s3_settings().await).await;
     let mut maria = citizen(&app, VALMORA, "maria@example.it", "347 123 4567").await;
     let id = start(&mut maria, GENERIC).await;
     let cases = [
@@ -234,7 +234,7 @@ async fn bad_files_are_refused_with_a_clear_message_and_nothing_is_kept() {
 
 #[tokio::test]
 async fn a_procedure_asking_a_higher_level_sends_a_weaker_session_to_sign_in_again() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(s3_settings().await).await;
     let mut luca = register(&app, VALMORA, "luca@example.it", "3331112222").await;
     luca.get_text("/accesso").await;
     let response = luca
@@ -253,7 +253,7 @@ async fn a_procedure_asking_a_higher_level_sends_a_weaker_session_to_sign_in_aga
 
 #[tokio::test]
 async fn five_hundred_concurrent_submissions_get_numbers_one_to_five_hundred() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(s3_settings().await).await;
     let mut maria = citizen(&app, VALMORA, "maria@example.it", "347 123 4567").await;
     let id = start(&mut maria, GENERIC).await;
     let response = fill_generic(&mut maria, id, vec![]).await;
@@ -308,7 +308,7 @@ async fn five_hundred_concurrent_submissions_get_numbers_one_to_five_hundred() {
 
 #[tokio::test]
 async fn cases_documents_and_messages_of_another_ente_or_person_answer_404() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(s3_settings().await).await;
     let mut maria = citizen(&app, VALMORA, "maria@example.it", "347 123 4567").await;
     let id = start(&mut maria, GENERIC).await;
     let response = fill_generic(&mut maria, id, vec![("planimetria.pdf", PDF.to_vec())]).await;
@@ -348,7 +348,7 @@ async fn cases_documents_and_messages_of_another_ente_or_person_answer_404() {
 
 #[tokio::test]
 async fn assistance_requests_and_delegations_work_and_stay_private() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(s3_settings().await).await;
     let mut maria = citizen(&app, VALMORA, "maria@example.it", "347 123 4567").await;
     // A company she represents, with a wrong then a right VAT number.
     let bad = maria
