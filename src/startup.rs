@@ -128,6 +128,18 @@ impl Application {
                 limits.sweep();
             }
         });
+        // Stored objects no document refers to any more go, hourly.
+        let state = self.state.clone();
+        let orphans = tokio::spawn(async move {
+            let grace = Duration::from_secs(state.settings.orphan_grace_secs);
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                if let Err(e) = cases::sweep::sweep(&state, grace).await {
+                    tracing::warn!(error = ?e, "orphan sweep failed");
+                }
+            }
+        });
         tracing::info!(address = %self.listener.local_addr()?, "serving");
         use axum::serve::ListenerExt;
         // Responses leave at once instead of waiting on Nagle's algorithm.
@@ -161,6 +173,7 @@ impl Application {
             let _ = task.await;
         }
         sweeper.abort();
+        orphans.abort();
         listener_task.abort();
         Ok(result?)
     }

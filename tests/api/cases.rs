@@ -422,3 +422,30 @@ async fn assistance_requests_and_delegations_work_and_stay_private() {
     let mut gino = citizen(&app, ROCCAMARE, "gino@example.it", "333 444 5555").await;
     assert_eq!(gino.get(&thread_url).await.status(), 404, "another ente's request is not found");
 }
+
+#[tokio::test]
+async fn the_sweep_removes_objects_nothing_refers_to_and_keeps_the_rest() {
+    let app = spawn_app_with(s3_settings().await).await;
+    let mut maria = citizen(&app, VALMORA, "maria@example.it", "347 123 4567").await;
+    let id = start(&mut maria, GENERIC).await;
+    let kept = [PDF, b"% tenuto\n"].concat();
+    let response = fill_generic(&mut maria, id, vec![("a.pdf", PDF.to_vec()), ("b.pdf", kept.clone())]).await;
+    assert_eq!(response.status(), 303);
+    let tenant = app.tenant_id_of("valmora").await;
+    let mut tx = TenantTx::begin(&app.db.app, tenant).await.unwrap();
+    let documents = cases_db::documents(&mut tx, id).await.unwrap();
+    tx.commit().await.unwrap();
+    let removed = documents.iter().find(|d| d.name == "a.pdf").unwrap();
+    let response =
+        maria.post(&format!("/area-personale/pratiche/{id}/allegati/{}/elimina", removed.id), &[("step", "2")]).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(app.state.store.list(tenant).await.unwrap().len(), 2, "removing an attachment keeps the object");
+    // Within the grace period nothing goes; past it, only the unreferenced object.
+    let swept = sportello::cases::sweep::sweep(&app.state, std::time::Duration::from_secs(3600)).await.unwrap();
+    assert_eq!(swept.objects, 0);
+    let swept = sportello::cases::sweep::sweep(&app.state, std::time::Duration::ZERO).await.unwrap();
+    assert_eq!(swept.objects, 1);
+    let left: Vec<String> = app.state.store.list(tenant).await.unwrap().into_iter().map(|o| o.sha256).collect();
+    let kept_doc = documents.iter().find(|d| d.name == "b.pdf").unwrap();
+    assert_eq!(left, vec![kept_doc.sha256.clone()]);
+}
