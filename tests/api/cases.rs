@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::{last_message, register, sign_in_with_otp, ROCCAMARE, VALMORA},
-    helpers::{assert_translated, location, s3_settings, spawn_app_with, Browser, TestApp},
+    helpers::{assert_translated, location, s3_settings, spawn_app_with, Browser, S3Server, TestApp},
 };
 
 /// A procedure with no form of its own: the generic one (applicant, subject, attachments).
@@ -448,4 +448,55 @@ async fn the_sweep_removes_objects_nothing_refers_to_and_keeps_the_rest() {
     let left: Vec<String> = app.state.store.list(tenant).await.unwrap().into_iter().map(|o| o.sha256).collect();
     let kept_doc = documents.iter().find(|d| d.name == "b.pdf").unwrap();
     assert_eq!(left, vec![kept_doc.sha256.clone()]);
+}
+
+#[tokio::test]
+async fn a_storage_outage_keeps_the_step_and_the_submission_whole() {
+    let mut server = S3Server::start_private().await;
+    let app = spawn_app_with(server.bucket_settings().await).await;
+    let mut maria = citizen(&app, VALMORA, "maria@example.it", "347 123 4567").await;
+    let id = start(&mut maria, GENERIC).await;
+    let tenant = app.tenant_id_of("valmora").await;
+    let documents = |app: &TestApp| {
+        let pool = app.db.app.clone();
+        async move {
+            let mut tx = TenantTx::begin(&pool, tenant).await.unwrap();
+            let documents = cases_db::documents(&mut tx, id).await.unwrap();
+            let case = cases_db::case_by_id(&mut tx, id, false).await.unwrap().unwrap();
+            let entries: i64 =
+                sqlx::query_scalar("select count(*) from registry_entries").fetch_one(tx.conn()).await.unwrap();
+            tx.commit().await.unwrap();
+            (documents, case, entries)
+        }
+    };
+
+    // Storage goes away: the step with a file is refused whole, with a clear message.
+    server.kill();
+    let response = fill_generic(&mut maria, id, vec![("planimetria.pdf", PDF.to_vec())]).await;
+    assert_eq!(response.status(), 503);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("archivio dei documenti non è al momento raggiungibile"), "{page}");
+    let (docs, case, _) = documents(&app).await;
+    assert!(docs.is_empty(), "no document row without its object");
+    assert!(case.answers.0.get("subject").is_none(), "the failed step was not recorded");
+
+    // Back again: the same step goes through.
+    server.restart().await;
+    let response = fill_generic(&mut maria, id, vec![("planimetria.pdf", PDF.to_vec())]).await;
+    assert_eq!(response.status(), 303);
+
+    // Down during submission: nothing is registered, the case stays a draft.
+    server.kill();
+    let response = maria.post(&format!("/area-personale/pratiche/{id}/invia"), &[]).await;
+    assert_eq!(response.status(), 503);
+    assert!(response.text().await.unwrap().contains("Nulla è stato protocollato"));
+    let (_, case, entries) = documents(&app).await;
+    assert_eq!((case.status.as_str(), case.registry_number, entries), ("draft", None, 0));
+
+    // Back again: the submission takes number 1 — the failed attempt used none.
+    server.restart().await;
+    let response = maria.post(&format!("/area-personale/pratiche/{id}/invia"), &[]).await;
+    assert_eq!(response.status(), 303);
+    let (_, case, entries) = documents(&app).await;
+    assert_eq!((case.status.as_str(), case.registry_number, entries), ("submitted", Some(1), 1));
 }
