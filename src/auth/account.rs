@@ -348,12 +348,16 @@ async fn download_data(
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     let user = users::by_id(&mut tx, session.user_id).await?.ok_or(AppError::NotFound)?;
     let sessions = list_sessions(&mut tx, &session).await?;
+    let cases = crate::cases::db::cases_of_user(&mut tx, session.user_id).await?;
+    let delegations = crate::cases::delegations::active(&mut tx, session.user_id).await?;
     tx.commit().await?;
     let body = serde_json::json!({
         "ente": tenant.0.name,
         "generated_at": Utc::now(),
         "account": user,
         "sessions": sessions,
+        "cases": cases,
+        "delegations": delegations,
     });
     Ok((
         [

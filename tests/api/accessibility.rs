@@ -44,3 +44,47 @@ async fn public_pages_pass_axe_and_respect_the_csp() {
     assert!(output.status.success(), "browser audit failed:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(report.contains("\"violations\": []"), "{report}");
 }
+
+/// The personal area and the counter, signed in: a draft with a repeatable group,
+/// its summary, a submitted case with a request from the office, the messages,
+/// assistance and delegation pages.
+#[tokio::test]
+async fn personal_area_pages_pass_axe_and_respect_the_csp() {
+    use crate::{auth::VALMORA, cases};
+    let app = spawn_app_with(crate::helpers::s3_settings().await).await;
+    let mut maria = cases::citizen(&app, VALMORA, "maria@example.it", "347 123 4567").await;
+    let submitted = cases::submitted_case(&app, &mut maria).await;
+    let request = cases::request_integration(&app, submitted).await;
+    let draft = cases::start(&mut maria, "iscrizione-mensa-scolastica").await;
+    let generic = cases::start(&mut maria, cases::GENERIC).await;
+    let base = format!("http://{VALMORA}:{}", app.port);
+    let mut args =
+        vec!["--cookie".to_string(), base.clone(), format!("sportello_sid={}", maria.cookies["sportello_sid"])];
+    for path in [
+        "/area-personale".to_string(),
+        format!("/servizi/{}/richiesta", cases::GENERIC),
+        format!("/area-personale/pratiche/{draft}/passo/1"),
+        format!("/area-personale/pratiche/{generic}/passo/1"),
+        format!("/area-personale/pratiche/{generic}/riepilogo"),
+        format!("/area-personale/pratiche/{submitted}"),
+        format!("/area-personale/pratiche/{submitted}/integrazioni/{request}"),
+        "/area-personale/messaggi".to_string(),
+        "/area-personale/assistenza".to_string(),
+        "/area-personale/deleghe".to_string(),
+    ] {
+        args.push(format!("{base}{path}"));
+    }
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(root().join("tests/browser/audit.mjs"))
+            .args(&args)
+            .current_dir(root())
+            .output()
+            .expect("node (installed by scripts/setup.sh)")
+    })
+    .await
+    .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "browser audit failed:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!report.contains("\"status\": 303") && !report.contains("\"status\": 404"), "{report}");
+}

@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// A procedure with no form of its own: the generic one (applicant, subject, attachments).
-const GENERIC: &str = "certificato-destinazione-urbanistica";
+pub const GENERIC: &str = "certificato-destinazione-urbanistica";
 pub const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
 
 pub async fn citizen(app: &TestApp, host: &str, email: &str, mobile: &str) -> Browser {
@@ -68,6 +68,27 @@ async fn fill_generic(browser: &mut Browser, id: Uuid, files: Vec<(&str, Vec<u8>
         form = form.part("attachments", Part::bytes(bytes).file_name(name.to_string()));
     }
     browser.post_multipart(&format!("/area-personale/pratiche/{id}/passo/2"), form).await
+}
+
+/// A submitted case of the generic procedure, with one attachment.
+pub async fn submitted_case(app: &TestApp, browser: &mut Browser) -> Uuid {
+    let _ = app;
+    let id = start(browser, GENERIC).await;
+    let response = fill_generic(browser, id, vec![("planimetria.pdf", PDF.to_vec())]).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(browser.post(&format!("/area-personale/pratiche/{id}/invia"), &[]).await.status(), 303);
+    id
+}
+
+/// The office asks for more on `case` (the back office's domain function).
+pub async fn request_integration(app: &TestApp, case: Uuid) -> Uuid {
+    let tenant = tenant_of(app, VALMORA).await;
+    let mut tx = TenantTx::begin(&app.db.app, tenant.id).await.unwrap();
+    let id = integrations::request_integration(&app.state, &tenant, &mut tx, case, "Manca la visura.", None, "Ufficio")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    id
 }
 
 #[tokio::test]

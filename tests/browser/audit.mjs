@@ -3,7 +3,8 @@
 //  - every axe-core WCAG 2.1 A/AA violation.
 // Exit code 1 when anything was found. Used by tests/api/accessibility.rs.
 //
-//   node tests/browser/audit.mjs [--screenshots DIR] URL...
+//   node tests/browser/audit.mjs [--screenshots DIR] [--cookie URL NAME=VALUE]... URL...
+// --cookie signs the browser in (a session cookie for the site of URL).
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -13,6 +14,12 @@ let screenshots = null;
 if (args[0] === '--screenshots') {
   screenshots = args[1];
   args.splice(0, 2);
+}
+const cookies = [];
+while (args[0] === '--cookie') {
+  const [name, ...rest] = args[2].split('=');
+  cookies.push({ url: args[1], name, value: rest.join('='), secure: true, httpOnly: true, sameSite: 'Lax' });
+  args.splice(0, 3);
 }
 const axeSource = fs.readFileSync(new URL('../../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
 const browser = await chromium.launch({
@@ -26,6 +33,10 @@ try {
   const visitor = await browser.newContext();
   // For axe, which must be injected into the page.
   const auditor = await browser.newContext({ bypassCSP: true });
+  if (cookies.length) {
+    await visitor.addCookies(cookies);
+    await auditor.addCookies(cookies);
+  }
   for (const url of args) {
     const page = await visitor.newPage();
     const problems = [];
