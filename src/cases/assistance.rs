@@ -142,6 +142,37 @@ pub async fn open(
     Ok(Redirect::to(&format!("/area-personale/assistenza/{id}")).into_response())
 }
 
+/// The ente's office (`sender` = "office") or the platform's support desk
+/// ("platform") answers a request; the citizen is e-mailed. The back office
+/// and the platform console call it.
+pub async fn staff_replies(
+    state: &AppState,
+    tenant: &crate::tenancy::Tenant,
+    tx: &mut TenantTx,
+    id: Uuid,
+    sender: &str,
+    author_name: &str,
+    body: &str,
+) -> AppResult<Uuid> {
+    let owner: Option<(Uuid, String)> =
+        sqlx::query_as("select user_id, subject from assistance_requests where id = $1")
+            .bind(id)
+            .fetch_optional(tx.conn())
+            .await?;
+    let (user_id, subject) = owner.ok_or(AppError::NotFound)?;
+    let message = messages::insert(tx, Thread::Assistance(id), sender, author_name, body).await?;
+    if let Some(email) = crate::auth::users::by_id(tx, user_id).await?.and_then(|u| u.email) {
+        let link =
+            format!("{}://{}/area-personale/assistenza/{id}", state.settings.public_scheme(), tenant.primary_host);
+        let text = format!(
+            "hai ricevuto una risposta alla tua richiesta di assistenza \"{subject}\":\n{link}\n\n{}",
+            tenant.name
+        );
+        notify::queue_mail(tx, &email, &format!("Risposta alla richiesta di assistenza — {subject}"), &text).await?;
+    }
+    Ok(message)
+}
+
 /// The office that answers general questions: the first one of the ente.
 async fn main_office(tx: &mut TenantTx) -> sqlx::Result<Option<String>> {
     let row: Option<(String,)> = sqlx::query_as("select code from offices where email <> '' order by code limit 1")

@@ -51,7 +51,7 @@ pub async fn receive(
     while let Some(field) = multipart.next_field().await.map_err(bad_body)? {
         let name = field.name().unwrap_or_default().to_string();
         let Some(raw_file_name) = field.file_name().map(str::to_string) else {
-            let value = field.text().await.map_err(bad_body)?;
+            let value = read_text(field).await?;
             received.fields.push((name, value));
             continue;
         };
@@ -101,6 +101,21 @@ pub async fn receive(
         }
     }
     Ok(received)
+}
+
+/// No text field of our forms comes near this; a bigger one is not a person typing.
+const MAX_TEXT_FIELD_BYTES: usize = 64 * 1024;
+
+/// A text field, read with a bound (the body limit is sized for files).
+async fn read_text(mut field: axum::extract::multipart::Field<'_>) -> Result<String, AppError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(bad_body)? {
+        if bytes.len() + chunk.len() > MAX_TEXT_FIELD_BYTES {
+            return Err(AppError::PayloadTooLarge);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes).map_err(|_| AppError::BadRequest("text field is not UTF-8"))
 }
 
 /// The body broke off or was not multipart: nothing was kept.

@@ -434,7 +434,25 @@ async fn assistance_requests_and_delegations_work_and_stay_private() {
         .await;
     assert_eq!(response.status(), 303);
     let thread_url = location(&response);
+    // The office answers; the citizen reads it in the thread and is e-mailed.
+    let assistance = Uuid::parse_str(thread_url.rsplit('/').next().unwrap()).unwrap();
+    let tenant_model = tenant_of(&app, VALMORA).await;
+    let mut tx = TenantTx::begin(&app.db.app, tenant).await.unwrap();
+    sportello::cases::assistance::staff_replies(
+        &app.state,
+        &tenant_model,
+        &mut tx,
+        assistance,
+        "office",
+        "URP",
+        "Dal lunedì al venerdì.",
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert!(last_message(&app, "valmora", "mail_outbox", "maria@example.it").await.contains("Orari ufficio tecnico"));
     let thread = maria.get_text(&thread_url).await;
+    assert!(thread.contains("Dal lunedì al venerdì."));
     assert_translated(&thread);
     assert!(
         thread.contains("Quando riceve l'ufficio tecnico?") || thread.contains("Quando riceve l&#x27;ufficio tecnico?")
