@@ -50,7 +50,14 @@ pub async fn submit(
         Ok(case) => case,
         Err(redirect) => return Ok(redirect),
     };
-    let documents = db::documents(&mut tx, id).await?;
+    let mut documents = db::documents(&mut tx, id).await?;
+    // Files of a field that a later answer hid are not part of the application.
+    for hidden in
+        documents.iter().filter(|d| d.field_key.as_deref().is_some_and(|k| !case.form.0.is_shown(k, &case.answers.0)))
+    {
+        db::remove_draft_document(&mut tx, id, hidden.id).await?;
+    }
+    documents.retain(|d| d.field_key.as_deref().is_none_or(|k| case.form.0.is_shown(k, &case.answers.0)));
     let errors = form::validate_all(&case.form.0, &case.answers.0, &file_counts(&documents));
     if !errors.is_empty() {
         let acting_for = match case.delegation_id {

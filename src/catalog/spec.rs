@@ -158,3 +158,43 @@ impl CatalogSpec {
         Ok(Self { categories: categories.to_vec(), offices: offices.to_vec(), procedures })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_form_stops_the_load_naming_the_file() {
+        let dir = std::env::temp_dir().join(format!("sportello-spec-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(dir.join("procedures")).unwrap();
+        let procedure = r#"
+title = "Prova"
+category = "c"
+summary = "Una procedura di prova."
+office = "UO"
+time_limit_days = 30
+
+[[form.steps]]
+title = "Dati"
+fields = [ { key = "a", label = "A", type = "file" } ]
+"#;
+        std::fs::write(dir.join("procedures/prova.toml"), procedure).unwrap();
+        let categories = [CategorySpec { slug: "c".into(), name: "C".into(), description: String::new() }];
+        let offices = [OfficeSpec {
+            code: "UO".into(),
+            name: "Ufficio".into(),
+            email: String::new(),
+            phone: String::new(),
+            address: String::new(),
+            opening_hours: String::new(),
+        }];
+        let error = CatalogSpec::load(&dir, &categories, &offices).err().expect("refused").to_string();
+        assert!(error.contains("prova.toml") && error.contains("needs `accept`"), "{error}");
+
+        std::fs::write(dir.join("procedures/prova.toml"), procedure.replace(r#"type = "file""#, r#"type = "text""#))
+            .unwrap();
+        let catalog = CatalogSpec::load(&dir, &categories, &offices).unwrap();
+        assert_eq!(catalog.procedures[0].form.as_ref().unwrap().steps[0].fields[0].key, "a");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -539,3 +539,55 @@ async fn a_storage_outage_keeps_the_step_and_the_submission_whole() {
     let (_, case, entries) = documents(&app).await;
     assert_eq!((case.status.as_str(), case.registry_number, entries), ("submitted", Some(1), 1));
 }
+
+/// A real procedure form (accesso agli atti): a file field shown on a condition,
+/// then hidden by a changed answer, is not part of what is submitted.
+#[tokio::test]
+async fn a_file_of_a_field_hidden_by_a_later_answer_is_not_submitted() {
+    let app = spawn_app_with(s3_settings().await).await;
+    let mut maria = citizen(&app, VALMORA, "maria@example.it", "347 123 4567").await;
+    let id = start(&mut maria, "accesso-atti").await;
+    let step1 = format!("/area-personale/pratiche/{id}/passo/1");
+    let identity = [
+        ("given_name", "Maria"),
+        ("family_name", "Rossi"),
+        ("fiscal_code", "RSSMRA85T10A562S"),
+        ("email", "maria@example.it"),
+    ];
+    // For others: the delegation is required, and attached.
+    let form = text_form(&identity)
+        .text("on_behalf", "others")
+        .text("represented", "Giovanni Rossi")
+        .part("delegation", Part::bytes(PDF.to_vec()).file_name("delega.pdf"));
+    let response = maria.post_multipart(&step1, form).await;
+    assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
+    // Then for herself after all: the delegation field is hidden.
+    let response = maria.post_multipart(&step1, text_form(&identity).text("on_behalf", "self")).await;
+    assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
+    // A required declaration left unticked is refused in Italian, next to the field.
+    let step2 = format!("/area-personale/pratiche/{id}/passo/2");
+    let details =
+        [("access_type", "view"), ("documents", "Delibera di giunta n. 12/2026"), ("reason", "Sono confinante.")];
+    let response = maria.post_multipart(&step2, text_form(&details)).await;
+    assert_eq!(response.status(), 422);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("is-invalid") && page.contains("aria-invalid=\"true\""), "{page}");
+    let response = maria.post_multipart(&step2, text_form(&details).text("declaration", "1")).await;
+    assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
+    let mut next = location(&response);
+    // Any further steps of the form, as they come, until the summary.
+    while next.contains("/passo/") {
+        let response = maria.post_multipart(&next, Form::new()).await;
+        assert_eq!(response.status(), 303, "{next}: {}", response.text().await.unwrap());
+        next = location(&response);
+    }
+    assert!(next.ends_with("/riepilogo"), "{next}");
+    let summary = maria.get_text(&next).await;
+    assert!(!summary.contains("delega.pdf"), "the hidden field's file is not in the summary");
+    assert_eq!(maria.post(&format!("/area-personale/pratiche/{id}/invia"), &[]).await.status(), 303);
+    let tenant = app.tenant_id_of("valmora").await;
+    let mut tx = TenantTx::begin(&app.db.app, tenant).await.unwrap();
+    let names: Vec<String> = cases_db::documents(&mut tx, id).await.unwrap().into_iter().map(|d| d.name).collect();
+    assert!(!names.iter().any(|n| n == "delega.pdf"), "{names:?}");
+    assert!(names.iter().any(|n| n.starts_with("ricevuta-")), "{names:?}");
+}
