@@ -30,6 +30,14 @@ const COLUMNS: &str = "id, identity_id, fiscal_code, given_name, family_name, em
                        mobile_verified_at, password_hash, password_changed_at, is_staff, created_at";
 
 impl User {
+    /// "Maria Rossi (RSSMRA85T10A562S)": how registers and receipts name a person.
+    pub fn name_and_fiscal_code(&self) -> String {
+        match &self.fiscal_code {
+            Some(cf) => format!("{} {} ({cf})", self.given_name, self.family_name),
+            None => format!("{} {}", self.given_name, self.family_name),
+        }
+    }
+
     /// Registered with a password and both contacts verified.
     pub fn can_sign_in_with_password(&self) -> bool {
         self.password_hash.is_some() && self.email_verified_at.is_some() && self.mobile_verified_at.is_some()

@@ -64,6 +64,14 @@ pub async fn active_one(tx: &mut TenantTx, user_id: Uuid, id: Uuid) -> sqlx::Res
         .await
 }
 
+/// "per conto di …" for a case's delegation, if it has one (revoked later or not).
+pub async fn acting_for(tx: &mut TenantTx, delegation_id: Option<Uuid>) -> sqlx::Result<Option<String>> {
+    match delegation_id {
+        Some(id) => describe(tx, id).await,
+        None => Ok(None),
+    }
+}
+
 /// The description of a delegation a case refers to (revoked later or not).
 pub async fn describe(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<String>> {
     let d: Option<Delegation> = sqlx::query_as(&format!("select {COLUMNS} from delegations where id = $1"))

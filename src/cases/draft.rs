@@ -296,10 +296,7 @@ pub async fn summary_page(
         Err(redirect) => return Ok(redirect),
     };
     let documents = db::documents(&mut tx, id).await?;
-    let acting_for = match case.delegation_id {
-        Some(d) => delegations::describe(&mut tx, d).await?,
-        None => None,
-    };
+    let acting_for = delegations::acting_for(&mut tx, case.delegation_id).await?;
     tx.commit().await?;
     let errors = form::validate_all(&case.form.0, &case.answers.0, &file_counts(&documents));
     render_summary(&state, &tenant, &csrf, &case, &documents, acting_for.as_deref(), &errors)

@@ -213,10 +213,7 @@ pub async fn answer(
         return render_answer(&state, &tenant, &csrf, &case, &request, &text, &errors, status);
     }
     let user = users::by_id(&mut tx, session.user_id).await?.ok_or(AppError::NotFound)?;
-    let correspondent = match &user.fiscal_code {
-        Some(cf) => format!("{} {} ({cf})", user.given_name, user.family_name),
-        None => format!("{} {}", user.given_name, user.family_name),
-    };
+    let correspondent = user.name_and_fiscal_code();
     // The registered document is the first attachment or, with none, the
     // answer's text (its hash is what the register keeps).
     let document_sha256 = received.documents.first().map(|d| d.sha256.clone());

@@ -60,10 +60,7 @@ pub async fn submit(
     documents.retain(|d| d.field_key.as_deref().is_none_or(|k| case.form.0.is_shown(k, &case.answers.0)));
     let errors = form::validate_all(&case.form.0, &case.answers.0, &file_counts(&documents));
     if !errors.is_empty() {
-        let acting_for = match case.delegation_id {
-            Some(d) => delegations::describe(&mut tx, d).await?,
-            None => None,
-        };
+        let acting_for = delegations::acting_for(&mut tx, case.delegation_id).await?;
         tx.commit().await?;
         return draft::render_summary(&state, &tenant, &csrf, &case, &documents, acting_for.as_deref(), &errors);
     }
@@ -114,14 +111,8 @@ pub async fn submit_case(
     documents: &[Document],
 ) -> Result<Submitted, SubmitError> {
     let user = users::by_id(tx, case.user_id).await?.ok_or(AppError::NotFound)?;
-    let applicant = match &user.fiscal_code {
-        Some(cf) => format!("{} {} ({cf})", user.given_name, user.family_name),
-        None => format!("{} {}", user.given_name, user.family_name),
-    };
-    let acting_for = match case.delegation_id {
-        Some(d) => delegations::describe(tx, d).await?,
-        None => None,
-    };
+    let applicant = user.name_and_fiscal_code();
+    let acting_for = delegations::acting_for(tx, case.delegation_id).await?;
     // The application itself, machine-readable: the registered document.
     let application = json!({
         "procedure": { "slug": case.procedure_slug, "title": case.procedure_title },

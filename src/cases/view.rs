@@ -91,10 +91,7 @@ pub async fn case_page(
     let requests = integrations::of_case(&mut tx, id).await?;
     let thread = messages::of_case(&mut tx, id).await?;
     let office = office_name(&mut tx, &case.office_code).await?;
-    let acting_for = match case.delegation_id {
-        Some(d) => delegations::describe(&mut tx, d).await?,
-        None => None,
-    };
+    let acting_for = delegations::acting_for(&mut tx, case.delegation_id).await?;
     messages::mark_read_by_citizen(&mut tx, Thread::Case(id)).await?;
     tx.commit().await?;
     let mut context = auth_context(&tenant, &csrf);
