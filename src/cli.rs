@@ -48,6 +48,30 @@ enum TenantCommand {
     /// Attach or detach custom domains.
     #[command(subcommand)]
     Domain(DomainCommand),
+    /// API tokens of an ente's own systems (see docs/BACKOFFICE.md).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Creates a token and prints its secret (shown only this once).
+    Create {
+        slug: String,
+        #[arg(long)]
+        name: String,
+        /// The role it acts with (as a staff role: operator, admin, ...).
+        #[arg(long)]
+        role: String,
+        /// An office it works for (repeat); none: those the role's policy allows.
+        #[arg(long = "office")]
+        offices: Vec<String>,
+        /// cases:read, cases:transition, cases:message, cases:document (repeat).
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+    },
+    /// Revokes a token by name.
+    Revoke { slug: String, name: String },
 }
 
 #[derive(Subcommand)]
@@ -135,6 +159,22 @@ async fn tenant_command(settings: &Settings, admin: &PgPool, command: TenantComm
             println!("{host}: collegato a {slug}");
             Ok(())
         }
+        TenantCommand::Token(TokenCommand::Create { slug, name, role, offices, scopes }) => {
+            let tenant_id = tenant_id(admin, &slug).await?;
+            let secret =
+                crate::backoffice::api::create_token(admin, tenant_id, &name, &role, &offices, &scopes).await?;
+            eprintln!("{slug}: token {name} creato; conservalo ora, non sarà più mostrato:");
+            println!("{secret}");
+            Ok(())
+        }
+        TenantCommand::Token(TokenCommand::Revoke { slug, name }) => {
+            let tenant_id = tenant_id(admin, &slug).await?;
+            if !crate::backoffice::api::revoke_token(admin, tenant_id, &name).await? {
+                bail!("{slug}: nessun token attivo con nome {name}");
+            }
+            println!("{slug}: token {name} revocato");
+            Ok(())
+        }
         TenantCommand::Domain(DomainCommand::Remove { host }) => {
             if !onboarding::remove_domain(admin, &host).await? {
                 bail!("{host}: nessun dominio personalizzato con questo nome");
@@ -143,6 +183,12 @@ async fn tenant_command(settings: &Settings, admin: &PgPool, command: TenantComm
             Ok(())
         }
     }
+}
+
+async fn tenant_id(admin: &PgPool, slug: &str) -> anyhow::Result<uuid::Uuid> {
+    let id: Option<uuid::Uuid> =
+        sqlx::query_scalar("select id from tenants where slug = $1").bind(slug).fetch_optional(admin).await?;
+    id.ok_or_else(|| anyhow::anyhow!("nessun ente con slug {slug}"))
 }
 
 async fn set_status(admin: &PgPool, slug: &str, status: TenantStatus, done: &str) -> anyhow::Result<()> {

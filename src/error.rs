@@ -27,6 +27,16 @@ pub enum AppError {
     RateLimited { retry_after_secs: u64 },
     #[error("payload too large")]
     PayloadTooLarge,
+    /// The action no longer applies to the object's current state (someone
+    /// else moved it first).
+    #[error("conflict")]
+    Conflict,
+    /// No credentials, or unknown ones (API tokens).
+    #[error("unauthorized")]
+    Unauthorized,
+    /// Refused input of an API call: field → Italian message.
+    #[error("invalid input")]
+    Invalid(std::collections::BTreeMap<String, String>),
     /// A request no form of ours sends (broken body, wrong encoding); the
     /// string names what was wrong, for the log.
     #[error("bad request: {0}")]
@@ -57,6 +67,9 @@ impl AppError {
             Self::Forbidden | Self::Csrf => StatusCode::FORBIDDEN,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Conflict => StatusCode::CONFLICT,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -74,11 +87,18 @@ impl AppError {
             Self::Csrf => "csrf",
             Self::RateLimited { .. } => "rate_limited",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::Conflict => "conflict",
+            Self::Unauthorized => "unauthorized",
+            Self::Invalid(_) => "invalid",
             Self::BadRequest(_) => "bad_request",
             Self::Internal(_) => "internal",
         }
     }
 }
+
+/// The messages of an `Invalid` error, for the JSON body.
+#[derive(Clone, Debug)]
+pub struct InvalidFields(pub std::collections::BTreeMap<String, String>);
 
 /// What `web::errors::render_error_pages` needs to draw the page.
 #[derive(Clone, Copy, Debug)]
@@ -101,6 +121,9 @@ impl IntoResponse for AppError {
         let mut response = (marker.status, marker.code).into_response();
         if let Self::RateLimited { retry_after_secs } = &self {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, (*retry_after_secs).into());
+        }
+        if let Self::Invalid(fields) = self {
+            response.extensions_mut().insert(InvalidFields(fields));
         }
         response.extensions_mut().insert(marker);
         response

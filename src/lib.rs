@@ -1,6 +1,7 @@
 //! Sportello: one deployment, every ente's portal. See README.md and docs/.
 
 pub mod auth;
+pub mod backoffice;
 pub mod cases;
 pub mod catalog;
 pub mod cli;

@@ -23,7 +23,7 @@ use tracing::Level;
 
 use crate::{
     auth::{self, authz, crs::CardVerifier, csrf, session},
-    cases, catalog,
+    backoffice, cases, catalog,
     config::Settings,
     db::{self, DbTargets},
     error::AppError,
@@ -194,6 +194,7 @@ pub fn tenant_routes(upload_max_bytes: u64) -> Vec<authz::RouteSpec> {
         auth::oidc::routes(),
         auth::account::routes(),
         cases::routes(upload_max_bytes),
+        backoffice::routes(),
         notify::pages::routes(),
     ]
     .into_iter()

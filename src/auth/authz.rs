@@ -40,7 +40,7 @@ g = _, _, _
 e = some(where (p.eft == allow))
 
 [matchers]
-m = g(r.sub, p.sub, r.dom) && r.dom == p.dom && r.obj == p.obj && r.act == p.act
+m = g(r.sub, p.sub, r.dom) && r.dom == p.dom && keyMatch(r.obj, p.obj) && r.act == p.act
 ";
 
 pub const DEFAULT_POLICY: &str = include_str!("default_policy.csv");
@@ -173,8 +173,20 @@ impl Authz {
         obj: &str,
         act: &str,
     ) -> Result<bool, AppError> {
+        self.allows_any(state, tenant, &Self::subjects(session), obj, act).await
+    }
+
+    /// Whether any of `subjects` (a session's, or an API token's role) may.
+    pub async fn allows_any(
+        &self,
+        state: &AppState,
+        tenant: &Tenant,
+        subjects: &[String],
+        obj: &str,
+        act: &str,
+    ) -> Result<bool, AppError> {
         let enforcer = self.enforcer(state, tenant).await?;
-        for subject in Self::subjects(session) {
+        for subject in subjects {
             if enforcer
                 .enforce((subject.as_str(), tenant.slug.as_str(), obj, act))
                 .map_err(|e| anyhow::anyhow!("casbin: {e}"))?

@@ -8,6 +8,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::form::{Answers, FormSpec};
+use crate::backoffice::workflow::Workflow;
 use crate::db::TenantTx;
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
@@ -32,9 +33,20 @@ pub struct Case {
     pub due_date: Option<NaiveDate>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[serde(skip)]
+    pub workflow: Option<Json<Workflow>>,
+    /// The workflow status (none for a draft).
+    pub state: Option<String>,
+    pub state_since: Option<DateTime<Utc>>,
+    pub assignee_id: Option<Uuid>,
 }
 
 impl Case {
+    /// The workflow the case was started with.
+    pub fn workflow(&self) -> Workflow {
+        self.workflow.as_ref().map(|w| w.0.clone()).unwrap_or_else(Workflow::standard)
+    }
+
     pub fn is_draft(&self) -> bool {
         self.status == "draft"
     }
@@ -45,7 +57,8 @@ impl Case {
 }
 
 const CASE_COLUMNS: &str = "id, reference, user_id, delegation_id, procedure_slug, procedure_title, office_code, form, \
-     time_limit_days, answers, step, status, registry_year, registry_number, submitted_at, due_date, created_at, updated_at";
+     time_limit_days, answers, step, status, registry_year, registry_number, submitted_at, due_date, created_at, updated_at, \
+     workflow, state, state_since, assignee_id";
 
 /// What a case copies from its procedure when it starts.
 #[derive(sqlx::FromRow)]
@@ -57,11 +70,12 @@ pub struct ProcedureTerms {
     pub min_level: i16,
     pub online: bool,
     pub form: Option<Json<FormSpec>>,
+    pub workflow: Option<Json<Workflow>>,
 }
 
 pub async fn procedure_terms(tx: &mut TenantTx, slug: &str) -> sqlx::Result<Option<ProcedureTerms>> {
     sqlx::query_as(
-        "select slug, title, office_code, time_limit_days, min_level, online, form
+        "select slug, title, office_code, time_limit_days, min_level, online, form, workflow
          from procedures where slug = $1 and published",
     )
     .bind(slug)
@@ -81,8 +95,8 @@ pub async fn create_draft(tx: &mut TenantTx, new: NewDraft<'_>) -> sqlx::Result<
     let id = Uuid::new_v4();
     sqlx::query_as(&format!(
         "insert into cases (tenant_id, id, reference, user_id, delegation_id, procedure_slug, procedure_title,
-             office_code, form, time_limit_days, answers)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             office_code, form, time_limit_days, answers, workflow)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          returning {CASE_COLUMNS}"
     ))
     .bind(tx.tenant_id)
@@ -96,6 +110,7 @@ pub async fn create_draft(tx: &mut TenantTx, new: NewDraft<'_>) -> sqlx::Result<
     .bind(Json(new.form))
     .bind(new.procedure.time_limit_days)
     .bind(Json(new.answers))
+    .bind(Json(new.procedure.workflow.as_ref().map(|w| w.0.clone()).unwrap_or_else(Workflow::standard)))
     .fetch_one(tx.conn())
     .await
 }
@@ -241,11 +256,17 @@ pub struct Event {
     pub summary: String,
 }
 
-pub async fn events(tx: &mut TenantTx, case_id: Uuid) -> sqlx::Result<Vec<Event>> {
-    sqlx::query_as("select at, kind, actor, summary from case_events where case_id = $1 order by id")
-        .bind(case_id)
-        .fetch_all(tx.conn())
-        .await
+/// The timeline; the office's internal events (`internal_*`: notes of who
+/// was assigned, opinions asked) only when `internal`.
+pub async fn events(tx: &mut TenantTx, case_id: Uuid, internal: bool) -> sqlx::Result<Vec<Event>> {
+    sqlx::query_as(
+        "select at, kind, actor, summary from case_events
+         where case_id = $1 and ($2 or kind not like 'internal\\_%') order by id",
+    )
+    .bind(case_id)
+    .bind(internal)
+    .fetch_all(tx.conn())
+    .await
 }
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]

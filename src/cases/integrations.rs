@@ -21,6 +21,7 @@ use super::{
 };
 use crate::{
     auth::{csrf::CsrfToken, login::auth_context, session::CurrentSession, users},
+    backoffice::{clock::ClockEffect, engine},
     db::TenantTx,
     error::{AppError, AppResult},
     notify,
@@ -66,8 +67,10 @@ async fn one(tx: &mut TenantTx, case_id: Uuid, id: Uuid) -> sqlx::Result<Option<
         .await
 }
 
-/// The office asks the citizen for more. The case waits on the citizen; the
-/// citizen is told by e-mail (queued in this transaction).
+/// Records a request of the office and tells the citizen (e-mail queued in
+/// this transaction). The status change is the workflow engine's
+/// (`backoffice::engine::run_transition`), which calls this.
+#[allow(clippy::too_many_arguments)]
 pub async fn request_integration(
     state: &AppState,
     tenant: &Tenant,
@@ -76,15 +79,20 @@ pub async fn request_integration(
     reason: &str,
     due_date: Option<NaiveDate>,
     requested_by: &str,
+    clock: ClockEffect,
 ) -> AppResult<Uuid> {
     let case = db::case_by_id(tx, case_id, true).await?.ok_or(AppError::NotFound)?;
     if case.is_draft() {
         return Err(AppError::NotFound);
     }
     let id = Uuid::new_v4();
+    let clock_effect = match clock {
+        ClockEffect::Suspend => "suspend",
+        ClockEffect::Interrupt => "interrupt",
+    };
     sqlx::query(
-        "insert into integration_requests (tenant_id, id, case_id, reason, due_date, requested_by)
-         values ($1, $2, $3, $4, $5, $6)",
+        "insert into integration_requests (tenant_id, id, case_id, reason, due_date, requested_by, clock_effect)
+         values ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(tx.tenant_id)
     .bind(id)
@@ -92,27 +100,29 @@ pub async fn request_integration(
     .bind(reason)
     .bind(due_date)
     .bind(requested_by)
+    .bind(clock_effect)
     .execute(tx.conn())
     .await?;
-    db::set_status(tx, case_id, "awaiting_integration").await?;
     db::add_event(
         tx,
         case_id,
         "integration_requested",
         Actor::Office,
         "L'ufficio ha chiesto un'integrazione",
-        json!({ "request": id }),
+        json!({ "request": id, "clock": clock_effect }),
     )
     .await?;
-    notify_citizen(
-        state,
-        tenant,
-        tx,
-        &case,
-        &format!("Integrazione richiesta — pratica {}", case.reference),
-        &format!("l'ufficio chiede di integrare la richiesta \"{}\":\n\n{reason}", case.procedure_title),
-    )
-    .await?;
+    let mut text = format!("l'ufficio chiede di integrare la richiesta \"{}\":\n\n{reason}", case.procedure_title);
+    if let Some(day) = due_date {
+        text.push_str(&format!("\n\nRispondi entro il {}.", crate::web::time::format_date(day)));
+    }
+    let clock_text = match clock {
+        ClockEffect::Suspend => "Il termine del procedimento è sospeso fino alla tua risposta.",
+        ClockEffect::Interrupt => "Il termine del procedimento ricomincia da capo dalla tua risposta.",
+    };
+    text.push_str(&format!("\n{clock_text}"));
+    notify_citizen(state, tenant, tx, &case, &format!("Integrazione richiesta — pratica {}", case.reference), &text)
+        .await?;
     Ok(id)
 }
 
@@ -244,9 +254,6 @@ pub async fn answer(
             .bind(case_id)
             .fetch_one(tx.conn())
             .await?;
-    if pending.0 == 0 {
-        db::set_status(&mut tx, case_id, "in_progress").await?;
-    }
     let mark = entry.mark(&tenant.0.profile.ipa_code);
     db::add_event(
         &mut tx,
@@ -257,6 +264,10 @@ pub async fn answer(
         json!({ "request": id, "registry": mark, "documents": received.documents.len() }),
     )
     .await?;
+    if pending.0 == 0 {
+        // The last pending answer: the case goes back to the office.
+        engine::resume_after_integration(&state, &tenant.0, &mut tx, case_id).await?;
+    }
     tx.commit().await?;
     Ok(Redirect::to(&format!("/area-personale/pratiche/{case_id}?integrazione=1")).into_response())
 }

@@ -64,7 +64,63 @@ pub const CLOSING_LINE: &str =
 /// The receipt as PDF bytes; the same input always gives the same bytes.
 pub fn render(receipt: &Receipt) -> Vec<u8> {
     let pages = layout(receipt);
-    write_pdf(receipt, &pages)
+    let meta = Meta {
+        title: format!("Ricevuta di presentazione {}", receipt.registry_mark),
+        author: receipt.ente_name,
+        subject: receipt.procedure_title,
+        footer: format!("Protocollo {}", receipt.registry_mark),
+        created: receipt.registered_at,
+    };
+    write_pdf(&meta, &pages)
+}
+
+/// A document the office issues (a final act): text from the workflow's
+/// template, under the ente's heading. Its registration is kept beside it (the
+/// register holds this file's hash), not printed on it.
+#[derive(Debug, Clone)]
+pub struct Act<'a> {
+    pub ente_name: &'a str,
+    pub office: &'a str,
+    pub title: &'a str,
+    pub case_reference: &'a str,
+    /// Paragraphs separated by blank lines.
+    pub body: &'a str,
+    pub issued_at: DateTime<Utc>,
+}
+
+pub fn render_act(act: &Act) -> Vec<u8> {
+    let mut l = Layout::new(&format!("{} · {} · pratica {}", act.ente_name, act.title, act.case_reference));
+    l.paragraph(act.ente_name, Font::Bold, 16.0, 0.0);
+    l.paragraph(act.office, Font::Regular, BODY, GRAY_TEXT);
+    l.gap(4.0);
+    l.rule(0.0);
+    l.gap(12.0);
+    l.paragraph(act.title, Font::Bold, 14.0, 0.0);
+    l.gap(8.0);
+    for line in act.body.trim().lines() {
+        if line.trim().is_empty() {
+            l.gap(leading(BODY) / 2.0);
+        } else {
+            l.paragraph(line.trim_end(), Font::Regular, BODY, 0.0);
+        }
+    }
+    let meta = Meta {
+        title: format!("{} — pratica {}", act.title, act.case_reference),
+        author: act.ente_name,
+        subject: act.title,
+        footer: format!("Pratica {}", act.case_reference),
+        created: act.issued_at,
+    };
+    write_pdf(&meta, &l.pages)
+}
+
+/// What the PDF's info dictionary and footer say.
+struct Meta<'a> {
+    title: String,
+    author: &'a str,
+    subject: &'a str,
+    footer: String,
+    created: DateTime<Utc>,
 }
 
 /// The PDF date of `t`, in Rome local time with its offset (what readers show as "created").
@@ -540,7 +596,7 @@ fn page_refs(i: usize) -> (Ref, Ref) {
     (Ref::new(n), Ref::new(n + 1))
 }
 
-fn write_pdf(r: &Receipt, pages: &[Vec<Op>]) -> Vec<u8> {
+fn write_pdf(r: &Meta, pages: &[Vec<Op>]) -> Vec<u8> {
     let mut pdf = Pdf::new();
     {
         let mut catalog = pdf.catalog(CATALOG);
@@ -576,11 +632,11 @@ fn write_pdf(r: &Receipt, pages: &[Vec<Op>]) -> Vec<u8> {
     }
 
     pdf.document_info(INFO)
-        .title(TextStr(&format!("Ricevuta di presentazione {}", r.registry_mark)))
-        .author(TextStr(r.ente_name))
-        .subject(TextStr(r.procedure_title))
+        .title(TextStr(&r.title))
+        .author(TextStr(r.author))
+        .subject(TextStr(r.subject))
         .creator(TextStr("Sportello"))
-        .creation_date(pdf_date(r.registered_at));
+        .creation_date(pdf_date(r.created));
 
     // The file identifier is meant to be unique per document; deriving it from everything
     // written so far keeps it so while leaving the output a function of the input.
@@ -591,10 +647,10 @@ fn write_pdf(r: &Receipt, pages: &[Vec<Op>]) -> Vec<u8> {
 }
 
 /// "Pagina i di N" on the right, the registry mark on the left, under a rule.
-fn footer(r: &Receipt, page: usize, count: usize) -> Vec<Op> {
+fn footer(r: &Meta, page: usize, count: usize) -> Vec<Op> {
     let right = encode_winansi(&format!("Pagina {page} di {count}"));
     let right_x = PAGE_W - MARGIN - text_width(&right, Font::Regular, SMALL);
-    let mut left = encode_winansi(&format!("Protocollo {}", r.registry_mark));
+    let mut left = encode_winansi(&r.footer);
     // Never let a freakishly long mark run into the page number.
     while left.len() > 1 && text_width(&left, Font::Regular, SMALL) > right_x - MARGIN - GUTTER {
         left.pop();

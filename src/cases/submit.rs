@@ -153,15 +153,20 @@ pub async fn submit_case(
         },
     )
     .await?;
+    // The case enters its workflow's first status; the legal clock starts.
+    let workflow = case.workflow();
+    let initial = workflow.status(&workflow.initial).expect("a checked workflow has its initial status");
     let (due_date,): (chrono::NaiveDate,) = sqlx::query_as(
-        "update cases set status = 'submitted', registry_year = $2, registry_number = $3, submitted_at = $4,
-             due_date = ($4 at time zone 'Europe/Rome')::date + time_limit_days, updated_at = now()
+        "update cases set status = $5, state = $6, state_since = $4, registry_year = $2, registry_number = $3,
+             submitted_at = $4, due_date = ($4 at time zone 'Europe/Rome')::date + time_limit_days, updated_at = now()
          where id = $1 returning due_date",
     )
     .bind(case.id)
     .bind(entry.year)
     .bind(entry.number)
     .bind(entry.registered_at)
+    .bind(initial.phase.as_str())
+    .bind(&initial.key)
     .fetch_one(tx.conn())
     .await?;
     let mark = entry.mark(&tenant.profile.ipa_code);

@@ -86,15 +86,19 @@ pub async fn case_page(
         let step = (case.step as usize).min(case.form.0.steps.len().saturating_sub(1));
         return Ok(Redirect::to(&step_url(id, step)).into_response());
     }
-    let events = db::events(&mut tx, id).await?;
+    let events = db::events(&mut tx, id, false).await?;
     let documents = db::documents(&mut tx, id).await?;
     let requests = integrations::of_case(&mut tx, id).await?;
     let thread = messages::of_case(&mut tx, id).await?;
     let office = office_name(&mut tx, &case.office_code).await?;
     let acting_for = delegations::acting_for(&mut tx, case.delegation_id).await?;
     messages::mark_read_by_citizen(&mut tx, Thread::Case(id)).await?;
+    let clock = crate::backoffice::engine::clock_of(&mut tx, &case).await?;
     tx.commit().await?;
+    let workflow = case.workflow();
     let mut context = auth_context(&tenant, &csrf);
+    context.insert("status_info", &case.state.as_deref().and_then(|s| workflow.status(s)));
+    context.insert("clock", &clock);
     context.insert("registry_mark", &case.registry_mark(&tenant.0.profile.ipa_code));
     context.insert("case", &case);
     context.insert("office", &office);
@@ -123,7 +127,12 @@ pub async fn download(
     db::case_of_user(&mut tx, case_id, session.user_id, false).await?.ok_or(AppError::NotFound)?;
     let document = db::document(&mut tx, case_id, document_id).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
-    let object = match state.store.get(tenant.0.id, &document.sha256).await {
+    stream_document(&state, tenant.0.id, &document).await
+}
+
+/// Streams a document from storage as a download (citizen and office alike).
+pub async fn stream_document(state: &AppState, tenant_id: Uuid, document: &db::Document) -> AppResult<Response> {
+    let object = match state.store.get(tenant_id, &document.sha256).await {
         Ok(object) => object,
         Err(StoreError::NotFound) => {
             return Err(AppError::Internal(anyhow::anyhow!("document {} has no stored object", document.id)))

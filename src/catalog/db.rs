@@ -53,8 +53,8 @@ pub async fn sync_catalog(tx: &mut TenantTx, spec: &CatalogSpec) -> sqlx::Result
         changes += sqlx::query(
             "insert into procedures (tenant_id, slug, category_slug, office_code, title, summary, description,
                  audience, how_to, required_documents, costs, fees, officer, time_limit_days, calendar_text,
-                 legal_basis, outcome, conditions, contacts, keywords, online, published, position, min_level, form)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, true, $22, $23, $24)
+                 legal_basis, outcome, conditions, contacts, keywords, online, published, position, min_level, form, workflow)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, true, $22, $23, $24, $25)
              on conflict (tenant_id, slug) do update set category_slug = excluded.category_slug,
                  office_code = excluded.office_code, title = excluded.title, summary = excluded.summary,
                  description = excluded.description, audience = excluded.audience, how_to = excluded.how_to,
@@ -63,20 +63,21 @@ pub async fn sync_catalog(tx: &mut TenantTx, spec: &CatalogSpec) -> sqlx::Result
                  calendar_text = excluded.calendar_text, legal_basis = excluded.legal_basis,
                  outcome = excluded.outcome, conditions = excluded.conditions, contacts = excluded.contacts,
                  keywords = excluded.keywords, online = excluded.online, published = true,
-                 position = excluded.position, min_level = excluded.min_level, form = excluded.form, updated_at = now()
+                 position = excluded.position, min_level = excluded.min_level, form = excluded.form, workflow = excluded.workflow,
+                 updated_at = now()
              where (procedures.category_slug, procedures.office_code, procedures.title, procedures.summary,
                     procedures.description, procedures.audience, procedures.how_to, procedures.required_documents,
                     procedures.costs, procedures.fees, procedures.officer, procedures.time_limit_days,
                     procedures.calendar_text, procedures.legal_basis, procedures.outcome, procedures.conditions,
                     procedures.contacts, procedures.keywords, procedures.online, procedures.published,
-                    procedures.position, procedures.min_level, procedures.form)
+                    procedures.position, procedures.min_level, procedures.form, procedures.workflow)
                  is distinct from
                    (excluded.category_slug, excluded.office_code, excluded.title, excluded.summary,
                     excluded.description, excluded.audience, excluded.how_to, excluded.required_documents,
                     excluded.costs, excluded.fees, excluded.officer, excluded.time_limit_days,
                     excluded.calendar_text, excluded.legal_basis, excluded.outcome, excluded.conditions,
                     excluded.contacts, excluded.keywords, excluded.online, excluded.published,
-                    excluded.position, excluded.min_level, excluded.form)",
+                    excluded.position, excluded.min_level, excluded.form, excluded.workflow)",
         )
         .bind(tenant_id)
         .bind(&p.slug)
@@ -102,6 +103,7 @@ pub async fn sync_catalog(tx: &mut TenantTx, spec: &CatalogSpec) -> sqlx::Result
         .bind(position as i32)
         .bind(p.min_level)
         .bind(p.form.as_ref().map(Json))
+        .bind(p.workflow.as_ref().map(Json))
         .execute(tx.conn())
         .await?
         .rows_affected();

@@ -6,7 +6,7 @@ use std::{collections::HashSet, path::Path};
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
-use crate::{cases::form::FormSpec, tenancy::onboarding::is_valid_slug};
+use crate::{backoffice::workflow::Workflow, cases::form::FormSpec, tenancy::onboarding::is_valid_slug};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,6 +83,9 @@ pub struct ProcedureSpec {
     /// The form citizens fill to start it; none: [`FormSpec::generic`].
     #[serde(default)]
     pub form: Option<FormSpec>,
+    /// How the office works its cases; none: [`Workflow::standard`].
+    #[serde(default)]
+    pub workflow: Option<Workflow>,
 }
 
 fn yes() -> bool {
@@ -151,6 +154,10 @@ impl CatalogSpec {
                 }
                 if let Some(form) = &spec.form {
                     form.check().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                }
+                if let Some(workflow) = &spec.workflow {
+                    let codes: Vec<&str> = offices.iter().map(|o| o.code.as_str()).collect();
+                    workflow.check(&codes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
                 }
                 procedures.push(spec);
             }

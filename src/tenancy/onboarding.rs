@@ -58,6 +58,9 @@ pub struct TenantFile {
 pub struct StaffSpec {
     pub email: String,
     pub roles: Vec<String>,
+    /// The offices (UO codes) whose cases they work on.
+    #[serde(default)]
+    pub offices: Vec<String>,
 }
 
 fn default_theme() -> String {
@@ -160,6 +163,22 @@ impl TenantRecipe {
                 .with_context(|| format!("{}: staff e-mail {:?}", path.display(), staff.email))?;
             for role in &staff.roles {
                 rules.push(["g".into(), format!("staff:{email}"), role.clone(), slug.clone(), String::new()]);
+            }
+            for office in &staff.offices {
+                if !file.offices.iter().any(|o| &o.code == office) {
+                    bail!("{}: staff {email} works in the unknown office {office:?}", path.display());
+                }
+                rules.push(["g".into(), format!("staff:{email}"), format!("uo:{office}"), slug.clone(), String::new()]);
+            }
+        }
+        // Membership of an office lets one read and work its cases.
+        for office in &file.offices {
+            for act in ["read", "process"] {
+                let (subject, object) = (format!("uo:{}", office.code), format!("office:{}", office.code));
+                let rule = ["p".into(), subject, slug.clone(), object, act.to_string()];
+                if !rules.contains(&rule) {
+                    rules.push(rule);
+                }
             }
         }
         if let Some(oidc) = &file.auth.oidc {

@@ -11,7 +11,7 @@ use tera::Context;
 
 use super::{base_context, REQUEST_ID_HEADER};
 use crate::{
-    error::{AppError, ErrorMarker},
+    error::{AppError, ErrorMarker, InvalidFields},
     state::AppState,
     tenancy::{Site, Tenant},
 };
@@ -27,8 +27,15 @@ pub async fn render_error_pages(State(state): State<AppState>, request: Request,
     let wants_json = request.uri().path().starts_with("/api/");
     let response = next.run(request).await;
     let Some(marker) = response.extensions().get::<ErrorMarker>().copied() else { return response };
-    let mut page =
-        if wants_json { error_json(marker, &request_id) } else { error_page(&state, &site, marker, &request_id) };
+    let fields = response.extensions().get::<InvalidFields>().map(|f| f.0.clone());
+    let mut page = if wants_json {
+        error_json(marker, &request_id, fields)
+    } else {
+        error_page(&state, &site, marker, &request_id)
+    };
+    if marker.status == axum::http::StatusCode::UNAUTHORIZED {
+        page.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
     if let Some(retry_after) = response.headers().get(header::RETRY_AFTER) {
         page.headers_mut().insert(header::RETRY_AFTER, retry_after.clone());
     }
@@ -42,8 +49,15 @@ pub fn render_error(state: &AppState, request: &Request, err: AppError) -> Respo
     error_page(state, &Site::Platform, marker, &request_id(request))
 }
 
-fn error_json(marker: ErrorMarker, request_id: &str) -> Response {
-    let body = serde_json::json!({ "error": { "code": marker.code, "request_id": request_id } });
+fn error_json(
+    marker: ErrorMarker,
+    request_id: &str,
+    fields: Option<std::collections::BTreeMap<String, String>>,
+) -> Response {
+    let mut body = serde_json::json!({ "error": { "code": marker.code, "request_id": request_id } });
+    if let Some(fields) = fields {
+        body["error"]["fields"] = serde_json::json!(fields);
+    }
     (marker.status, axum::Json(body)).into_response()
 }
 

@@ -4,7 +4,7 @@
 
 pub mod crs;
 mod gateways;
-mod oidc;
+pub mod oidc;
 mod spid;
 
 use sportello::auth::authz::{parse_policy, Access, DEFAULT_POLICY};

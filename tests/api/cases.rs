@@ -5,6 +5,7 @@
 
 use reqwest::multipart::{Form, Part};
 use sportello::{
+    backoffice::engine::{self, Operator, TransitionInput},
     cases::{db as cases_db, integrations, messages},
     db::TenantTx,
 };
@@ -80,15 +81,33 @@ pub async fn submitted_case(app: &TestApp, browser: &mut Browser) -> Uuid {
     id
 }
 
-/// The office asks for more on `case` (the back office's domain function).
+/// The office asks for more on `case`: the workflow's integration request, run
+/// by the system (the back-office tests drive the same over HTTP as staff).
 pub async fn request_integration(app: &TestApp, case: Uuid) -> Uuid {
     let tenant = tenant_of(app, VALMORA).await;
     let mut tx = TenantTx::begin(&app.db.app, tenant.id).await.unwrap();
-    let id = integrations::request_integration(&app.state, &tenant, &mut tx, case, "Manca la visura.", None, "Ufficio")
-        .await
-        .unwrap();
+    let id = office_requests(app, &tenant, &mut tx, case, "Manca la visura.").await;
     tx.commit().await.unwrap();
     id
+}
+
+/// Runs the standard workflow's `richiedi_integrazione` in `tx`; the new request's id.
+pub async fn office_requests(
+    app: &TestApp,
+    tenant: &sportello::tenancy::Tenant,
+    tx: &mut TenantTx,
+    case: Uuid,
+    reason: &str,
+) -> Uuid {
+    let locked = cases_db::case_by_id(tx, case, true).await.unwrap().unwrap();
+    let input = TransitionInput {
+        reason: reason.into(),
+        due_date: Some(sportello::backoffice::desk::today() + chrono::Duration::days(30)),
+    };
+    engine::run_transition(&app.state, tenant, tx, &locked, "richiedi_integrazione", &Operator::system(), &input)
+        .await
+        .unwrap();
+    integrations::of_case(tx, case).await.unwrap().last().unwrap().id
 }
 
 #[tokio::test]
@@ -163,17 +182,7 @@ async fn a_citizen_starts_fills_submits_and_follows_a_case() {
     let state = app.state.clone();
     let tenant_model = tenant_of(&app, VALMORA).await;
     let mut tx = TenantTx::begin(&app.db.app, tenant).await.unwrap();
-    let request = integrations::request_integration(
-        &state,
-        &tenant_model,
-        &mut tx,
-        id,
-        "Manca la visura catastale aggiornata.",
-        None,
-        "Ufficio tecnico",
-    )
-    .await
-    .unwrap();
+    let request = office_requests(&app, &tenant_model, &mut tx, id, "Manca la visura catastale aggiornata.").await;
     messages::office_writes(&state, &tenant_model, &mut tx, id, "Geom. Bianchi", "Buongiorno, attendiamo la visura.")
         .await
         .unwrap();
@@ -218,7 +227,7 @@ async fn a_citizen_starts_fills_submits_and_follows_a_case() {
 }
 
 /// The resolved ente behind `host`, as handlers see it.
-async fn tenant_of(app: &TestApp, host: &str) -> std::sync::Arc<sportello::tenancy::Tenant> {
+pub async fn tenant_of(app: &TestApp, host: &str) -> std::sync::Arc<sportello::tenancy::Tenant> {
     match app.state.tenants.resolve(host).await.unwrap() {
         Some(sportello::tenancy::Site::Tenant(tenant)) => tenant,
         _ => panic!("{host} is not an ente"),

@@ -14,8 +14,8 @@ use crate::helpers::{client, copy_dir, location, root, scratch, spawn_app, test_
 
 const SECRET: &str = "sportello-valmora-secret";
 
-struct Provider {
-    issuer: String,
+pub struct Provider {
+    pub issuer: String,
     child: Child,
 }
 
@@ -27,9 +27,17 @@ impl Drop for Provider {
 }
 
 fn start_provider() -> Provider {
-    let mut child = Command::new("node")
-        .arg(root().join("infra/test/oidc/op.mjs"))
-        .args(["--port", "0", "--exit-with-stdin"])
+    start_provider_with(None)
+}
+
+/// The provider with its defaults, or with the clients and users of `config`.
+pub fn start_provider_with(config: Option<&std::path::Path>) -> Provider {
+    let mut command = Command::new("node");
+    command.arg(root().join("infra/test/oidc/op.mjs")).args(["--port", "0", "--exit-with-stdin"]);
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -44,16 +52,22 @@ fn start_provider() -> Provider {
 /// Valmora's recipe with its corporate IdP, applied with the secret in the
 /// environment (as an operator would).
 async fn configure_valmora(app: &TestApp, issuer: &str) {
-    let dir = scratch().join(format!("oidc-{}", uuid::Uuid::new_v4().simple())).join("valmora");
-    copy_dir(&root().join("tenants/valmora"), &dir);
+    configure(app, "valmora", issuer, SECRET).await;
+}
+
+/// Applies `slug`'s recipe with the provider as its staff IdP (client id
+/// `sportello-<slug>`, the secret through the environment).
+pub async fn configure(app: &TestApp, slug: &str, issuer: &str, secret: &str) {
+    let dir = scratch().join(format!("oidc-{}", uuid::Uuid::new_v4().simple())).join(slug);
+    copy_dir(&root().join("tenants").join(slug), &dir);
     let env = format!("VALMORA_OIDC_SECRET_{}", uuid::Uuid::new_v4().simple());
     let mut toml = std::fs::read_to_string(dir.join("tenant.toml")).unwrap();
     toml.push_str(&format!(
-        "\n[auth.oidc]\nissuer = \"{issuer}\"\nclient_id = \"sportello-valmora\"\nclient_secret_env = \"{env}\"\nlabel = \"Accedi con l'account del Comune\"\n"
+        "\n[auth.oidc]\nissuer = \"{issuer}\"\nclient_id = \"sportello-{slug}\"\nclient_secret_env = \"{env}\"\nlabel = \"Accedi con l'account del Comune\"\n"
     ));
     std::fs::write(dir.join("tenant.toml"), toml).unwrap();
     // SAFETY: a variable name unique to this test; nothing else reads it.
-    unsafe { std::env::set_var(&env, SECRET) };
+    unsafe { std::env::set_var(&env, secret) };
     let settings = test_settings();
     let renderer = Renderer::load(&settings.themes_dir, &settings.locales_dir).unwrap();
     let recipe = onboarding::TenantRecipe::load(&dir, renderer.themes()).unwrap();
@@ -62,7 +76,7 @@ async fn configure_valmora(app: &TestApp, issuer: &str) {
 }
 
 /// The person at the IdP: signs in there and comes back with code and state.
-async fn sign_in_at_provider(authorize_url: &str, login: &str) -> String {
+pub async fn sign_in_at_provider(authorize_url: &str, login: &str) -> String {
     let idp =
         reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let response = idp.get(authorize_url).send().await.unwrap();
@@ -77,7 +91,7 @@ async fn sign_in_at_provider(authorize_url: &str, login: &str) -> String {
 }
 
 /// Path and query of the callback the IdP sends the browser back to.
-fn callback_path(url: &str) -> String {
+pub fn callback_path(url: &str) -> String {
     let url = url::Url::parse(url).unwrap();
     assert_eq!(url.path(), "/backoffice/accesso/oidc/callback");
     format!("{}?{}", url.path(), url.query().unwrap())

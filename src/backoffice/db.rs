@@ -1,0 +1,394 @@
+//! Back-office SQL: the inbox, the desk's extras (notes, tasks), assignment.
+//! Every function takes the tenant scope; which offices an operator may see is
+//! passed in (from the Casbin policy) and applied in the query itself.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::db::TenantTx;
+
+/// The inbox's filters, as the query string carries them (Italian names: they
+/// show in the address bar).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct InboxFilter {
+    /// Procedure slug.
+    #[serde(default)]
+    pub procedura: String,
+    /// A phase (`submitted`, `in_progress`, ...), `aperte` (default: not final) or `tutte`.
+    #[serde(default)]
+    pub stato: String,
+    /// `scadute` (overdue), `7` or `30` (due within so many days).
+    #[serde(default)]
+    pub scadenza: String,
+    /// `me`, `nessuno` or a staff user id.
+    #[serde(default)]
+    pub assegnatario: String,
+    /// Registry number (`12`, `2026/12`, the full mark), case code, fiscal code or name.
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub pagina: Option<u32>,
+}
+
+pub const PAGE_SIZE: i64 = 50;
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct InboxRow {
+    pub id: Uuid,
+    pub reference: String,
+    pub procedure_title: String,
+    pub office_code: String,
+    pub status: String,
+    pub state_label: Option<String>,
+    pub state_colour: Option<String>,
+    pub registry_year: Option<i32>,
+    pub registry_number: Option<i64>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub due_date: Option<NaiveDate>,
+    pub overdue: bool,
+    pub citizen_name: String,
+    pub fiscal_code: Option<String>,
+    pub assignee_id: Option<Uuid>,
+    pub assignee_name: Option<String>,
+    pub open_tasks: i64,
+}
+
+/// What the search box was given.
+#[derive(Debug, PartialEq, Eq)]
+enum Search {
+    None,
+    Registry { year: Option<i32>, number: i64 },
+    Reference(String),
+    FiscalCode(String),
+    Name(String),
+}
+
+fn parse_search(q: &str) -> Search {
+    let q = q.trim();
+    if q.is_empty() {
+        return Search::None;
+    }
+    let upper = q.to_uppercase();
+    if upper.starts_with("PR-") {
+        return Search::Reference(upper);
+    }
+    if upper.len() == 16
+        && upper.bytes().all(|b| b.is_ascii_alphanumeric())
+        && upper.bytes().any(|b| b.is_ascii_digit())
+    {
+        return Search::FiscalCode(upper);
+    }
+    // `12`, `2026/12`, `2026-0000012`, `c_v412-2026-0000012`.
+    let parts: Vec<&str> = q.split(['/', '-']).filter(|p| !p.is_empty()).collect();
+    let numeric: Vec<&str> = parts.iter().rev().take(2).copied().collect();
+    match numeric.as_slice() {
+        [number] if number.bytes().all(|b| b.is_ascii_digit()) => {
+            if let Ok(number) = number.parse() {
+                return Search::Registry { year: None, number };
+            }
+        }
+        [number, year, ..]
+            if number.bytes().all(|b| b.is_ascii_digit())
+                && year.len() == 4
+                && year.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            if let (Ok(number), Ok(year)) = (number.parse(), year.parse()) {
+                return Search::Registry { year: Some(year), number };
+            }
+        }
+        [number, ..] if parts.len() == 1 && number.bytes().all(|b| b.is_ascii_digit()) => {}
+        _ => {}
+    }
+    Search::Name(q.to_lowercase())
+}
+
+/// One page of the inbox: cases of the offices the operator may read (or with
+/// an open task for them), filtered, earliest deadline first.
+pub async fn inbox(
+    tx: &mut TenantTx,
+    offices: &[String],
+    me: Option<Uuid>,
+    filter: &InboxFilter,
+    today: NaiveDate,
+) -> sqlx::Result<Vec<InboxRow>> {
+    let mut sql = String::from(
+        "select c.id, c.reference, c.procedure_title, c.office_code, c.status,
+                (select s->>'label' from jsonb_array_elements(c.workflow->'statuses') s where s->>'key' = c.state)
+                    as state_label,
+                (select s->>'colour' from jsonb_array_elements(c.workflow->'statuses') s where s->>'key' = c.state)
+                    as state_colour,
+                c.registry_year, c.registry_number, c.submitted_at, c.due_date,
+                coalesce(c.due_date < (now() at time zone 'Europe/Rome')::date
+                         and c.status not in ('accepted', 'rejected', 'closed'), false) as overdue,
+                trim(u.given_name || ' ' || u.family_name) as citizen_name, u.fiscal_code,
+                c.assignee_id, trim(a.given_name || ' ' || a.family_name) as assignee_name,
+                (select count(*) from case_tasks t where t.case_id = c.id and t.answered_at is null) as open_tasks
+         from cases c
+         join users u on u.id = c.user_id
+         left join users a on a.id = c.assignee_id
+         where c.status <> 'draft'
+           and (c.office_code = any($1)
+                or exists (select 1 from case_tasks t
+                           where t.case_id = c.id and t.office_code = any($1) and t.answered_at is null))",
+    );
+    let mut n = 1;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    // Bound in this order below.
+    let procedure = (!filter.procedura.is_empty()).then(|| filter.procedura.clone());
+    if procedure.is_some() {
+        sql.push_str(&format!(" and c.procedure_slug = {}", next()));
+    }
+    let phase = match filter.stato.as_str() {
+        "" | "aperte" => {
+            sql.push_str(" and c.status not in ('accepted', 'rejected', 'closed')");
+            None
+        }
+        "tutte" => None,
+        other => {
+            sql.push_str(&format!(" and c.status = {}", next()));
+            Some(other.to_string())
+        }
+    };
+    let due_within: Option<i32> = match filter.scadenza.as_str() {
+        "scadute" => {
+            sql.push_str(&format!(
+                " and c.due_date < {} and c.status not in ('accepted', 'rejected', 'closed')",
+                next()
+            ));
+            Some(0)
+        }
+        "7" | "30" => {
+            sql.push_str(&format!(" and c.due_date <= {}", next()));
+            filter.scadenza.parse().ok()
+        }
+        _ => None,
+    };
+    let assignee: Option<Option<Uuid>> = match filter.assegnatario.as_str() {
+        "" => None,
+        "nessuno" => {
+            sql.push_str(" and c.assignee_id is null");
+            None
+        }
+        "me" => {
+            sql.push_str(&format!(" and c.assignee_id = {}", next()));
+            Some(me)
+        }
+        other => {
+            sql.push_str(&format!(" and c.assignee_id = {}", next()));
+            Some(Uuid::parse_str(other).ok())
+        }
+    };
+    let search = parse_search(&filter.q);
+    match &search {
+        Search::None => {}
+        Search::Registry { year: Some(_), .. } => {
+            sql.push_str(&format!(" and c.registry_number = {} and c.registry_year = {}", next(), next()))
+        }
+        Search::Registry { year: None, .. } => sql.push_str(&format!(" and c.registry_number = {}", next())),
+        Search::Reference(_) => sql.push_str(&format!(" and c.reference = {}", next())),
+        Search::FiscalCode(_) => sql.push_str(&format!(" and u.fiscal_code = {}", next())),
+        Search::Name(_) => {
+            let p = next();
+            sql.push_str(&format!(
+                " and (lower(u.family_name) like {p} || '%' or lower(u.given_name || ' ' || u.family_name) like {p} || '%'
+                       or lower(u.family_name || ' ' || u.given_name) like {p} || '%')"
+            ))
+        }
+    }
+    let page = i64::from(filter.pagina.unwrap_or(1).max(1)) - 1;
+    sql.push_str(&format!(
+        " order by c.due_date asc nulls last, c.submitted_at asc, c.id limit {} offset {}",
+        PAGE_SIZE + 1,
+        page * PAGE_SIZE
+    ));
+    let mut query = sqlx::query_as::<_, InboxRow>(&sql).bind(offices);
+    if let Some(p) = procedure {
+        query = query.bind(p);
+    }
+    if let Some(p) = phase {
+        query = query.bind(p);
+    }
+    if let Some(days) = due_within {
+        query = query.bind(today + chrono::Duration::days(days.into()));
+    }
+    if let Some(a) = assignee {
+        query = query.bind(a);
+    }
+    query = match search {
+        Search::None => query,
+        Search::Registry { year: Some(year), number } => query.bind(number).bind(year),
+        Search::Registry { year: None, number } => query.bind(number),
+        Search::Reference(r) => query.bind(r),
+        Search::FiscalCode(f) => query.bind(f),
+        Search::Name(n) => query.bind(n.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")),
+    };
+    query.fetch_all(tx.conn()).await
+}
+
+/// May the operator see this case (its office, or an open task for one of theirs)?
+pub async fn visible(tx: &mut TenantTx, case_id: Uuid, offices: &[String]) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "select exists (select 1 from cases c where c.id = $1 and c.status <> 'draft'
+                 and (c.office_code = any($2) or exists (select 1 from case_tasks t
+                      where t.case_id = c.id and t.office_code = any($2))))",
+    )
+    .bind(case_id)
+    .bind(offices)
+    .fetch_one(tx.conn())
+    .await
+}
+
+pub async fn assign(tx: &mut TenantTx, case_id: Uuid, assignee: Option<Uuid>) -> sqlx::Result<()> {
+    sqlx::query("update cases set assignee_id = $2, updated_at = now() where id = $1")
+        .bind(case_id)
+        .bind(assignee)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Colleague {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// Staff of the ente who have signed in at least once (so have an account).
+pub async fn colleagues(tx: &mut TenantTx) -> sqlx::Result<Vec<Colleague>> {
+    sqlx::query_as(
+        "select id, trim(given_name || ' ' || family_name) as name from users where is_staff order by family_name, given_name",
+    )
+    .fetch_all(tx.conn())
+    .await
+}
+
+pub async fn is_colleague(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar("select exists (select 1 from users where id = $1 and is_staff)")
+        .bind(id)
+        .fetch_one(tx.conn())
+        .await
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Note {
+    pub id: Uuid,
+    pub author: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn add_note(tx: &mut TenantTx, case_id: Uuid, author: Uuid, body: &str) -> sqlx::Result<Uuid> {
+    let id = Uuid::new_v4();
+    sqlx::query("insert into case_notes (tenant_id, id, case_id, author_id, body) values ($1, $2, $3, $4, $5)")
+        .bind(tx.tenant_id)
+        .bind(id)
+        .bind(case_id)
+        .bind(author)
+        .bind(body)
+        .execute(tx.conn())
+        .await?;
+    Ok(id)
+}
+
+pub async fn notes(tx: &mut TenantTx, case_id: Uuid) -> sqlx::Result<Vec<Note>> {
+    sqlx::query_as(
+        "select n.id, trim(u.given_name || ' ' || u.family_name) as author, n.body, n.created_at
+         from case_notes n join users u on u.id = n.author_id where n.case_id = $1 order by n.created_at",
+    )
+    .bind(case_id)
+    .fetch_all(tx.conn())
+    .await
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Task {
+    pub id: Uuid,
+    pub office_code: String,
+    pub office_name: String,
+    pub kind: String,
+    pub question: String,
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+    pub answer: Option<String>,
+    pub answered_by: Option<String>,
+    pub answered_at: Option<DateTime<Utc>>,
+}
+
+pub async fn tasks(tx: &mut TenantTx, case_id: Uuid) -> sqlx::Result<Vec<Task>> {
+    sqlx::query_as(
+        "select t.id, t.office_code, coalesce(o.name, t.office_code) as office_name, t.kind, t.question,
+                t.requested_by, t.requested_at, t.answer, t.answered_by, t.answered_at
+         from case_tasks t left join offices o on o.code = t.office_code
+         where t.case_id = $1 order by t.requested_at",
+    )
+    .bind(case_id)
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// Answers an open task of one of `offices`; false if there is none.
+pub async fn answer_task(
+    tx: &mut TenantTx,
+    case_id: Uuid,
+    task_id: Uuid,
+    offices: &[String],
+    answer: &str,
+    by: &str,
+) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "update case_tasks set answer = $4, answered_by = $5, answered_at = now()
+         where id = $1 and case_id = $2 and office_code = any($3) and answered_at is null",
+    )
+    .bind(task_id)
+    .bind(case_id)
+    .bind(offices)
+    .bind(answer)
+    .bind(by)
+    .execute(tx.conn())
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct OfficeOption {
+    pub code: String,
+    pub name: String,
+}
+
+pub async fn offices(tx: &mut TenantTx) -> sqlx::Result<Vec<OfficeOption>> {
+    sqlx::query_as("select code, name from offices order by name").fetch_all(tx.conn()).await
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct ProcedureOption {
+    pub slug: String,
+    pub title: String,
+}
+
+pub async fn procedures_of(tx: &mut TenantTx, offices: &[String]) -> sqlx::Result<Vec<ProcedureOption>> {
+    sqlx::query_as("select slug, title from procedures where office_code = any($1) order by title")
+        .bind(offices)
+        .fetch_all(tx.conn())
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_search_box_understands_numbers_codes_and_names() {
+        assert_eq!(parse_search("12"), Search::Registry { year: None, number: 12 });
+        assert_eq!(parse_search("2026/12"), Search::Registry { year: Some(2026), number: 12 });
+        assert_eq!(parse_search("c_v412-2026-0000012"), Search::Registry { year: Some(2026), number: 12 });
+        assert_eq!(parse_search("pr-abc"), Search::Reference("PR-ABC".into()));
+        assert_eq!(parse_search("rssmra80a01h501u"), Search::FiscalCode("RSSMRA80A01H501U".into()));
+        assert_eq!(parse_search("Rossi"), Search::Name("rossi".into()));
+        assert_eq!(parse_search("  "), Search::None);
+    }
+}

@@ -1,0 +1,404 @@
+//! The case desk: everything about one case for the office, and the actions on it.
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+    Form,
+};
+use chrono::{NaiveDate, Utc};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    db as bdb,
+    engine::{self, Problems, Refusal, TransitionInput},
+    Operator, Staff,
+};
+use crate::{
+    auth::{csrf::CsrfToken, login::auth_context, users},
+    cases::{
+        db::{self as cdb, Actor, Case},
+        delegations,
+        draft::file_names,
+        form, integrations, messages,
+        submit::office_name,
+        view,
+    },
+    db::TenantTx,
+    error::{AppError, AppResult},
+    state::AppState,
+    tenancy::CurrentTenant,
+    web::{render_page, time::rome_local},
+};
+
+/// The case if the operator may see it; any other case of any ente is not found.
+pub async fn load(tx: &mut TenantTx, id: Uuid, operator: &Operator, for_update: bool) -> AppResult<Case> {
+    if operator.kind != super::OperatorKind::System && !bdb::visible(tx, id, &operator.read_offices).await? {
+        return Err(AppError::NotFound);
+    }
+    cdb::case_by_id(tx, id, for_update).await?.ok_or(AppError::NotFound)
+}
+
+/// The case, locked, if the operator may also work on it (seeing is not enough).
+pub async fn load_to_process(tx: &mut TenantTx, id: Uuid, operator: &Operator) -> AppResult<Case> {
+    let case = load(tx, id, operator, true).await?;
+    if !operator.may_process(&case.office_code) {
+        return Err(AppError::Forbidden);
+    }
+    Ok(case)
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    Staff(operator): Staff,
+    Path(id): Path<Uuid>,
+) -> AppResult<Response> {
+    render(&state, &tenant, &csrf, &operator, id, DeskForm::default(), StatusCode::OK).await
+}
+
+/// What the desk shows back after a refused action.
+#[derive(Default)]
+struct DeskForm {
+    transition: Option<String>,
+    reason: String,
+    due_date: String,
+    problems: Problems,
+}
+
+async fn render(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    csrf: &CsrfToken,
+    operator: &Operator,
+    id: Uuid,
+    form_back: DeskForm,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let case = load(&mut tx, id, operator, false).await?;
+    let workflow = case.workflow();
+    let citizen = users::by_id(&mut tx, case.user_id).await?.ok_or(AppError::NotFound)?;
+    let documents = cdb::documents(&mut tx, id).await?;
+    let answers = form::summary(&case.form.0, &case.answers.0, &file_names(&documents));
+    let clock = engine::clock_of(&mut tx, &case).await?;
+    let context_data = (
+        cdb::events(&mut tx, id, true).await?,
+        integrations::of_case(&mut tx, id).await?,
+        messages::of_case(&mut tx, id).await?,
+        bdb::notes(&mut tx, id).await?,
+        bdb::tasks(&mut tx, id).await?,
+        bdb::colleagues(&mut tx).await?,
+        bdb::offices(&mut tx).await?,
+        office_name(&mut tx, &case.office_code).await?,
+        delegations::acting_for(&mut tx, case.delegation_id).await?,
+    );
+    let (events, requests, thread, notes, tasks, colleagues, offices, office, acting_for) = context_data;
+    tx.commit().await?;
+    let status_info = case.state.as_deref().and_then(|s| workflow.status(s));
+    let transitions: Vec<_> = engine::offered(&case, &workflow, operator)
+        .into_iter()
+        .map(|t| {
+            let waits = workflow.status(&t.to).is_some_and(|s| s.phase == super::workflow::Phase::AwaitingIntegration);
+            json!({ "key": t.key, "label": t.label, "reason": t.reason, "asks_due_date": waits })
+        })
+        .collect();
+    let mut context = auth_context(tenant, csrf);
+    context.insert("case", &case);
+    context.insert("status_info", &status_info);
+    context.insert("registry_mark", &case.registry_mark(&tenant.0.profile.ipa_code));
+    context.insert("citizen", &citizen);
+    context.insert("acting_for", &acting_for);
+    context.insert("office", &office);
+    context.insert("answers", &answers);
+    context.insert("documents", &documents);
+    context.insert("clock", &clock);
+    context.insert("events", &events);
+    context.insert("requests", &requests);
+    context.insert("messages", &thread);
+    context.insert("notes", &notes);
+    context.insert("tasks", &tasks);
+    context.insert("my_offices", &operator.read_offices);
+    context.insert("colleagues", &colleagues);
+    context.insert("offices", &offices);
+    context.insert("transitions", &transitions);
+    context.insert("may_process", &operator.may_process(&case.office_code));
+    context.insert("operator", operator);
+    context.insert("failed_transition", &form_back.transition);
+    context.insert("reason", &form_back.reason);
+    context.insert("due_date_value", &form_back.due_date);
+    context.insert("problems", &form_back.problems);
+    Ok((status, render_page(state, &tenant.site(), "backoffice_case.html", &context)?).into_response())
+}
+
+fn back_to(id: Uuid, anchor: &str) -> Response {
+    Redirect::to(&format!("/backoffice/pratiche/{id}#{anchor}")).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct TransitionForm {
+    #[serde(default)]
+    motivazione: String,
+    #[serde(default)]
+    scadenza: String,
+}
+
+pub async fn transition(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    Staff(operator): Staff,
+    Path((id, key)): Path<(Uuid, String)>,
+    Form(form): Form<TransitionForm>,
+) -> AppResult<Response> {
+    let due_date = match form.scadenza.trim() {
+        "" => None,
+        day => match NaiveDate::parse_from_str(day, "%Y-%m-%d") {
+            Ok(day) => Some(day),
+            Err(_) => {
+                let mut problems = Problems::new();
+                problems.insert("scadenza".into(), "Indica la data nel formato gg/mm/aaaa.".into());
+                let back =
+                    DeskForm { transition: Some(key), reason: form.motivazione, due_date: form.scadenza, problems };
+                return render(&state, &tenant, &csrf, &operator, id, back, StatusCode::UNPROCESSABLE_ENTITY).await;
+            }
+        },
+    };
+    let input = TransitionInput { reason: form.motivazione.clone(), due_date };
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let case = load_to_process(&mut tx, id, &operator).await?;
+    match engine::run_transition(&state, &tenant.0, &mut tx, &case, &key, &operator, &input).await {
+        Ok(()) => {
+            tx.commit().await?;
+            Ok(back_to(id, "stato"))
+        }
+        Err(refusal) => {
+            tx.rollback().await?;
+            match refusal {
+                Refusal::Invalid(problems) => {
+                    let back =
+                        DeskForm { transition: Some(key), reason: form.motivazione, due_date: form.scadenza, problems };
+                    render(&state, &tenant, &csrf, &operator, id, back, StatusCode::UNPROCESSABLE_ENTITY).await
+                }
+                other => Err(refusal_error(other)),
+            }
+        }
+    }
+}
+
+/// The error for a refusal that is not about the input.
+pub fn refusal_error(refusal: Refusal) -> AppError {
+    match refusal {
+        Refusal::NotAvailable => AppError::Conflict,
+        Refusal::NotAllowed => AppError::Forbidden,
+        Refusal::Invalid(_) => AppError::BadRequest("invalid transition input"),
+        Refusal::Failed(e) => e,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct AssignForm {
+    /// A colleague's id, `me`, or empty to unassign.
+    #[serde(default)]
+    assegnatario: String,
+}
+
+pub async fn assign(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    Staff(operator): Staff,
+    Path(id): Path<Uuid>,
+    Form(form): Form<AssignForm>,
+) -> AppResult<Response> {
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let case = load_to_process(&mut tx, id, &operator).await?;
+    assign_case(&mut tx, &case, &operator, &form.assegnatario).await?;
+    tx.commit().await?;
+    Ok(back_to(id, "assegnazione"))
+}
+
+/// Assigns the case to `who` (`me`, a colleague's id, or empty for nobody).
+pub async fn assign_case(tx: &mut TenantTx, case: &Case, operator: &Operator, who: &str) -> AppResult<()> {
+    let assignee = match who.trim() {
+        "" => None,
+        "me" => operator.user_id,
+        other => {
+            let id = Uuid::parse_str(other).map_err(|_| AppError::BadRequest("assignee is not an id"))?;
+            if !bdb::is_colleague(tx, id).await? {
+                return Err(AppError::NotFound);
+            }
+            Some(id)
+        }
+    };
+    bdb::assign(tx, case.id, assignee).await?;
+    let name = match assignee {
+        Some(id) => {
+            users::by_id(tx, id).await?.map(|u| format!("{} {}", u.given_name, u.family_name)).unwrap_or_default()
+        }
+        None => String::new(),
+    };
+    let summary =
+        if name.is_empty() { "Pratica non più assegnata".to_string() } else { format!("Assegnata a {name}") };
+    cdb::add_event(
+        tx,
+        case.id,
+        "internal_assigned",
+        Actor::Office,
+        &summary,
+        json!({ "assignee": assignee, "by": operator.label }),
+    )
+    .await?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+pub struct TextForm {
+    #[serde(default)]
+    testo: String,
+}
+
+fn checked_text(text: &str) -> Option<&str> {
+    let text = text.trim();
+    (!text.is_empty() && text.chars().count() <= 5000).then_some(text)
+}
+
+pub async fn note(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    Staff(operator): Staff,
+    Path(id): Path<Uuid>,
+    Form(form): Form<TextForm>,
+) -> AppResult<Response> {
+    let Some(text) = checked_text(&form.testo) else {
+        return invalid_text(&state, &tenant, &csrf, &operator, id, "nota").await;
+    };
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let case = load(&mut tx, id, &operator, true).await?;
+    let author = operator.user_id.ok_or(AppError::Forbidden)?;
+    bdb::add_note(&mut tx, case.id, author, text).await?;
+    tx.commit().await?;
+    Ok(back_to(id, "note"))
+}
+
+async fn invalid_text(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    csrf: &CsrfToken,
+    operator: &Operator,
+    id: Uuid,
+    field: &str,
+) -> AppResult<Response> {
+    let mut problems = Problems::new();
+    problems.insert(field.into(), "Scrivi un testo (al massimo 5000 caratteri).".into());
+    let back = DeskForm { problems, ..DeskForm::default() };
+    render(state, tenant, csrf, operator, id, back, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+pub async fn message(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    Staff(operator): Staff,
+    Path(id): Path<Uuid>,
+    Form(form): Form<TextForm>,
+) -> AppResult<Response> {
+    let Some(text) = checked_text(&form.testo) else {
+        return invalid_text(&state, &tenant, &csrf, &operator, id, "messaggio").await;
+    };
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let case = load_to_process(&mut tx, id, &operator).await?;
+    messages::office_writes(&state, &tenant.0, &mut tx, case.id, &operator.label, text).await?;
+    tx.commit().await?;
+    Ok(back_to(id, "messaggi"))
+}
+
+#[derive(Deserialize)]
+pub struct OpinionForm {
+    #[serde(default)]
+    ufficio: String,
+    #[serde(default)]
+    testo: String,
+}
+
+pub async fn ask_opinion(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    Staff(operator): Staff,
+    Path(id): Path<Uuid>,
+    Form(form): Form<OpinionForm>,
+) -> AppResult<Response> {
+    let Some(text) = checked_text(&form.testo) else {
+        return invalid_text(&state, &tenant, &csrf, &operator, id, "parere").await;
+    };
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let case = load_to_process(&mut tx, id, &operator).await?;
+    if !bdb::offices(&mut tx).await?.iter().any(|o| o.code == form.ufficio) || form.ufficio == case.office_code {
+        tx.rollback().await?;
+        let mut problems = Problems::new();
+        problems.insert("ufficio".into(), "Scegli un altro ufficio dell'ente.".into());
+        let back = DeskForm { problems, ..DeskForm::default() };
+        return render(&state, &tenant, &csrf, &operator, id, back, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    engine::add_task(&mut tx, case.id, &form.ufficio, "opinion", text, &operator.label).await?;
+    messages::notify_office(
+        &mut tx,
+        &form.ufficio,
+        &format!("Parere richiesto — pratica {}", case.reference),
+        &format!("{} chiede il parere del vostro ufficio sulla pratica {}:\n\n{text}", operator.label, case.reference),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(back_to(id, "pareri"))
+}
+
+pub async fn answer_task(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    csrf: CsrfToken,
+    Staff(operator): Staff,
+    Path((id, task)): Path<(Uuid, Uuid)>,
+    Form(form): Form<TextForm>,
+) -> AppResult<Response> {
+    let Some(text) = checked_text(&form.testo) else {
+        return invalid_text(&state, &tenant, &csrf, &operator, id, "risposta").await;
+    };
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let case = load(&mut tx, id, &operator, true).await?;
+    if !bdb::answer_task(&mut tx, case.id, task, &operator.process_offices, text, &operator.label).await? {
+        return Err(AppError::NotFound);
+    }
+    cdb::add_event(
+        &mut tx,
+        case.id,
+        "internal_answered",
+        Actor::Office,
+        "Parere interno reso",
+        json!({ "task": task }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(back_to(id, "pareri"))
+}
+
+pub async fn download(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    Staff(operator): Staff,
+    Path((id, document_id)): Path<(Uuid, Uuid)>,
+) -> AppResult<Response> {
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    load(&mut tx, id, &operator, false).await?;
+    let document = cdb::document(&mut tx, id, document_id).await?.ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    view::stream_document(&state, tenant.0.id, &document).await
+}
+
+/// Today in Rome (the legal calendar).
+pub fn today() -> NaiveDate {
+    rome_local(Utc::now()).date()
+}

@@ -1,0 +1,492 @@
+//! The workflow engine: runs a transition on a case for an operator (staff,
+//! API token or the system), enters the new status and runs its actions, keeps
+//! the legal clock and the timeline. Every function works inside the caller's
+//! tenant transaction, so a transition and everything it causes (messages,
+//! documents, registrations, jobs) commit together or not at all.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use chrono::{NaiveDate, Utc};
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    clock::{self, Clock, ClockEffect, Tick},
+    workflow::{Action, Phase, Reason, Status, Transition, Workflow},
+};
+use crate::{
+    cases::{
+        db::{self, Actor, Case, NewDocument},
+        integrations, messages, receipt,
+        submit::office_name,
+    },
+    db::TenantTx,
+    error::{AppError, AppResult},
+    fascicolo::{Format, UploadError, UploadPolicy},
+    registry::{self, Direction},
+    state::AppState,
+    tenancy::Tenant,
+    web::time::{format_date, rome_local},
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperatorKind {
+    Staff,
+    Api,
+    System,
+}
+
+/// Who acts on the back office, with what they may do.
+#[derive(Clone, Debug, Serialize)]
+pub struct Operator {
+    pub kind: OperatorKind,
+    /// The staff member's user id.
+    pub user_id: Option<Uuid>,
+    /// "Mario Rossi", "API gestionale-protocollo", "Sistema".
+    pub label: String,
+    pub roles: Vec<String>,
+    /// Offices whose cases it may read, and those it may work on.
+    pub read_offices: Vec<String>,
+    pub process_offices: Vec<String>,
+}
+
+impl Operator {
+    pub fn system() -> Self {
+        Self {
+            kind: OperatorKind::System,
+            user_id: None,
+            label: "Sistema".into(),
+            roles: vec!["system".into()],
+            read_offices: Vec::new(),
+            process_offices: Vec::new(),
+        }
+    }
+
+    pub fn may_process(&self, office: &str) -> bool {
+        self.kind == OperatorKind::System || self.process_offices.iter().any(|o| o == office)
+    }
+
+    pub fn may_run(&self, transition: &Transition) -> bool {
+        self.kind == OperatorKind::System || transition.roles.iter().any(|r| self.roles.contains(r))
+    }
+}
+
+/// What the operator wrote with the transition.
+#[derive(Clone, Debug, Default)]
+pub struct TransitionInput {
+    pub reason: String,
+    /// For an integration request: the day the citizen should answer by.
+    pub due_date: Option<NaiveDate>,
+}
+
+/// Field → Italian message; empty when the input is fine.
+pub type Problems = BTreeMap<String, String>;
+
+/// Why a transition did not run.
+#[derive(Debug)]
+pub enum Refusal {
+    /// Not offered from the case's current status (someone moved it first).
+    NotAvailable,
+    /// The operator's roles or offices do not allow it.
+    NotAllowed,
+    /// The input is incomplete; nothing was changed.
+    Invalid(Problems),
+    /// Anything else (storage down while filing the act, database).
+    Failed(AppError),
+}
+
+impl From<AppError> for Refusal {
+    fn from(e: AppError) -> Self {
+        Self::Failed(e)
+    }
+}
+
+impl From<sqlx::Error> for Refusal {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Failed(e.into())
+    }
+}
+
+/// The transitions `operator` may run on the case now.
+pub fn offered<'a>(case: &'a Case, workflow: &'a Workflow, operator: &'a Operator) -> Vec<&'a Transition> {
+    let Some(state) = case.state.as_deref() else { return Vec::new() };
+    if !operator.may_process(&case.office_code) {
+        return Vec::new();
+    }
+    workflow.from_status(state).filter(|t| operator.may_run(t)).collect()
+}
+
+/// Checks the input of a transition without changing anything.
+pub fn check_input(
+    workflow: &Workflow,
+    transition: &Transition,
+    input: &TransitionInput,
+    today: NaiveDate,
+) -> Problems {
+    let mut problems = Problems::new();
+    let reason = input.reason.trim();
+    if transition.reason == Reason::Required && reason.is_empty() {
+        problems.insert("motivazione".into(), "Scrivi la motivazione: è obbligatoria per questa azione.".into());
+    }
+    if reason.chars().count() > 5000 {
+        problems.insert("motivazione".into(), "La motivazione può contenere al massimo 5000 caratteri.".into());
+    }
+    let waits = workflow.status(&transition.to).is_some_and(|s| s.phase == Phase::AwaitingIntegration);
+    if waits {
+        match input.due_date {
+            None => {
+                problems.insert("scadenza".into(), "Indica entro quando il cittadino deve rispondere.".into());
+            }
+            Some(day) if day <= today => {
+                problems.insert("scadenza".into(), "La scadenza deve essere una data futura.".into());
+            }
+            Some(_) => {}
+        }
+    }
+    problems
+}
+
+/// Runs `key` on the case (locked by the caller with `for update`).
+pub async fn run_transition(
+    state: &AppState,
+    tenant: &Tenant,
+    tx: &mut TenantTx,
+    case: &Case,
+    key: &str,
+    operator: &Operator,
+    input: &TransitionInput,
+) -> Result<(), Refusal> {
+    let workflow = case.workflow();
+    let Some(transition) = workflow.transition(key) else { return Err(Refusal::NotAvailable) };
+    if !operator.may_process(&case.office_code) || !operator.may_run(transition) {
+        return Err(Refusal::NotAllowed);
+    }
+    if !case.state.as_deref().is_some_and(|s| transition.from.iter().any(|f| f == s)) {
+        return Err(Refusal::NotAvailable);
+    }
+    let problems = check_input(&workflow, transition, input, rome_local(Utc::now()).date());
+    if !problems.is_empty() {
+        return Err(Refusal::Invalid(problems));
+    }
+    let target = workflow.status(&transition.to).expect("checked workflow");
+    let reason = input.reason.trim();
+    if target.phase == Phase::AwaitingIntegration {
+        let effect = workflow.clock_on_integration;
+        integrations::request_integration(state, tenant, tx, case.id, reason, input.due_date, &operator.label, effect)
+            .await?;
+    }
+    enter_status(state, tenant, tx, case, &workflow, target, Some(transition), operator, reason).await?;
+    Ok(())
+}
+
+/// Moves the case into `target`: status, timeline, clock, the citizen told,
+/// the status's actions run.
+#[allow(clippy::too_many_arguments)]
+async fn enter_status(
+    state: &AppState,
+    tenant: &Tenant,
+    tx: &mut TenantTx,
+    case: &Case,
+    workflow: &Workflow,
+    target: &Status,
+    transition: Option<&Transition>,
+    operator: &Operator,
+    reason: &str,
+) -> AppResult<()> {
+    let from = case.state.clone().unwrap_or_default();
+    let was_final = workflow.status(&from).is_some_and(|s| s.is_final);
+    sqlx::query("update cases set state = $2, status = $3, state_since = now(), updated_at = now() where id = $1")
+        .bind(case.id)
+        .bind(&target.key)
+        .bind(target.phase.as_str())
+        .execute(tx.conn())
+        .await?;
+    let actor = if operator.kind == OperatorKind::System { Actor::System } else { Actor::Office };
+    let mut summary = format!("Stato: {}", target.label);
+    if !reason.is_empty() && target.phase != Phase::AwaitingIntegration {
+        summary.push_str(&format!(" — {reason}"));
+    }
+    db::add_event(
+        tx,
+        case.id,
+        "status_changed",
+        actor,
+        &summary,
+        json!({
+            "from": from, "to": target.key, "transition": transition.map(|t| t.key.clone()),
+            "final": target.is_final, "reopen": was_final && !target.is_final,
+            "by": operator.label, "reason": reason,
+        }),
+    )
+    .await?;
+    refresh_due_date(tx, case.id).await?;
+    if target.phase != Phase::AwaitingIntegration {
+        // The integration request tells the citizen itself, with its reason.
+        let mut text = format!("la pratica \"{}\" è ora nello stato: {}.", case.procedure_title, target.label);
+        if !reason.is_empty() {
+            text.push_str(&format!("\n\nMotivazione: {reason}"));
+        }
+        integrations::notify_citizen(
+            state,
+            tenant,
+            tx,
+            case,
+            &format!("{} — pratica {}", target.label, case.reference),
+            &text,
+        )
+        .await?;
+    }
+    for action in &target.on_enter {
+        run_action(state, tenant, tx, case, workflow, action, operator, reason).await?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_action(
+    state: &AppState,
+    tenant: &Tenant,
+    tx: &mut TenantTx,
+    case: &Case,
+    workflow: &Workflow,
+    action: &Action,
+    operator: &Operator,
+    reason: &str,
+) -> AppResult<()> {
+    match action {
+        Action::NotifyCitizen(text) => {
+            messages::office_writes(state, tenant, tx, case.id, &tenant.name, text).await?;
+        }
+        Action::GenerateDocument(key) => {
+            let template = workflow.document(key).expect("checked workflow");
+            issue_document(state, tenant, tx, case, &template.title, &template.body, reason).await?;
+        }
+        Action::Webhook(url) => {
+            queue_webhook(tx, case, url).await?;
+        }
+        Action::Task { office, text } => {
+            add_task(tx, case.id, office, "task", text, &operator.label).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The citizen answered every pending request: the case goes where its
+/// waiting status says, and the clock resumes (or restarts).
+pub async fn resume_after_integration(
+    state: &AppState,
+    tenant: &Tenant,
+    tx: &mut TenantTx,
+    case_id: Uuid,
+) -> AppResult<()> {
+    let case = db::case_by_id(tx, case_id, true).await?.ok_or(AppError::NotFound)?;
+    let workflow = case.workflow();
+    let Some(current) = case.state.as_deref().and_then(|s| workflow.status(s)) else { return Ok(()) };
+    let Some(resume_to) = current.resume_to.as_deref().and_then(|s| workflow.status(s)) else {
+        // Closed meanwhile by the office: the answer is filed, nothing moves.
+        return refresh_due_date(tx, case_id).await.map_err(Into::into);
+    };
+    enter_status(state, tenant, tx, &case, &workflow, resume_to, None, &Operator::system(), "").await
+}
+
+/// Generates the act from the template, stores it, registers it (outgoing)
+/// and files it in the case with the registry number.
+async fn issue_document(
+    state: &AppState,
+    tenant: &Tenant,
+    tx: &mut TenantTx,
+    case: &Case,
+    title: &str,
+    template: &str,
+    reason: &str,
+) -> AppResult<()> {
+    let citizen =
+        crate::auth::users::by_id(tx, case.user_id).await?.map(|u| u.name_and_fiscal_code()).unwrap_or_default();
+    let mark = case.registry_mark(&tenant.profile.ipa_code).unwrap_or_default();
+    let submitted_on = case.submitted_at.map(|t| format_date(rome_local(t).date())).unwrap_or_default();
+    let now = Utc::now();
+    let mut context = tera::Context::new();
+    context.insert(
+        "case",
+        &json!({ "reference": case.reference, "procedure_title": case.procedure_title, "mark": mark,
+                 "submitted_on": submitted_on, "office": case.office_code }),
+    );
+    context.insert("citizen", &citizen);
+    context.insert("reason", reason);
+    context.insert("ente", &tenant.name);
+    context.insert("today", &format_date(rome_local(now).date()));
+    let body = tera::Tera::one_off(template, &context, false)?;
+    let office = office_name(tx, &case.office_code).await?;
+    let pdf = receipt::render_act(&receipt::Act {
+        ente_name: &tenant.name,
+        office: &office,
+        title,
+        case_reference: &case.reference,
+        body: &body,
+        issued_at: now,
+    });
+    let policy = UploadPolicy { max_bytes: u64::MAX, accepted: vec![Format::Pdf] };
+    let stored = state.store.put_bytes(tx.tenant_id, Bytes::from(pdf), &policy).await.map_err(|e| match e {
+        UploadError::Storage(_) => AppError::Unavailable,
+        other => AppError::Internal(anyhow::anyhow!("generated act refused: {other}")),
+    })?;
+    let name = format!("{}-{}.pdf", slug_of(title), case.reference);
+    db::add_document(
+        tx,
+        NewDocument {
+            case_id: case.id,
+            field_key: None,
+            origin: "office",
+            name: &name,
+            format: "pdf",
+            mime: "application/pdf",
+            size: stored.size,
+            sha256: &stored.sha256,
+            integration_id: None,
+            message_id: None,
+        },
+    )
+    .await?;
+    let entry = registry::register(
+        tx,
+        registry::NewEntry {
+            direction: Direction::Outgoing,
+            correspondent: &citizen,
+            subject: &format!("{title} — pratica {} — {}", case.reference, case.procedure_title),
+            document_sha256: Some(&stored.sha256),
+            case_id: Some(case.id),
+        },
+    )
+    .await?;
+    sqlx::query(
+        "update case_documents set registry_year = $3, registry_number = $4
+         where case_id = $1 and sha256 = $2 and origin = 'office' and registry_number is null",
+    )
+    .bind(case.id)
+    .bind(&stored.sha256)
+    .bind(entry.year)
+    .bind(entry.number)
+    .execute(tx.conn())
+    .await?;
+    db::add_event(
+        tx,
+        case.id,
+        "document_issued",
+        Actor::Office,
+        &format!("{title} emesso e protocollato con numero {}", entry.mark(&tenant.profile.ipa_code)),
+        json!({ "sha256": stored.sha256, "registry": entry.mark(&tenant.profile.ipa_code) }),
+    )
+    .await?;
+    Ok(())
+}
+
+fn slug_of(title: &str) -> String {
+    let slug: String = title
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect::<String>()
+        .split('-')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    if slug.is_empty() {
+        "atto".into()
+    } else {
+        slug
+    }
+}
+
+/// A POST of the case's summary to the workflow's URL, through the job queue.
+async fn queue_webhook(tx: &mut TenantTx, case: &Case, url: &str) -> AppResult<()> {
+    db::add_event(tx, case.id, "webhook", Actor::System, "Notifica al sistema esterno", json!({ "url": url })).await?;
+    Ok(())
+}
+
+/// Work asked of an office on the case.
+pub async fn add_task(
+    tx: &mut TenantTx,
+    case_id: Uuid,
+    office: &str,
+    kind: &str,
+    question: &str,
+    requested_by: &str,
+) -> AppResult<Uuid> {
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "insert into case_tasks (tenant_id, id, case_id, office_code, kind, question, requested_by)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(tx.tenant_id)
+    .bind(id)
+    .bind(case_id)
+    .bind(office)
+    .bind(kind)
+    .bind(question)
+    .bind(requested_by)
+    .execute(tx.conn())
+    .await?;
+    let summary = if kind == "opinion" { "Parere interno richiesto" } else { "Attività assegnata a un ufficio" };
+    // Internal: the citizen's timeline hides office-only kinds.
+    db::add_event(
+        tx,
+        case_id,
+        &format!("internal_{kind}"),
+        Actor::Office,
+        summary,
+        json!({ "task": id, "office": office }),
+    )
+    .await?;
+    Ok(id)
+}
+
+/// The clock of the case, from its timeline, as of today in Rome.
+pub async fn clock_of(tx: &mut TenantTx, case: &Case) -> sqlx::Result<Clock> {
+    let rows: Vec<(chrono::DateTime<Utc>, String, serde_json::Value)> =
+        sqlx::query_as("select at, kind, data from case_events where case_id = $1 order by id")
+            .bind(case.id)
+            .fetch_all(tx.conn())
+            .await?;
+    let ticks = ticks_of(rows.iter().map(|(at, kind, data)| (*at, kind.as_str(), data)));
+    Ok(clock::compute(case.time_limit_days.into(), &ticks, rome_local(Utc::now()).date()))
+}
+
+/// The clock-moving facts among a case's events.
+pub fn ticks_of<'a>(
+    events: impl Iterator<Item = (chrono::DateTime<Utc>, &'a str, &'a serde_json::Value)>,
+) -> Vec<Tick> {
+    events
+        .filter_map(|(at, kind, data)| {
+            let day = rome_local(at).date();
+            match kind {
+                "submitted" => Some(Tick::Start(day)),
+                "integration_requested" => {
+                    let effect = match data["clock"].as_str() {
+                        Some("interrupt") => ClockEffect::Interrupt,
+                        _ => ClockEffect::Suspend,
+                    };
+                    Some(Tick::Pause(day, effect))
+                }
+                "integration_answered" => Some(Tick::Resume(day)),
+                "status_changed" if data["final"] == true => Some(Tick::Stop(day)),
+                "status_changed" if data["reopen"] == true => Some(Tick::Reopen(day)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Keeps `cases.due_date` (what the inbox sorts on) equal to the clock's.
+pub async fn refresh_due_date(tx: &mut TenantTx, case_id: Uuid) -> sqlx::Result<()> {
+    let Some(case) = db::case_by_id(tx, case_id, false).await? else { return Ok(()) };
+    let clock = clock_of(tx, &case).await?;
+    sqlx::query("update cases set due_date = $2 where id = $1")
+        .bind(case_id)
+        .bind(clock.due_date)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! The back office (`/backoffice` on the ente's host): the operators' inbox,
+//! the case desk, workflow transitions, internal notes and opinions, the legal
+//! clock; the REST API for the ente's own systems (`/api/v1`).
+
+pub mod api;
+pub mod clock;
+pub mod db;
+pub mod desk;
+pub mod engine;
+pub mod inbox;
+pub mod workflow;
+
+use axum::{
+    extract::FromRequestParts,
+    http::request::Parts,
+    routing::{get, post},
+};
+
+use crate::{
+    auth::{
+        authz::{Access, RouteSpec},
+        session::CurrentSession,
+        Method,
+    },
+    db::TenantTx,
+    error::AppError,
+    state::AppState,
+    tenancy::{CurrentTenant, Tenant},
+};
+pub use engine::{Operator, OperatorKind};
+
+const READ: Access = Access::signed_in("backoffice", "read");
+
+pub fn routes() -> Vec<RouteSpec> {
+    let p = "/backoffice/pratiche/{id}";
+    vec![
+        RouteSpec::new("/backoffice/pratiche", &["GET"], READ, get(inbox::page)),
+        RouteSpec::new("/backoffice/pratiche/azioni", &["POST"], READ, post(inbox::bulk)),
+        RouteSpec::new(p, &["GET"], READ, get(desk::page)),
+        RouteSpec::new("/backoffice/pratiche/{id}/assegna", &["POST"], READ, post(desk::assign)),
+        RouteSpec::new("/backoffice/pratiche/{id}/note", &["POST"], READ, post(desk::note)),
+        RouteSpec::new("/backoffice/pratiche/{id}/messaggi", &["POST"], READ, post(desk::message)),
+        RouteSpec::new("/backoffice/pratiche/{id}/transizioni/{key}", &["POST"], READ, post(desk::transition)),
+        RouteSpec::new("/backoffice/pratiche/{id}/pareri", &["POST"], READ, post(desk::ask_opinion)),
+        RouteSpec::new("/backoffice/pratiche/{id}/pareri/{task}", &["POST"], READ, post(desk::answer_task)),
+        RouteSpec::new("/backoffice/pratiche/{id}/documenti/{document}", &["GET"], READ, get(desk::download)),
+    ]
+    .into_iter()
+    .chain(api::routes())
+    .collect()
+}
+
+/// The signed-in staff member as an operator: roles from the ente's policy,
+/// offices from `office:<CODE>` permissions. Only sessions opened through the
+/// ente's identity provider are staff.
+pub struct Staff(pub Operator);
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let tenant = CurrentTenant::from_request_parts(parts, state).await?;
+        let session = CurrentSession::from_request_parts(parts, state).await?;
+        if session.method != Method::Oidc || !session.is_staff {
+            return Err(AppError::Forbidden);
+        }
+        let roles = state.authz.roles_of(state, &tenant.0, &session).await?;
+        let allowed = |act: &'static str| {
+            let (tenant, session) = (tenant.0.clone(), session.clone());
+            async move {
+                let mut offices = Vec::new();
+                for code in office_codes(state, &tenant).await? {
+                    if state.authz.allows(state, &tenant, &session, &format!("office:{code}"), act).await? {
+                        offices.push(code);
+                    }
+                }
+                Ok::<_, AppError>(offices)
+            }
+        };
+        Ok(Staff(Operator {
+            kind: OperatorKind::Staff,
+            user_id: Some(session.user_id),
+            label: session.display_name(),
+            roles,
+            read_offices: allowed("read").await?,
+            process_offices: allowed("process").await?,
+        }))
+    }
+}
+
+/// The ente's office codes (a handful; read per request, no cache to go stale).
+pub async fn office_codes(state: &AppState, tenant: &Tenant) -> Result<Vec<String>, AppError> {
+    let mut tx = TenantTx::begin(&state.db, tenant.id).await?;
+    let codes: Vec<String> = sqlx::query_scalar("select code from offices order by code").fetch_all(tx.conn()).await?;
+    tx.commit().await?;
+    Ok(codes)
+}

@@ -1,0 +1,468 @@
+//! A procedure's workflow: statuses, the transitions between them and who may
+//! run each, what happens on entering a status, and timers. Written in the
+//! procedure's TOML file (`[workflow]`), checked at load with messages that
+//! name the culprit, snapshotted on each case so a case stays on the version
+//! it was started on.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::clock::ClockEffect;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workflow {
+    /// What an integration request does to the legal clock.
+    #[serde(default)]
+    pub clock_on_integration: ClockEffect,
+    /// The status a case enters when it is submitted.
+    pub initial: String,
+    pub statuses: Vec<Status>,
+    pub transitions: Vec<Transition>,
+    #[serde(default)]
+    pub timers: Vec<Timer>,
+    /// Templates of the documents the office issues (`generate_document`).
+    #[serde(default)]
+    pub documents: Vec<DocumentTemplate>,
+}
+
+/// Where a status stands for the citizen's list and the statistics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Submitted,
+    InProgress,
+    AwaitingIntegration,
+    Accepted,
+    Rejected,
+    Closed,
+}
+
+impl Phase {
+    /// The value of `cases.status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Submitted => "submitted",
+            Self::InProgress => "in_progress",
+            Self::AwaitingIntegration => "awaiting_integration",
+            Self::Accepted => "accepted",
+            Self::Rejected => "rejected",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+/// Bootstrap Italia's contextual colours, for the status badge.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Colour {
+    #[default]
+    Primary,
+    Secondary,
+    Success,
+    Warning,
+    Danger,
+    Info,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Status {
+    pub key: String,
+    /// What the citizen reads.
+    pub label: String,
+    #[serde(default)]
+    pub colour: Colour,
+    pub phase: Phase,
+    /// No transition leaves it except a reopening; the clock stops.
+    #[serde(default, rename = "final")]
+    pub is_final: bool,
+    /// For an `awaiting_integration` status: where the case goes once every
+    /// request is answered.
+    #[serde(default)]
+    pub resume_to: Option<String>,
+    #[serde(default)]
+    pub on_enter: Vec<Action>,
+}
+
+/// What a transition asks the operator for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    #[default]
+    None,
+    Optional,
+    Required,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transition {
+    pub key: String,
+    /// The button the operator sees.
+    pub label: String,
+    pub from: Vec<String>,
+    pub to: String,
+    /// Roles that may run it (Casbin roles of the ente); the operator must
+    /// also be allowed to process cases of the case's office.
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub reason: Reason,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// An e-mail and a message to the citizen with this text.
+    NotifyCitizen(String),
+    /// Generate the named document (see `documents`), register and file it.
+    GenerateDocument(String),
+    /// POST the case's summary to this URL (through the job queue).
+    Webhook(String),
+    /// Ask an office for something (an internal task on the case).
+    Task { office: String, text: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timer {
+    /// Armed when the case enters this status; void if it has left it.
+    pub status: String,
+    pub after_days: u32,
+    /// A reminder e-mailed to the office.
+    #[serde(default)]
+    pub remind: Option<String>,
+    /// A transition run by the system (silence-as-consent).
+    #[serde(default)]
+    pub transition: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentTemplate {
+    pub key: String,
+    pub title: String,
+    /// Tera text: `case`, `citizen`, `reason`, `ente`, `today` are in scope.
+    pub body: String,
+}
+
+impl Workflow {
+    pub fn status(&self, key: &str) -> Option<&Status> {
+        self.statuses.iter().find(|s| s.key == key)
+    }
+
+    pub fn transition(&self, key: &str) -> Option<&Transition> {
+        self.transitions.iter().find(|t| t.key == key)
+    }
+
+    /// Transitions offered from a status.
+    pub fn from_status<'a>(&'a self, status: &'a str) -> impl Iterator<Item = &'a Transition> + 'a {
+        self.transitions.iter().filter(move |t| t.from.iter().any(|f| f == status))
+    }
+
+    pub fn document(&self, key: &str) -> Option<&DocumentTemplate> {
+        self.documents.iter().find(|d| d.key == key)
+    }
+
+    /// Checks every reference; `offices` are the ente's office codes.
+    pub fn check(&self, offices: &[&str]) -> Result<(), String> {
+        let mut keys = HashSet::new();
+        for s in &self.statuses {
+            if !is_key(&s.key) || !keys.insert(s.key.as_str()) {
+                return Err(format!("workflow: status key {:?} is invalid or repeated", s.key));
+            }
+            if s.label.trim().is_empty() {
+                return Err(format!("workflow: status {:?} needs a label", s.key));
+            }
+        }
+        if self.statuses.is_empty() || self.status(&self.initial).is_none() {
+            return Err(format!("workflow: initial status {:?} is not among the statuses", self.initial));
+        }
+        if self.status(&self.initial).is_some_and(|s| s.is_final) {
+            return Err("workflow: the initial status cannot be final".into());
+        }
+        for s in &self.statuses {
+            match (s.phase, &s.resume_to) {
+                (Phase::AwaitingIntegration, None) => {
+                    return Err(format!("workflow: status {:?} waits on the citizen and needs `resume_to`", s.key))
+                }
+                (Phase::AwaitingIntegration, Some(to)) => match self.status(to) {
+                    Some(target) if target.phase != Phase::AwaitingIntegration && !target.is_final => {}
+                    _ => return Err(format!(
+                        "workflow: status {:?} resumes to {to:?}, which is not a non-final status that works the case",
+                        s.key
+                    )),
+                },
+                (_, Some(_)) => {
+                    return Err(format!(
+                        "workflow: only a status with phase awaiting_integration has `resume_to` ({:?})",
+                        s.key
+                    ))
+                }
+                _ => {}
+            }
+            if s.is_final && s.phase == Phase::AwaitingIntegration {
+                return Err(format!("workflow: status {:?} cannot be final and wait on the citizen", s.key));
+            }
+            for action in &s.on_enter {
+                match action {
+                    Action::GenerateDocument(key) if self.document(key).is_none() => {
+                        return Err(format!("workflow: status {:?} generates the unknown document {key:?}", s.key))
+                    }
+                    Action::Task { office, .. } if !offices.contains(&office.as_str()) => {
+                        return Err(format!(
+                            "workflow: status {:?} gives a task to the unknown office {office:?}",
+                            s.key
+                        ))
+                    }
+                    Action::Webhook(url) if !url.starts_with("https://") && !url.starts_with("http://") => {
+                        return Err(format!("workflow: status {:?} has a webhook that is not an http(s) URL", s.key))
+                    }
+                    Action::NotifyCitizen(text) if text.trim().is_empty() => {
+                        return Err(format!("workflow: status {:?} notifies an empty text", s.key))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut keys = HashSet::new();
+        for t in &self.transitions {
+            if !is_key(&t.key) || !keys.insert(t.key.as_str()) {
+                return Err(format!("workflow: transition key {:?} is invalid or repeated", t.key));
+            }
+            if t.label.trim().is_empty() || t.roles.is_empty() || t.from.is_empty() {
+                return Err(format!("workflow: transition {:?} needs a label, `from` and `roles`", t.key));
+            }
+            for from in &t.from {
+                if self.status(from).is_none() {
+                    return Err(format!("workflow: transition {:?} leaves the unknown status {from:?}", t.key));
+                }
+            }
+            if self.status(&t.to).is_none() {
+                return Err(format!("workflow: transition {:?} goes to the unknown status {:?}", t.key, t.to));
+            }
+            if t.from.iter().any(|f| self.status(f).is_some_and(|s| s.phase == Phase::AwaitingIntegration)) {
+                // The citizen's answer moves such a case on (`resume_to`); an
+                // office may still close it, but not send it round the loop.
+                if self.status(&t.to).is_some_and(|s| s.phase == Phase::AwaitingIntegration) {
+                    return Err(format!("workflow: transition {:?} goes from waiting to waiting", t.key));
+                }
+            }
+        }
+        for timer in &self.timers {
+            if self.status(&timer.status).is_none() {
+                return Err(format!("workflow: a timer is armed in the unknown status {:?}", timer.status));
+            }
+            if timer.after_days == 0 {
+                return Err(format!("workflow: the timer of status {:?} needs after_days > 0", timer.status));
+            }
+            match (&timer.remind, &timer.transition) {
+                (None, None) | (Some(_), Some(_)) => {
+                    return Err(format!(
+                        "workflow: the timer of status {:?} needs exactly one of `remind` and `transition`",
+                        timer.status
+                    ))
+                }
+                (None, Some(t)) => match self.transition(t) {
+                    Some(tr) if tr.from.contains(&timer.status) => {}
+                    _ => {
+                        return Err(format!(
+                            "workflow: the timer of status {:?} runs {t:?}, which does not leave that status",
+                            timer.status
+                        ))
+                    }
+                },
+                _ => {}
+            }
+        }
+        let mut keys = HashSet::new();
+        for d in &self.documents {
+            if !is_key(&d.key) || !keys.insert(d.key.as_str()) {
+                return Err(format!("workflow: document key {:?} is invalid or repeated", d.key));
+            }
+            let mut tera = tera::Tera::default();
+            tera.add_raw_template(&d.key, &d.body)
+                .map_err(|e| format!("workflow: document {:?} has a template error: {e}", d.key))?;
+        }
+        Ok(())
+    }
+
+    /// The workflow of procedures that declare none: received, in progress,
+    /// integration (suspending the clock), accepted with a final act, rejected
+    /// with reasons, closed; reopening by an admin.
+    pub fn standard() -> Self {
+        toml::from_str(STANDARD).expect("the standard workflow parses")
+    }
+}
+
+fn is_key(key: &str) -> bool {
+    !key.is_empty() && key.len() <= 60 && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+const STANDARD: &str = r#"
+clock_on_integration = "suspend"
+initial = "presentata"
+
+[[statuses]]
+key = "presentata"
+label = "Presentata"
+colour = "info"
+phase = "submitted"
+
+[[statuses]]
+key = "in_istruttoria"
+label = "In istruttoria"
+colour = "primary"
+phase = "in_progress"
+
+[[statuses]]
+key = "integrazione"
+label = "In attesa di integrazione"
+colour = "warning"
+phase = "awaiting_integration"
+resume_to = "in_istruttoria"
+
+[[statuses]]
+key = "accolta"
+label = "Accolta"
+colour = "success"
+phase = "accepted"
+final = true
+on_enter = [ { generate_document = "provvedimento" } ]
+
+[[statuses]]
+key = "respinta"
+label = "Respinta"
+colour = "danger"
+phase = "rejected"
+final = true
+on_enter = [ { generate_document = "diniego" } ]
+
+[[statuses]]
+key = "chiusa"
+label = "Chiusa"
+colour = "secondary"
+phase = "closed"
+final = true
+
+[[transitions]]
+key = "prendi_in_carico"
+label = "Prendi in carico"
+from = ["presentata"]
+to = "in_istruttoria"
+roles = ["operator", "admin"]
+
+[[transitions]]
+key = "richiedi_integrazione"
+label = "Richiedi integrazione"
+from = ["presentata", "in_istruttoria"]
+to = "integrazione"
+roles = ["operator", "admin"]
+reason = "required"
+
+[[transitions]]
+key = "accogli"
+label = "Accogli"
+from = ["in_istruttoria"]
+to = "accolta"
+roles = ["operator", "admin"]
+reason = "optional"
+
+[[transitions]]
+key = "respingi"
+label = "Respingi"
+from = ["in_istruttoria"]
+to = "respinta"
+roles = ["operator", "admin"]
+reason = "required"
+
+[[transitions]]
+key = "chiudi"
+label = "Chiudi senza esito"
+from = ["presentata", "in_istruttoria", "integrazione"]
+to = "chiusa"
+roles = ["operator", "admin"]
+reason = "required"
+
+[[transitions]]
+key = "riapri"
+label = "Riapri"
+from = ["accolta", "respinta", "chiusa"]
+to = "in_istruttoria"
+roles = ["admin"]
+reason = "required"
+
+[[documents]]
+key = "provvedimento"
+title = "Provvedimento di accoglimento"
+body = """
+{{ ente }}
+
+Oggetto: {{ case.procedure_title }} — pratica {{ case.reference }}, protocollo {{ case.mark }}.
+
+Vista la richiesta presentata da {{ citizen }} il {{ case.submitted_on }},
+esaminata la documentazione,
+
+si ACCOGLIE la richiesta.
+{% if reason %}
+Motivazione: {{ reason }}
+{% endif %}
+{{ ente }}, {{ today }}
+"""
+
+[[documents]]
+key = "diniego"
+title = "Provvedimento di diniego"
+body = """
+{{ ente }}
+
+Oggetto: {{ case.procedure_title }} — pratica {{ case.reference }}, protocollo {{ case.mark }}.
+
+Vista la richiesta presentata da {{ citizen }} il {{ case.submitted_on }},
+esaminata la documentazione,
+
+si RESPINGE la richiesta per i seguenti motivi:
+
+{{ reason }}
+
+Contro il presente provvedimento è ammesso ricorso al TAR entro 60 giorni o ricorso
+straordinario al Presidente della Repubblica entro 120 giorni.
+
+{{ ente }}, {{ today }}
+"""
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_standard_workflow_is_valid() {
+        Workflow::standard().check(&[]).unwrap();
+    }
+
+    #[test]
+    fn broken_workflows_are_refused_with_the_culprit_named() {
+        let mut w = Workflow::standard();
+        w.transitions[0].to = "nowhere".into();
+        assert!(w.check(&[]).unwrap_err().contains("\"nowhere\""));
+        let mut w = Workflow::standard();
+        w.statuses[2].resume_to = None;
+        assert!(w.check(&[]).unwrap_err().contains("resume_to"));
+        let mut w = Workflow::standard();
+        w.statuses[1].on_enter.push(Action::Task { office: "UO-X".into(), text: "Parere".into() });
+        assert!(w.check(&["UO-Y"]).unwrap_err().contains("UO-X"));
+        let mut w = Workflow::standard();
+        w.timers.push(Timer {
+            status: "presentata".into(),
+            after_days: 30,
+            remind: None,
+            transition: Some("accogli".into()),
+        });
+        assert!(w.check(&[]).unwrap_err().contains("does not leave"));
+        let mut w = Workflow::standard();
+        w.documents[0].body = "{{ unclosed".into();
+        assert!(w.check(&[]).unwrap_err().contains("template error"));
+    }
+}
