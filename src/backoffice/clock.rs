@@ -128,7 +128,9 @@ pub fn compute(time_limit_days: i64, ticks: &[Tick], today: NaiveDate) -> Clock 
         };
     };
     let (state, until) = match (stopped_at, paused_at) {
-        (Some(stopped), _) => (ClockState::Stopped, stopped),
+        // Closed while waiting on the citizen: the waiting days never counted.
+        (Some(stopped), Some(paused)) => (ClockState::Stopped, paused.min(stopped)),
+        (Some(stopped), None) => (ClockState::Stopped, stopped),
         (None, Some(paused)) => (ClockState::Suspended, paused),
         (None, None) => (ClockState::Running, today),
     };
@@ -136,6 +138,7 @@ pub fn compute(time_limit_days: i64, ticks: &[Tick], today: NaiveDate) -> Clock 
     let days_left = limit - days_elapsed;
     let due_date = match state {
         ClockState::Suspended => None,
+        ClockState::Stopped if paused_at.is_some() => None,
         _ => Some(start + chrono::Duration::days(limit + not_counted)),
     };
     Clock {

@@ -189,10 +189,12 @@ impl Workflow {
                 }
                 (Phase::AwaitingIntegration, Some(to)) => match self.status(to) {
                     Some(target) if target.phase != Phase::AwaitingIntegration && !target.is_final => {}
-                    _ => return Err(format!(
+                    _ => {
+                        return Err(format!(
                         "workflow: status {:?} resumes to {to:?}, which is not a non-final status that works the case",
                         s.key
-                    )),
+                    ))
+                    }
                 },
                 (_, Some(_)) => {
                     return Err(format!(

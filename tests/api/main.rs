@@ -8,6 +8,7 @@ mod auth;
 mod backoffice;
 mod cases;
 mod catalog;
+mod deadlines;
 mod fascicolo;
 mod isolation;
 mod registry;
