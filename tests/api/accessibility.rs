@@ -88,3 +88,45 @@ async fn personal_area_pages_pass_axe_and_respect_the_csp() {
     assert!(output.status.success(), "browser audit failed:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(!report.contains("\"status\": 303") && !report.contains("\"status\": 404"), "{report}");
 }
+
+/// The back office, signed in as staff: the home, the inbox with cases and
+/// filters, a case desk with a request, a note, an opinion and the actions.
+#[tokio::test]
+async fn back_office_pages_pass_axe_and_respect_the_csp() {
+    use crate::{auth::VALMORA, backoffice, cases};
+    let app = spawn_app_with(crate::helpers::s3_settings().await).await;
+    let _provider = backoffice::offices(&app).await;
+    let mut maria = cases::citizen(&app, VALMORA, "maria@example.it", "347 123 4567").await;
+    let submitted = cases::submitted_case(&app, &mut maria).await;
+    let waiting = cases::submitted_case(&app, &mut maria).await;
+    cases::request_integration(&app, waiting).await;
+    let mut giulia = backoffice::staff(&app, VALMORA, "giulia.bianchi@valmora.example").await;
+    let desk = format!("/backoffice/pratiche/{submitted}");
+    giulia.post(&format!("{desk}/note"), &[("testo", "Controllare la planimetria")]).await;
+    giulia.post(&format!("{desk}/pareri"), &[("ufficio", "UO-ANAG"), ("testo", "Residente?")]).await;
+    let base = format!("http://{VALMORA}:{}", app.port);
+    let mut args =
+        vec!["--cookie".to_string(), base.clone(), format!("sportello_sid={}", giulia.cookies["sportello_sid"])];
+    for path in [
+        "/backoffice".to_string(),
+        "/backoffice/pratiche".to_string(),
+        "/backoffice/pratiche?stato=tutte&q=Rossi".to_string(),
+        desk.clone(),
+        format!("/backoffice/pratiche/{waiting}"),
+    ] {
+        args.push(format!("{base}{path}"));
+    }
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(root().join("tests/browser/audit.mjs"))
+            .args(&args)
+            .current_dir(root())
+            .output()
+            .expect("node (installed by scripts/setup.sh)")
+    })
+    .await
+    .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "browser audit failed:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!report.contains("\"status\": 303") && !report.contains("\"status\": 404"), "{report}");
+}

@@ -18,7 +18,7 @@ use crate::{
 };
 
 /// The provider knowing Valmora's and Roccamare's staff, and both enti configured.
-async fn offices(app: &TestApp) -> Provider {
+pub async fn offices(app: &TestApp) -> Provider {
     let provider = start_provider_with(Some(&root().join("infra/test/oidc/backoffice.json")));
     configure(app, "valmora", &provider.issuer, "sportello-valmora-secret").await;
     configure(app, "roccamare", &provider.issuer, "sportello-roccamare-secret").await;
