@@ -202,6 +202,18 @@ fields = [ { key = "a", label = "A", type = "file" } ]
             .unwrap();
         let catalog = CatalogSpec::load(&dir, &categories, &offices).unwrap();
         assert_eq!(catalog.procedures[0].form.as_ref().unwrap().steps[0].fields[0].key, "a");
+
+        // A workflow is checked the same way, naming the file and the culprit.
+        let fixed = procedure.replace(r#"type = "file""#, r#"type = "text""#);
+        let workflow = r#"
+[workflow]
+initial = "nuova"
+statuses = [ { key = "nuova", label = "Nuova", phase = "submitted" } ]
+transitions = [ { key = "chiudi", label = "Chiudi", from = ["nuova"], to = "chiusa", roles = ["operator"] } ]
+"#;
+        std::fs::write(dir.join("procedures/prova.toml"), format!("{fixed}{workflow}")).unwrap();
+        let error = CatalogSpec::load(&dir, &categories, &offices).err().expect("refused").to_string();
+        assert!(error.contains("prova.toml") && error.contains("unknown status \"chiusa\""), "{error}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -445,3 +445,68 @@ async fn the_api_works_cases_within_its_token_scopes() {
         }
     }
 }
+
+/// A workflow written in a procedure file (Valmora's passo carrabile): entering
+/// a status gives another office a task and tells the citizen; a role the
+/// transition does not list cannot run it; the act comes from the file's template.
+#[tokio::test]
+async fn a_procedure_files_workflow_drives_its_cases() {
+    let app = spawn_app_with(s3_settings().await).await;
+    let _provider = offices(&app).await;
+    // The file's workflow on the generic procedure (its form is simpler to fill),
+    // with the inspection asked of the registry office so that Anna gets it.
+    let mut owner = valmora(&app).await;
+    let workflow: sqlx::types::Json<sportello::backoffice::workflow::Workflow> =
+        sqlx::query_scalar("select workflow from procedures where slug = 'passo-carrabile'")
+            .fetch_one(owner.conn())
+            .await
+            .unwrap();
+    let mut workflow = workflow.0;
+    assert_eq!(workflow.clock_on_integration, sportello::backoffice::clock::ClockEffect::Interrupt);
+    let text = serde_json::to_string(&workflow).unwrap().replace(r#""office":"UO-TEC""#, r#""office":"UO-ANAG""#);
+    workflow = serde_json::from_str(&text).unwrap();
+    sqlx::query("update procedures set workflow = $1 where slug = $2")
+        .bind(sqlx::types::Json(&workflow))
+        .bind(crate::cases::GENERIC)
+        .execute(owner.conn())
+        .await
+        .unwrap();
+    owner.commit().await.unwrap();
+
+    let mut maria = citizen(&app, VALMORA, "maria@example.it", "347 123 4567").await;
+    let case = submitted_case(&app, &mut maria).await;
+    let mut giulia = staff(&app, VALMORA, "giulia.bianchi@valmora.example").await;
+    let page = giulia.get_text(&desk(case)).await;
+    assert!(page.contains("Avvia l&#x27;istruttoria") || page.contains("Avvia l'istruttoria"), "{page}");
+    assert!(!page.contains("prendi_in_carico"), "the standard workflow is not this case's");
+    assert_eq!(transition(&mut giulia, case, "avvia_istruttoria", &[]).await.status(), 303);
+    let task: (String, String) = sqlx::query_as("select office_code, kind from case_tasks where case_id = $1")
+        .bind(case)
+        .fetch_one(valmora(&app).await.conn())
+        .await
+        .unwrap();
+    assert_eq!(task, ("UO-ANAG".to_string(), "task".to_string()));
+    let mut anna = staff(&app, VALMORA, "anna.neri@valmora.example").await;
+    assert!(
+        anna.get_text("/backoffice/pratiche").await.contains(&case.to_string()),
+        "the task brings it to her office"
+    );
+
+    // `nega` is for admins only; Mario is one.
+    assert_eq!(
+        transition(&mut giulia, case, "nega", &[("motivazione", "Visibilità insufficiente")]).await.status(),
+        403
+    );
+    assert_eq!(
+        transition(&mut giulia, case, "rilascia", &[("motivazione", "Cartello a 1 m dal filo strada")]).await.status(),
+        303
+    );
+    let act: String = sqlx::query_scalar("select name from case_documents where case_id = $1 and origin = 'office'")
+        .bind(case)
+        .fetch_one(valmora(&app).await.conn())
+        .await
+        .unwrap();
+    assert!(act.starts_with("autorizzazione-passo-carrabile"), "{act}");
+    let page = maria.get_text(&format!("/area-personale/pratiche/{case}")).await;
+    assert!(page.contains("Autorizzazione rilasciata") && page.contains("Comando di Polizia Locale"), "{page}");
+}
