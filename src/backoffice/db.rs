@@ -52,6 +52,8 @@ pub struct InboxRow {
     pub assignee_id: Option<Uuid>,
     pub assignee_name: Option<String>,
     pub open_tasks: i64,
+    /// Messages of the citizen the office has not read.
+    pub unread: i64,
 }
 
 /// What the search box was given.
@@ -123,7 +125,9 @@ pub async fn inbox(
                          and c.status not in ('accepted', 'rejected', 'closed'), false) as overdue,
                 trim(u.given_name || ' ' || u.family_name) as citizen_name, u.fiscal_code,
                 c.assignee_id, trim(a.given_name || ' ' || a.family_name) as assignee_name,
-                (select count(*) from case_tasks t where t.case_id = c.id and t.answered_at is null) as open_tasks
+                (select count(*) from case_tasks t where t.case_id = c.id and t.answered_at is null) as open_tasks,
+                (select count(*) from messages m where m.case_id = c.id and m.sender = 'citizen' and m.read_at is null)
+                    as unread
          from cases c
          join users u on u.id = c.user_id
          left join users a on a.id = c.assignee_id

@@ -97,6 +97,9 @@ async fn render(
         delegations::acting_for(&mut tx, case.delegation_id).await?,
     );
     let (events, requests, thread, notes, tasks, colleagues, offices, office, acting_for) = context_data;
+    if operator.may_process(&case.office_code) {
+        messages::mark_read_by_office(&mut tx, id).await?;
+    }
     tx.commit().await?;
     let status_info = case.state.as_deref().and_then(|s| workflow.status(s));
     let transitions: Vec<_> = engine::offered(&case, &workflow, operator)

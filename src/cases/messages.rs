@@ -103,6 +103,15 @@ pub async fn mark_read_by_citizen(tx: &mut TenantTx, thread: Thread) -> sqlx::Re
     Ok(())
 }
 
+/// The office opened the case: the citizen's messages on it are read.
+pub async fn mark_read_by_office(tx: &mut TenantTx, case_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("update messages set read_at = now() where case_id = $1 and sender = 'citizen' and read_at is null")
+        .bind(case_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
 /// The office writes to the citizen about a case (the back office calls it).
 pub async fn office_writes(
     state: &AppState,

@@ -134,6 +134,14 @@ async fn a_case_lives_through_the_workflow_between_citizen_and_offices() {
     assert_eq!(answered.status(), 303);
     assert_eq!(state_of(&app, case).await, ("in_progress".into(), "in_istruttoria".into()), "back to the office");
 
+    // The citizen writes; the inbox flags it until the desk is opened.
+    let wrote =
+        maria.post(&format!("/area-personale/pratiche/{case}/messaggi"), &[("body", "Ho allegato la visura.")]).await;
+    assert_eq!(wrote.status(), 303);
+    assert!(giulia.get_text("/backoffice/pratiche").await.contains("1 messaggio non letto"));
+    assert!(giulia.get_text(&desk(case)).await.contains("Ho allegato la visura."));
+    assert!(!giulia.get_text("/backoffice/pratiche").await.contains("messaggio non letto"));
+
     // An internal opinion from the registry office (UO-ANAG): Anna sees the case
     // in her inbox and answers, but cannot work it.
     let asked = giulia
