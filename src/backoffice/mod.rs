@@ -8,6 +8,7 @@ pub mod db;
 pub mod desk;
 pub mod engine;
 pub mod inbox;
+pub mod timers;
 pub mod workflow;
 
 use axum::{

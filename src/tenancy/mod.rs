@@ -60,6 +60,20 @@ impl TenantResolver {
     pub fn invalidate_all(&self) {
         self.by_host.invalidate_all();
     }
+
+    /// The tenant by id (background work carries ids, not hosts), via its primary host.
+    pub async fn by_id(&self, id: Uuid) -> Result<Option<Arc<Tenant>>, AppError> {
+        let host: Option<String> =
+            sqlx::query_scalar("select host from tenant_domains where tenant_id = $1 and is_primary")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some(host) = host else { return Ok(None) };
+        Ok(match self.resolve(&host).await? {
+            Some(Site::Tenant(tenant)) => Some(tenant),
+            _ => None,
+        })
+    }
 }
 
 async fn load_tenant(pool: &PgPool, host: &str) -> sqlx::Result<Option<Tenant>> {
