@@ -1,0 +1,3 @@
+//! The back office and the machinery behind it: background jobs.
+
+mod jobs;
