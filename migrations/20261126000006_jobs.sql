@@ -14,4 +14,5 @@ create table job_keys (
     primary key (tenant_id, kind, key)
 );
 select enable_tenant_isolation('job_keys');
-grant select, insert on job_keys to sportello_runtime;
+-- Update: `enqueue` records the task id right after inserting the key.
+grant select, insert, update on job_keys to sportello_runtime;

@@ -73,7 +73,6 @@ impl Application {
         Ok(Self { listener, tls, router, state })
     }
 
-
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
@@ -161,41 +160,38 @@ impl Application {
 
 /// Everything but the listeners: what `serve` and `sportello worker` share.
 pub async fn build_state(settings: Settings, targets: &DbTargets) -> anyhow::Result<AppState> {
-        let renderer = Renderer::load(&settings.themes_dir, &settings.locales_dir)?;
-        let pool = db::connect(&targets.app, 32).await.context("connecting to PostgreSQL")?;
-        let sms = match settings.sms_gateway.as_str() {
-            "outbox" => SmsGateway::Outbox,
-            "skebby" => SmsGateway::Skebby(Skebby {
-                base_url: settings.skebby_url.clone(),
-                username: settings.skebby_username.clone(),
-                password: settings
-                    .skebby_password
-                    .clone()
-                    .context("SKEBBY_PASSWORD is required for the skebby gateway")?,
-                client: reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?,
-            }),
-            other => anyhow::bail!("sms_gateway: unknown gateway {other:?} (outbox, skebby)"),
-        };
-        let mailer = Mailer::new(settings.smtp_url.as_ref().map(|s| s.expose()), &settings.mail_from)?;
-        let cards = CardVerifier::load(&settings.crs_ca_files)?;
-        let store = Store::from_settings(&settings).await.context("opening the case file storage")?;
-        let state = AppState {
-            tenants: TenantResolver::new(pool.clone(), &settings.platform_hosts),
-            authz: Default::default(),
-            limits: Default::default(),
-            sms: Arc::new(sms),
-            mailer: Arc::new(mailer),
-            saml_idps: Arc::new(auth::spid::IdentityProviders::load(&settings)?),
-            oidc: Default::default(),
-            crs: Arc::new(cards),
-            store,
-            pages: page_cache::PageCache::new(Duration::from_secs(settings.page_cache_ttl_secs)),
-            db: pool,
-            renderer: Arc::new(renderer),
-            settings: Arc::new(settings),
-        };
-        jobs::configure(&state.db, &state.settings).await?;
-        Ok(state)
+    let renderer = Renderer::load(&settings.themes_dir, &settings.locales_dir)?;
+    let pool = db::connect(&targets.app, 32).await.context("connecting to PostgreSQL")?;
+    let sms = match settings.sms_gateway.as_str() {
+        "outbox" => SmsGateway::Outbox,
+        "skebby" => SmsGateway::Skebby(Skebby {
+            base_url: settings.skebby_url.clone(),
+            username: settings.skebby_username.clone(),
+            password: settings.skebby_password.clone().context("SKEBBY_PASSWORD is required for the skebby gateway")?,
+            client: reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?,
+        }),
+        other => anyhow::bail!("sms_gateway: unknown gateway {other:?} (outbox, skebby)"),
+    };
+    let mailer = Mailer::new(settings.smtp_url.as_ref().map(|s| s.expose()), &settings.mail_from)?;
+    let cards = CardVerifier::load(&settings.crs_ca_files)?;
+    let store = Store::from_settings(&settings).await.context("opening the case file storage")?;
+    let state = AppState {
+        tenants: TenantResolver::new(pool.clone(), &settings.platform_hosts),
+        authz: Default::default(),
+        limits: Default::default(),
+        sms: Arc::new(sms),
+        mailer: Arc::new(mailer),
+        saml_idps: Arc::new(auth::spid::IdentityProviders::load(&settings)?),
+        oidc: Default::default(),
+        crs: Arc::new(cards),
+        store,
+        pages: page_cache::PageCache::new(Duration::from_secs(settings.page_cache_ttl_secs)),
+        db: pool,
+        renderer: Arc::new(renderer),
+        settings: Arc::new(settings),
+    };
+    jobs::configure(&state.db, &state.settings).await?;
+    Ok(state)
 }
 
 /// Every route of an ente's site, with what it needs: the one route table.

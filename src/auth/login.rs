@@ -25,7 +25,7 @@ use crate::{
     error::{AppError, AppResult},
     notify,
     state::AppState,
-    tenancy::{CurrentTenant, Tenant},
+    tenancy::CurrentTenant,
     web::{base_context, render_page},
 };
 

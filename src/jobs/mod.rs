@@ -72,8 +72,12 @@ impl Registry {
 /// Every kind of background work: the one place where a kind is added.
 pub fn registry() -> Registry {
     Registry::new()
-        .on(notify::MAIL_JOB, |state, tenant, payload| Box::pin(async move { notify::deliver_mail(&state, tenant, payload).await }))
-        .on(notify::SMS_JOB, |state, tenant, payload| Box::pin(async move { notify::deliver_sms(&state, tenant, payload).await }))
+        .on(notify::MAIL_JOB, |state, tenant, payload| {
+            Box::pin(async move { notify::deliver_mail(&state, tenant, payload).await })
+        })
+        .on(notify::SMS_JOB, |state, tenant, payload| {
+            Box::pin(async move { notify::deliver_sms(&state, tenant, payload).await })
+        })
         .on(webhook::KIND, |state, tenant, payload| Box::pin(webhook::deliver(state, tenant, payload)))
 }
 

@@ -114,7 +114,12 @@ async fn sender_names(tx: &mut TenantTx) -> sqlx::Result<(String, String)> {
 /// Marks the row sent, or keeps the error on it (and hands it to the job system,
 /// which retries with backoff). The error text is the gateway's or the SMTP
 /// server's answer: the URL with credentials is never part of it.
-async fn record(mut tx: TenantTx, table: &str, id: Uuid, outcome: anyhow::Result<Option<String>>) -> anyhow::Result<()> {
+async fn record(
+    mut tx: TenantTx,
+    table: &str,
+    id: Uuid,
+    outcome: anyhow::Result<Option<String>>,
+) -> anyhow::Result<()> {
     match outcome {
         Ok(reference) => {
             // Once a real gateway has the SMS, its code need not sit in our database.

@@ -99,7 +99,8 @@ struct WorkerProcess(Child);
 
 impl WorkerProcess {
     fn start(app: &TestApp, smtp_port: u16, name: &str) -> Self {
-        let log = std::fs::File::create(scratch().join(format!("worker-{name}-{}.log", Uuid::new_v4().simple()))).unwrap();
+        let log =
+            std::fs::File::create(scratch().join(format!("worker-{name}-{}.log", Uuid::new_v4().simple()))).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_sportello"));
         command
             .arg("worker")
@@ -179,7 +180,10 @@ async fn tasks_with_key(app: &TestApp, key: &str) -> i64 {
 }
 
 /// Attempts of a task: (attempt number, state, started, completed).
-async fn attempts(app: &TestApp, task: Uuid) -> Vec<(i32, String, chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>)> {
+async fn attempts(
+    app: &TestApp,
+    task: Uuid,
+) -> Vec<(i32, String, chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>)> {
     sqlx::query_as(
         "select attempt_number, state::text, started_at, completed_at from underway.task_attempt
          where task_id = $1 order by attempt_number",
@@ -259,10 +263,8 @@ async fn a_worker_killed_mid_smtp_exchange_is_replaced_and_the_mail_is_sent_exac
 
     // Worker B finds the job abandoned once its lease runs out, and delivers it.
     let second = WorkerProcess::start(&app, smtp.port, "b");
-    wait_for(120, "the job done by worker B", async || {
-        (task_state(&app, task).await == "succeeded").then_some(())
-    })
-    .await;
+    wait_for(120, "the job done by worker B", async || (task_state(&app, task).await == "succeeded").then_some(()))
+        .await;
     assert!(second.stop().await.success(), "worker B stops gracefully on SIGTERM");
 
     let runs = attempts(&app, task).await;
@@ -365,7 +367,10 @@ async fn a_job_enqueued_in_a_transaction_that_rolls_back_never_runs() {
 
     // A job committed after it runs: the workers are up and have looked.
     let committed = format!("confermata-{}", Uuid::new_v4().simple());
-    assert!(enqueue_committed(&app, tenant, webhook::job(&url, serde_json::json!({ "job": "confermata" }), &committed)).await);
+    assert!(
+        enqueue_committed(&app, tenant, webhook::job(&url, serde_json::json!({ "job": "confermata" }), &committed))
+            .await
+    );
     let task = task_of(&app, tenant, webhook::KIND, &committed).await.unwrap();
     wait_for(120, "the committed job done", async || (task_state(&app, task).await == "succeeded").then_some(())).await;
 
@@ -377,5 +382,8 @@ async fn a_job_enqueued_in_a_transaction_that_rolls_back_never_runs() {
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].1["job"], "confermata");
     // The key of the rolled-back job is free again.
-    assert!(enqueue_committed(&app, tenant, webhook::job(&url, serde_json::json!({ "job": "di nuovo" }), &rolled_back)).await);
+    assert!(
+        enqueue_committed(&app, tenant, webhook::job(&url, serde_json::json!({ "job": "di nuovo" }), &rolled_back))
+            .await
+    );
 }
