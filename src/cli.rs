@@ -9,7 +9,8 @@ use sqlx::PgPool;
 use crate::{
     config::Settings,
     db::{self, Database},
-    startup::Application,
+    jobs,
+    startup::{self, Application},
     tenancy::{onboarding, TenantStatus},
     web::render::Renderer,
 };
@@ -28,6 +29,8 @@ enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
+    /// Run background job workers only (no HTTP), e.g. on nodes of their own.
+    Worker,
     /// Apply pending database migrations.
     Migrate,
     /// Onboard and manage tenants (enti).
@@ -89,6 +92,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             serve(settings).await
         }
+        Command::Worker => worker(settings).await,
         Command::Migrate => {
             let (_db, _admin) = open_admin(&settings).await?;
             println!("migrazioni applicate");
@@ -118,6 +122,19 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings, &database.targets).await?;
     app.run_until(shutdown_signal()).await?;
     drop(database); // stops the embedded cluster, if we started it
+    Ok(())
+}
+
+/// `sportello worker`: the job workers of `serve`, without its listeners; stops
+/// on SIGTERM or Ctrl-C after the jobs being run are done.
+async fn worker(settings: Settings) -> anyhow::Result<()> {
+    let (database, admin) = open_admin(&settings).await?;
+    admin.close().await;
+    let state = startup::build_state(settings, &database.targets).await?;
+    let workers = jobs::start_workers(state, jobs::registry()).await?;
+    shutdown_signal().await;
+    workers.shutdown().await;
+    drop(database);
     Ok(())
 }
 

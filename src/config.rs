@@ -81,6 +81,20 @@ pub struct Settings {
     pub s3_secret_key: Option<Secret>,
     /// The platform's cap on one uploaded file, whatever a procedure allows.
     pub upload_max_bytes: u64,
+    /// Run the background job workers inside `serve` (`sportello worker` runs
+    /// them alone, on other nodes).
+    pub jobs_in_process: bool,
+    /// A running job's worker records a heartbeat this often; a job whose worker
+    /// missed it (crashed, killed, cut off) is picked up again by another.
+    pub jobs_lease_secs: u64,
+    /// Attempts of one job before it is left as failed.
+    pub jobs_max_attempts: u32,
+    /// First retry delay; each next one doubles, up to `jobs_backoff_max_secs`.
+    pub jobs_backoff_secs: u64,
+    pub jobs_backoff_max_secs: u64,
+    /// How often idle workers look for due jobs (retries, scheduled jobs, jobs of
+    /// dead workers); new jobs wake them at once through `NOTIFY`.
+    pub jobs_poll_secs: u64,
 }
 
 impl Default for Settings {
@@ -124,6 +138,12 @@ impl Default for Settings {
             s3_access_key: None,
             s3_secret_key: None,
             upload_max_bytes: 100 * 1024 * 1024,
+            jobs_in_process: true,
+            jobs_lease_secs: 30,
+            jobs_max_attempts: 10,
+            jobs_backoff_secs: 5,
+            jobs_backoff_max_secs: 3600,
+            jobs_poll_secs: 5,
         }
     }
 }
@@ -268,6 +288,24 @@ impl Settings {
         if let Some(v) = var("SPORTELLO_UPLOAD_MAX_BYTES") {
             self.upload_max_bytes = v.trim().parse().context("SPORTELLO_UPLOAD_MAX_BYTES")?;
         }
+        if let Some(v) = var("SPORTELLO_JOBS_IN_PROCESS") {
+            self.jobs_in_process = v.trim().parse().context("SPORTELLO_JOBS_IN_PROCESS (true or false)")?;
+        }
+        if let Some(v) = var("SPORTELLO_JOBS_LEASE_SECS") {
+            self.jobs_lease_secs = v.trim().parse().context("SPORTELLO_JOBS_LEASE_SECS")?;
+        }
+        if let Some(v) = var("SPORTELLO_JOBS_MAX_ATTEMPTS") {
+            self.jobs_max_attempts = v.trim().parse().context("SPORTELLO_JOBS_MAX_ATTEMPTS")?;
+        }
+        if let Some(v) = var("SPORTELLO_JOBS_BACKOFF_SECS") {
+            self.jobs_backoff_secs = v.trim().parse().context("SPORTELLO_JOBS_BACKOFF_SECS")?;
+        }
+        if let Some(v) = var("SPORTELLO_JOBS_BACKOFF_MAX_SECS") {
+            self.jobs_backoff_max_secs = v.trim().parse().context("SPORTELLO_JOBS_BACKOFF_MAX_SECS")?;
+        }
+        if let Some(v) = var("SPORTELLO_JOBS_POLL_SECS") {
+            self.jobs_poll_secs = v.trim().parse().context("SPORTELLO_JOBS_POLL_SECS")?;
+        }
         Ok(())
     }
 }
@@ -298,6 +336,8 @@ mod tests {
             "SPORTELLO_STORAGE_BACKEND" => Some("S3".into()),
             "SPORTELLO_S3_SECRET_KEY" => Some("sk-hunter2".into()),
             "SPORTELLO_UPLOAD_MAX_BYTES" => Some("1048576".into()),
+            "SPORTELLO_JOBS_IN_PROCESS" => Some("false".into()),
+            "SPORTELLO_JOBS_LEASE_SECS" => Some("2".into()),
             _ => None,
         })
         .unwrap();
@@ -307,6 +347,8 @@ mod tests {
         assert_eq!(s.base_domain, "sportello.example.it");
         assert_eq!(s.storage_backend, "s3");
         assert_eq!(s.upload_max_bytes, 1 << 20);
+        assert!(!s.jobs_in_process);
+        assert_eq!(s.jobs_lease_secs, 2);
         assert!(!format!("{s:?}").contains("hunter2"));
         assert_eq!(s.storage_dir(), PathBuf::from("var/files"));
     }

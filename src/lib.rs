@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod fascicolo;
+pub mod jobs;
 pub mod notify;
 pub mod platform;
 pub mod portal;

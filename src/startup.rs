@@ -28,6 +28,7 @@ use crate::{
     db::{self, DbTargets},
     error::AppError,
     fascicolo::Store,
+    jobs,
     notify::{
         self,
         mail::Mailer,
@@ -56,49 +57,18 @@ pub struct Application {
 impl Application {
     /// Connects, loads the themes and binds `settings.listen` (port 0 picks one).
     pub async fn build(settings: Settings, targets: &DbTargets) -> anyhow::Result<Self> {
-        let renderer = Renderer::load(&settings.themes_dir, &settings.locales_dir)?;
-        let pool = db::connect(&targets.app, 32).await.context("connecting to PostgreSQL")?;
         let listener =
             TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
-        let sms = match settings.sms_gateway.as_str() {
-            "outbox" => SmsGateway::Outbox,
-            "skebby" => SmsGateway::Skebby(Skebby {
-                base_url: settings.skebby_url.clone(),
-                username: settings.skebby_username.clone(),
-                password: settings
-                    .skebby_password
-                    .clone()
-                    .context("SKEBBY_PASSWORD is required for the skebby gateway")?,
-                client: reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?,
-            }),
-            other => anyhow::bail!("sms_gateway: unknown gateway {other:?} (outbox, skebby)"),
-        };
-        let mailer = Mailer::new(settings.smtp_url.as_ref().map(|s| s.expose()), &settings.mail_from)?;
-        let cards = CardVerifier::load(&settings.crs_ca_files)?;
-        let store = Store::from_settings(&settings).await.context("opening the case file storage")?;
         let tls = match settings.tls_listen {
             Some(address) => {
+                let cards = CardVerifier::load(&settings.crs_ca_files)?;
                 let acceptor = web::tls::acceptor(&settings, &cards)?;
                 let listener = TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
                 Some((listener, acceptor))
             }
             None => None,
         };
-        let state = AppState {
-            tenants: TenantResolver::new(pool.clone(), &settings.platform_hosts),
-            authz: Default::default(),
-            limits: Default::default(),
-            sms: Arc::new(sms),
-            mailer: Arc::new(mailer),
-            saml_idps: Arc::new(auth::spid::IdentityProviders::load(&settings)?),
-            oidc: Default::default(),
-            crs: Arc::new(cards),
-            store,
-            pages: page_cache::PageCache::new(Duration::from_secs(settings.page_cache_ttl_secs)),
-            db: pool,
-            renderer: Arc::new(renderer),
-            settings: Arc::new(settings),
-        };
+        let state = build_state(settings, targets).await?;
         let router = app_router(state.clone());
         Ok(Self { listener, tls, router, state })
     }
@@ -119,6 +89,11 @@ impl Application {
     /// Serves until `shutdown` completes, then drains in-flight requests.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let listener_task = tenancy::spawn_invalidation_listener(self.state.clone());
+        // Background jobs, unless dedicated `sportello worker` nodes run them.
+        let workers = match self.state.settings.jobs_in_process {
+            true => Some(jobs::start_workers(self.state.clone(), jobs::registry()).await?),
+            false => None,
+        };
         // Rate-limit keys that recovered their whole budget are dropped every minute.
         let limits = self.state.limits.clone();
         let sweeper = tokio::spawn(async move {
@@ -175,8 +150,48 @@ impl Application {
         sweeper.abort();
         orphans.abort();
         listener_task.abort();
+        // Jobs being run finish (or time out) before the process goes.
+        if let Some(workers) = workers {
+            workers.shutdown().await;
+        }
         Ok(result?)
     }
+}
+
+/// Everything but the listeners: what `serve` and `sportello worker` share.
+pub async fn build_state(settings: Settings, targets: &DbTargets) -> anyhow::Result<AppState> {
+    let renderer = Renderer::load(&settings.themes_dir, &settings.locales_dir)?;
+    let pool = db::connect(&targets.app, 32).await.context("connecting to PostgreSQL")?;
+    let sms = match settings.sms_gateway.as_str() {
+        "outbox" => SmsGateway::Outbox,
+        "skebby" => SmsGateway::Skebby(Skebby {
+            base_url: settings.skebby_url.clone(),
+            username: settings.skebby_username.clone(),
+            password: settings.skebby_password.clone().context("SKEBBY_PASSWORD is required for the skebby gateway")?,
+            client: reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?,
+        }),
+        other => anyhow::bail!("sms_gateway: unknown gateway {other:?} (outbox, skebby)"),
+    };
+    let mailer = Mailer::new(settings.smtp_url.as_ref().map(|s| s.expose()), &settings.mail_from)?;
+    let cards = CardVerifier::load(&settings.crs_ca_files)?;
+    let store = Store::from_settings(&settings).await.context("opening the case file storage")?;
+    let state = AppState {
+        tenants: TenantResolver::new(pool.clone(), &settings.platform_hosts),
+        authz: Default::default(),
+        limits: Default::default(),
+        sms: Arc::new(sms),
+        mailer: Arc::new(mailer),
+        saml_idps: Arc::new(auth::spid::IdentityProviders::load(&settings)?),
+        oidc: Default::default(),
+        crs: Arc::new(cards),
+        store,
+        pages: page_cache::PageCache::new(Duration::from_secs(settings.page_cache_ttl_secs)),
+        db: pool,
+        renderer: Arc::new(renderer),
+        settings: Arc::new(settings),
+    };
+    jobs::configure(&state.db, &state.settings).await?;
+    Ok(state)
 }
 
 /// Every route of an ente's site, with what it needs: the one route table.

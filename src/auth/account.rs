@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     authz::{Access, RouteSpec},
     csrf::CsrfToken,
-    login::{auth_context, deliver},
+    login::auth_context,
     otp::{self, Purpose},
     password,
     ratelimit::Action,
@@ -195,7 +195,6 @@ async fn change_contacts(
     let (_, cookie) =
         session::begin_flow(&mut tx, "contacts", Some(user.id), data, chrono::Duration::minutes(30)).await?;
     tx.commit().await?;
-    deliver(&state, &tenant.0);
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/area-personale/recapiti/verifica")).into_response())
 }
 

@@ -25,7 +25,7 @@ use crate::{
     error::{AppError, AppResult},
     notify,
     state::AppState,
-    tenancy::{CurrentTenant, Tenant},
+    tenancy::CurrentTenant,
     web::{base_context, render_page},
 };
 
@@ -162,12 +162,7 @@ async fn password_sign_in(
     )
     .await?;
     tx.commit().await?;
-    deliver(&state, &tenant.0);
     Ok(([(header::SET_COOKIE, flow_cookie)], Redirect::to("/accesso/codice")).into_response())
-}
-
-pub fn deliver(state: &AppState, tenant: &Tenant) {
-    notify::deliver_soon(state, tenant.id, tenant.auth.sms_sender.clone(), tenant.name.clone());
 }
 
 async fn refuse(

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{
     authz::{Access, RouteSpec},
     csrf::CsrfToken,
-    login::{auth_context, deliver},
+    login::auth_context,
     otp::{self, Outcome, Purpose},
     password,
     ratelimit::Action,
@@ -75,7 +75,6 @@ async fn request_code(
     // Same next step whether or not the account exists.
     let (_, cookie) = session::begin_flow(&mut tx, "reset", user.map(|u| u.id), data, otp::CODE_TTL).await?;
     tx.commit().await?;
-    deliver(&state, &tenant.0);
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/accesso/recupero/codice")).into_response())
 }
 

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{
     authz::{Access, RouteSpec},
     csrf::CsrfToken,
-    login::{auth_context, deliver},
+    login::auth_context,
     otp::{self, Purpose},
     password,
     ratelimit::Action,
@@ -125,7 +125,6 @@ async fn register(
     };
     let flow_cookie = send_codes(&state, &mut tx, &tenant, user_id, &email, &mobile).await?;
     tx.commit().await?;
-    deliver(&state, &tenant.0);
     Ok(([(header::SET_COOKIE, flow_cookie)], Redirect::to("/registrazione/verifica")).into_response())
 }
 

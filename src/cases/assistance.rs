@@ -138,7 +138,6 @@ pub async fn open(
         notify_office(&mut tx, &office, &mail_subject, &text).await?;
     }
     tx.commit().await?;
-    crate::auth::login::deliver(&state, &tenant.0);
     Ok(Redirect::to(&format!("/area-personale/assistenza/{id}")).into_response())
 }
 

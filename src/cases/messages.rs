@@ -188,7 +188,6 @@ pub async fn citizen_writes(
     .await?;
     notify_office(&mut tx, &case.office_code, &format!("Nuovo messaggio — pratica {}", case.reference), body).await?;
     tx.commit().await?;
-    crate::auth::login::deliver(&state, &tenant.0);
     Ok(Redirect::to(&format!("/area-personale/pratiche/{case_id}#messaggi")).into_response())
 }
 

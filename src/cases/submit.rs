@@ -67,7 +67,6 @@ pub async fn submit(
     match submit_case(&state, &tenant.0, &mut tx, &case, &documents).await {
         Ok(_) => {
             tx.commit().await?;
-            crate::auth::login::deliver(&state, &tenant.0);
             Ok(Redirect::to(&format!("/area-personale/pratiche/{id}?inviata=1")).into_response())
         }
         Err(SubmitError::Storage(e)) => {

@@ -105,8 +105,11 @@ pub async fn connect(options: &PgConnectOptions, max_connections: u32) -> anyhow
         .await?)
 }
 
+/// Our migrations, then the job queue's (the `underway` schema, see `crate::jobs`),
+/// then what the runtime group needs of the latter. All as the owner role.
 pub async fn migrate(admin: &PgPool) -> anyhow::Result<()> {
     sqlx::migrate!("./migrations").run(admin).await.context("running migrations")?;
+    crate::jobs::migrate(admin).await.context("running the job queue's migrations")?;
     Ok(())
 }
 

@@ -27,10 +27,26 @@ impl Mailer {
         self.transport.is_none()
     }
 
-    pub async fn send(&self, from_name: &str, to: &str, subject: &str, body: &str) -> anyhow::Result<()> {
+    /// `Message-ID` of the outbox row `id`: the same on every attempt, so that a
+    /// message sent twice (a crash after the server accepted it) can be told a
+    /// duplicate by whoever receives it.
+    pub fn message_id(&self, id: uuid::Uuid) -> String {
+        let domain = self.from_address.rsplit_once('@').map(|(_, d)| d).unwrap_or("sportello.localhost");
+        format!("<{}@{domain}>", id.simple())
+    }
+
+    pub async fn send(
+        &self,
+        from_name: &str,
+        to: &str,
+        subject: &str,
+        body: &str,
+        message_id: String,
+    ) -> anyhow::Result<()> {
         let Some(transport) = &self.transport else { return Ok(()) };
         let from = Mailbox::new(Some(from_name.to_string()), self.from_address.parse().context("mail_from")?);
         let message = Message::builder()
+            .message_id(Some(message_id))
             .from(from)
             .to(to.parse().context("recipient address")?)
             .subject(subject)

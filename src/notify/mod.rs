@@ -1,15 +1,25 @@
-//! Messages that leave the system (e-mail, SMS). They are written to an outbox in
-//! the same transaction as the change that causes them, then delivered right
-//! after commit; a failed delivery stays in the outbox with its error, and is
-//! retried by the next delivery round for that ente.
+//! Messages that leave the system (e-mail, SMS). The outbox row is the message;
+//! it is written in the same transaction as the change that causes it, together
+//! with the background job that delivers it (`crate::jobs`, kinds `mail` and
+//! `sms`). A failed delivery keeps its error on the row and is retried by the job
+//! system with backoff; a delivered row is never sent again.
 
 pub mod mail;
 pub mod pages;
 pub mod sms;
 
+use anyhow::Context;
 use uuid::Uuid;
 
-use crate::{db::TenantTx, state::AppState};
+use crate::{
+    db::TenantTx,
+    jobs::{self, NewJob},
+    state::AppState,
+};
+
+/// Job kinds of the two outboxes (see `jobs::registry`).
+pub const MAIL_JOB: &str = "mail";
+pub const SMS_JOB: &str = "sms";
 
 pub async fn queue_mail(tx: &mut TenantTx, to: &str, subject: &str, body: &str) -> sqlx::Result<Uuid> {
     let id = Uuid::new_v4();
@@ -21,6 +31,7 @@ pub async fn queue_mail(tx: &mut TenantTx, to: &str, subject: &str, body: &str) 
         .bind(body)
         .execute(tx.conn())
         .await?;
+    jobs::enqueue(tx, delivery_job(MAIL_JOB, id)).await?;
     Ok(id)
 }
 
@@ -33,59 +44,82 @@ pub async fn queue_sms(tx: &mut TenantTx, to: &str, body: &str) -> sqlx::Result<
         .bind(body)
         .execute(tx.conn())
         .await?;
+    jobs::enqueue(tx, delivery_job(SMS_JOB, id)).await?;
     Ok(id)
 }
 
-/// Delivers what the ente has pending, in the background (after the commit that
-/// queued it). Errors are recorded on the outbox row, never shown to the user.
-pub fn deliver_soon(state: &AppState, tenant_id: Uuid, sms_sender: String, mail_from_name: String) {
-    let state = state.clone();
-    tokio::spawn(async move {
-        if let Err(e) = deliver_pending(&state, tenant_id, &sms_sender, &mail_from_name).await {
-            tracing::warn!(error = ?e, %tenant_id, "outbox delivery failed");
-        }
-    });
+/// The outbox row's id is the job's idempotency key: one delivery per message.
+fn delivery_job(kind: &'static str, id: Uuid) -> NewJob {
+    NewJob { kind, key: id.to_string(), payload: serde_json::json!({ "outbox_id": id }), run_at: None }
 }
 
-pub async fn deliver_pending(
-    state: &AppState,
-    tenant_id: Uuid,
-    sms_sender: &str,
-    mail_from_name: &str,
-) -> anyhow::Result<()> {
+fn outbox_id(payload: &serde_json::Value) -> anyhow::Result<Uuid> {
+    serde_json::from_value(payload["outbox_id"].clone()).context("payload without outbox_id")
+}
+
+/// The `mail` job: sends one `mail_outbox` row over SMTP, once. The row is locked
+/// while it is sent, so two workers never send it at the same time; a row already
+/// sent (or gone with its account) is done. With no SMTP server configured the row
+/// stays as it is: it is the message (the development outbox).
+pub async fn deliver_mail(state: &AppState, tenant_id: Uuid, payload: serde_json::Value) -> anyhow::Result<()> {
+    let id = outbox_id(&payload)?;
+    if state.mailer.is_outbox() {
+        return Ok(());
+    }
     let mut tx = TenantTx::begin(&state.db, tenant_id).await?;
-    // Rows being sent by another node are skipped, not sent twice.
-    let sms: Vec<(Uuid, String, String)> = sqlx::query_as(
-        "select id, recipient, body from sms_outbox where sent_at is null
-         order by created_at limit 50 for update skip locked",
+    let row: Option<(String, String, String, bool)> = sqlx::query_as(
+        "select recipient, subject, body, sent_at is not null from mail_outbox where id = $1 for update",
     )
-    .fetch_all(tx.conn())
+    .bind(id)
+    .fetch_optional(tx.conn())
     .await?;
-    for (id, to, body) in sms {
-        if state.sms.is_outbox() {
-            continue; // the row is the message
-        }
-        let outcome = state.sms.send(sms_sender, &to, &body).await;
-        record(&mut tx, "sms_outbox", id, outcome).await?;
+    let Some((to, subject, body, sent)) = row else { return Ok(()) };
+    if sent {
+        return Ok(());
     }
-    let mail: Vec<(Uuid, String, String, String)> = sqlx::query_as(
-        "select id, recipient, subject, body from mail_outbox where sent_at is null
-         order by created_at limit 50 for update skip locked",
-    )
-    .fetch_all(tx.conn())
-    .await?;
-    for (id, to, subject, body) in mail {
-        if state.mailer.is_outbox() {
-            continue;
-        }
-        let outcome = state.mailer.send(mail_from_name, &to, &subject, &body).await.map(|()| None);
-        record(&mut tx, "mail_outbox", id, outcome).await?;
-    }
-    tx.commit().await?;
-    Ok(())
+    let (from_name, _) = sender_names(&mut tx).await?;
+    let outcome = state.mailer.send(&from_name, &to, &subject, &body, state.mailer.message_id(id)).await;
+    record(tx, "mail_outbox", id, outcome.map(|()| None)).await
 }
 
-async fn record(tx: &mut TenantTx, table: &str, id: Uuid, outcome: anyhow::Result<Option<String>>) -> sqlx::Result<()> {
+/// The `sms` job: one `sms_outbox` row through the gateway, as `deliver_mail`.
+pub async fn deliver_sms(state: &AppState, tenant_id: Uuid, payload: serde_json::Value) -> anyhow::Result<()> {
+    let id = outbox_id(&payload)?;
+    if state.sms.is_outbox() {
+        return Ok(());
+    }
+    let mut tx = TenantTx::begin(&state.db, tenant_id).await?;
+    let row: Option<(String, String, bool)> =
+        sqlx::query_as("select recipient, body, sent_at is not null from sms_outbox where id = $1 for update")
+            .bind(id)
+            .fetch_optional(tx.conn())
+            .await?;
+    let Some((to, body, sent)) = row else { return Ok(()) };
+    if sent {
+        return Ok(());
+    }
+    let (_, sms_sender) = sender_names(&mut tx).await?;
+    let outcome = state.sms.send(&sms_sender, &to, &body).await;
+    record(tx, "sms_outbox", id, outcome).await
+}
+
+/// The ente's name (e-mail sender name) and SMS sender.
+async fn sender_names(tx: &mut TenantTx) -> sqlx::Result<(String, String)> {
+    sqlx::query_as("select name, coalesce(auth->>'sms_sender', 'Comune') from tenants where id = $1")
+        .bind(tx.tenant_id)
+        .fetch_one(tx.conn())
+        .await
+}
+
+/// Marks the row sent, or keeps the error on it (and hands it to the job system,
+/// which retries with backoff). The error text is the gateway's or the SMTP
+/// server's answer: the URL with credentials is never part of it.
+async fn record(
+    mut tx: TenantTx,
+    table: &str,
+    id: Uuid,
+    outcome: anyhow::Result<Option<String>>,
+) -> anyhow::Result<()> {
     match outcome {
         Ok(reference) => {
             // Once a real gateway has the SMS, its code need not sit in our database.
@@ -98,15 +132,17 @@ async fn record(tx: &mut TenantTx, table: &str, id: Uuid, outcome: anyhow::Resul
             let query = sqlx::query(&sql).bind(id);
             let query = if table == "sms_outbox" { query.bind(reference) } else { query };
             query.execute(tx.conn()).await?;
+            tx.commit().await?;
+            Ok(())
         }
         Err(e) => {
-            tracing::warn!(error = format!("{e:#}"), table, %id, "delivery failed; kept in the outbox");
             sqlx::query(&format!("update {table} set last_error = $2 where id = $1"))
                 .bind(id)
                 .bind(format!("{e:#}"))
                 .execute(tx.conn())
                 .await?;
+            tx.commit().await?;
+            Err(e.context(format!("{table} {id}: delivery failed, kept in the outbox")))
         }
     }
-    Ok(())
 }

@@ -3,6 +3,8 @@
 //! the desk, a case's whole life through the workflow, offices and enti that
 //! must see nothing, and the REST API with token scopes.
 
+mod jobs;
+
 use serde_json::Value;
 use sportello::{backoffice::api, db::TenantTx};
 use uuid::Uuid;

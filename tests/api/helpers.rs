@@ -55,6 +55,11 @@ pub fn test_settings() -> Settings {
         locales_dir: root.join("locales"),
         design_system_dir: root.join("node_modules/bootstrap-italia/dist"),
         data_dir: scratch(),
+        // Background jobs: a dead worker's job is retaken after 2 s, retries
+        // start after 1 s, idle workers look every second.
+        jobs_lease_secs: 2,
+        jobs_backoff_secs: 1,
+        jobs_poll_secs: 1,
         ..Settings::default()
     }
 }
