@@ -5,6 +5,7 @@ mod helpers;
 
 mod accessibility;
 mod auth;
+mod backoffice;
 mod cases;
 mod catalog;
 mod fascicolo;

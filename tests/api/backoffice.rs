@@ -1,0 +1,3 @@
+//! The back office: what operators do and what records it (the audit trail).
+
+mod audit;
