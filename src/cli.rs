@@ -1,12 +1,13 @@
-//! `sportello serve | migrate | tenant ...`
+//! `sportello serve | migrate | tenant ... | audit ...`
 
 use std::{net::SocketAddr, path::PathBuf};
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use sqlx::PgPool;
 
 use crate::{
+    audit,
     config::Settings,
     db::{self, Database},
     jobs,
@@ -36,6 +37,23 @@ enum Command {
     /// Onboard and manage tenants (enti).
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Check and seal the audit trail (docs/AUDIT.md).
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute every ente's hash chain (or one's); fails if any is broken.
+    Verify {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Record each ente's chain head for a day (default: yesterday, Italian time).
+    Seal {
+        #[arg(long)]
+        day: Option<chrono::NaiveDate>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -101,6 +119,54 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tenant(command) => {
             let (_db, admin) = open_admin(&settings).await?;
             tenant_command(&settings, &admin, command).await
+        }
+        Command::Audit(command) => {
+            // As the owner: verification reads every ente.
+            let (_db, admin) = open_admin(&settings).await?;
+            audit_command(&admin, command).await
+        }
+    }
+}
+
+async fn audit_command(admin: &PgPool, command: AuditCommand) -> anyhow::Result<()> {
+    match command {
+        AuditCommand::Verify { tenant } => {
+            let results = match tenant {
+                Some(slug) => {
+                    let id: uuid::Uuid = sqlx::query_scalar("select id from tenants where slug = $1")
+                        .bind(&slug)
+                        .fetch_optional(admin)
+                        .await?
+                        .with_context(|| format!("nessun ente con slug {slug}"))?;
+                    vec![audit::verify(admin, id).await?]
+                }
+                None => audit::verify_all(admin).await?,
+            };
+            for result in &results {
+                println!("{}", result.line());
+            }
+            let broken = results.iter().filter(|r| !r.is_intact()).count();
+            if broken > 0 {
+                bail!("registro delle attività alterato in {broken} enti");
+            }
+            Ok(())
+        }
+        AuditCommand::Seal { day } => {
+            let day = match day {
+                Some(day) => day,
+                None => {
+                    sqlx::query_scalar("select (now() at time zone 'Europe/Rome')::date - 1").fetch_one(admin).await?
+                }
+            };
+            for (slug, digest) in audit::seal_all(admin, day).await? {
+                match digest {
+                    Some(d) => {
+                        println!("{slug}: {day} sigillato alla voce {} ({})", d.last_seq, hex::encode(d.head_hash))
+                    }
+                    None => println!("{slug}: {day} nessuna voce da sigillare"),
+                }
+            }
+            Ok(())
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Sportello: one deployment, every ente's portal. See README.md and docs/.
 
+pub mod audit;
 pub mod auth;
 pub mod backoffice;
 pub mod cases;

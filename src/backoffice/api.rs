@@ -285,6 +285,8 @@ async fn message(
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     let case = desk::load_to_process(&mut tx, id, &client.operator).await?;
     let message = messages::office_writes(&state, &tenant.0, &mut tx, case.id, &client.operator.label, text).await?;
+    let after = json!({ "message": message, "text": text });
+    super::audit(&mut tx, &client.operator, "case.message", case.id, None, Some(after)).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": message }))).into_response())
 }
@@ -356,6 +358,8 @@ async fn upload(
         json!({ "document": document.id, "by": client.operator.label }),
     )
     .await?;
+    let after = json!({ "document": document.id, "name": name, "sha256": document.sha256, "size": document.size });
+    super::audit(&mut tx, &client.operator, "case.document_added", case.id, None, Some(after)).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": document.id, "sha256": document.sha256, "size": document.size })))
         .into_response())

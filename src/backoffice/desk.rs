@@ -254,6 +254,8 @@ pub async fn assign_case(tx: &mut TenantTx, case: &Case, operator: &Operator, wh
         json!({ "assignee": assignee, "by": operator.label }),
     )
     .await?;
+    let (before, after) = (json!({ "assignee": case.assignee_id }), json!({ "assignee": assignee }));
+    super::audit(tx, operator, "case.assign", case.id, Some(before), Some(after)).await?;
     Ok(())
 }
 
@@ -282,7 +284,8 @@ pub async fn note(
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     let case = load(&mut tx, id, &operator, true).await?;
     let author = operator.user_id.ok_or(AppError::Forbidden)?;
-    bdb::add_note(&mut tx, case.id, author, text).await?;
+    let note = bdb::add_note(&mut tx, case.id, author, text).await?;
+    super::audit(&mut tx, &operator, "case.note", case.id, None, Some(json!({ "note": note, "text": text }))).await?;
     tx.commit().await?;
     Ok(back_to(id, "note"))
 }
@@ -314,7 +317,9 @@ pub async fn message(
     };
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     let case = load_to_process(&mut tx, id, &operator).await?;
-    messages::office_writes(&state, &tenant.0, &mut tx, case.id, &operator.label, text).await?;
+    let message = messages::office_writes(&state, &tenant.0, &mut tx, case.id, &operator.label, text).await?;
+    super::audit(&mut tx, &operator, "case.message", case.id, None, Some(json!({ "message": message, "text": text })))
+        .await?;
     tx.commit().await?;
     Ok(back_to(id, "messaggi"))
 }
@@ -347,7 +352,7 @@ pub async fn ask_opinion(
         let back = DeskForm { problems, ..DeskForm::default() };
         return render(&state, &tenant, &csrf, &operator, id, back, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
-    engine::add_task(&mut tx, case.id, &form.ufficio, "opinion", text, &operator.label).await?;
+    let task = engine::add_task(&mut tx, case.id, &form.ufficio, "opinion", text, &operator.label).await?;
     messages::notify_office(
         &mut tx,
         &form.ufficio,
@@ -355,6 +360,8 @@ pub async fn ask_opinion(
         &format!("{} chiede il parere del vostro ufficio sulla pratica {}:\n\n{text}", operator.label, case.reference),
     )
     .await?;
+    let after = json!({ "task": task, "office": form.ufficio, "question": text });
+    super::audit(&mut tx, &operator, "case.opinion_requested", case.id, None, Some(after)).await?;
     tx.commit().await?;
     Ok(back_to(id, "pareri"))
 }
@@ -384,6 +391,8 @@ pub async fn answer_task(
         json!({ "task": task }),
     )
     .await?;
+    let after = json!({ "task": task, "answer": text });
+    super::audit(&mut tx, &operator, "case.opinion_answered", case.id, None, Some(after)).await?;
     tx.commit().await?;
     Ok(back_to(id, "pareri"))
 }

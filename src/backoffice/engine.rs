@@ -13,7 +13,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    clock::{self, Clock, ClockEffect, Tick},
+    clock::{self, Clock, ClockEffect, ClockState, Tick},
     workflow::{Action, Phase, Reason, Status, Transition, Workflow},
 };
 use crate::{
@@ -179,6 +179,16 @@ pub async fn run_transition(
             .await?;
     }
     enter_status(state, tenant, tx, case, &workflow, target, Some(transition), operator, reason).await?;
+    super::audit(
+        tx,
+        operator,
+        "case.transition",
+        case.id,
+        Some(json!({ "state": case.state, "status": case.status })),
+        Some(json!({ "state": target.key, "status": target.phase.as_str(), "transition": key, "reason": reason,
+                     "due_date": input.due_date })),
+    )
+    .await?;
     Ok(())
 }
 
@@ -198,12 +208,15 @@ async fn enter_status(
 ) -> AppResult<()> {
     let from = case.state.clone().unwrap_or_default();
     let was_final = workflow.status(&from).is_some_and(|s| s.is_final);
-    sqlx::query("update cases set state = $2, status = $3, state_since = now(), updated_at = now() where id = $1")
-        .bind(case.id)
-        .bind(&target.key)
-        .bind(target.phase.as_str())
-        .execute(tx.conn())
-        .await?;
+    let entered_at: chrono::DateTime<Utc> = sqlx::query_scalar(
+        "update cases set state = $2, status = $3, state_since = clock_timestamp(), updated_at = now()
+         where id = $1 returning state_since",
+    )
+    .bind(case.id)
+    .bind(&target.key)
+    .bind(target.phase.as_str())
+    .fetch_one(tx.conn())
+    .await?;
     let actor = if operator.kind == OperatorKind::System { Actor::System } else { Actor::Office };
     let mut summary = format!("Stato: {}", target.label);
     if !reason.is_empty() && target.phase != Phase::AwaitingIntegration {
@@ -240,8 +253,9 @@ async fn enter_status(
         .await?;
     }
     for action in &target.on_enter {
-        run_action(state, tenant, tx, case, workflow, action, operator, reason).await?;
+        run_action(state, tenant, tx, case, workflow, action, operator, reason, &target.key, entered_at).await?;
     }
+    super::timers::arm(tx, workflow, case.id, &target.key, entered_at).await?;
     Ok(())
 }
 
@@ -255,6 +269,8 @@ async fn run_action(
     action: &Action,
     operator: &Operator,
     reason: &str,
+    status: &str,
+    entered_at: chrono::DateTime<Utc>,
 ) -> AppResult<()> {
     match action {
         Action::NotifyCitizen(text) => {
@@ -265,7 +281,7 @@ async fn run_action(
             issue_document(state, tenant, tx, case, &template.title, &template.body, reason).await?;
         }
         Action::Webhook(url) => {
-            queue_webhook(tx, case, url).await?;
+            queue_webhook(tx, case, url, status, entered_at).await?;
         }
         Action::Task { office, text } => {
             add_task(tx, case.id, office, "task", text, &operator.label).await?;
@@ -289,7 +305,17 @@ pub async fn resume_after_integration(
         // Closed meanwhile by the office: the answer is filed, nothing moves.
         return refresh_due_date(tx, case_id).await.map_err(Into::into);
     };
-    enter_status(state, tenant, tx, &case, &workflow, resume_to, None, &Operator::system(), "").await
+    enter_status(state, tenant, tx, &case, &workflow, resume_to, None, &Operator::system(), "").await?;
+    super::audit(
+        tx,
+        &Operator::system(),
+        "case.resume",
+        case.id,
+        Some(json!({ "state": case.state, "status": case.status })),
+        Some(json!({ "state": resume_to.key, "status": resume_to.phase.as_str() })),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Generates the act from the template, stores it, registers it (outgoing)
@@ -400,9 +426,24 @@ fn slug_of(title: &str) -> String {
     }
 }
 
-/// A POST of the case's summary to the workflow's URL, through the job queue.
-async fn queue_webhook(tx: &mut TenantTx, case: &Case, url: &str) -> AppResult<()> {
-    db::add_event(tx, case.id, "webhook", Actor::System, "Notifica al sistema esterno", json!({ "url": url })).await?;
+/// A POST of the case's summary to the workflow's URL, through the job queue
+/// (retried with backoff; the key lets the receiver drop repeats).
+async fn queue_webhook(
+    tx: &mut TenantTx,
+    case: &Case,
+    url: &str,
+    status: &str,
+    entered_at: chrono::DateTime<Utc>,
+) -> AppResult<()> {
+    let key = format!("{}:{status}:{}:{url}", case.id, entered_at.timestamp_micros());
+    let body = json!({
+        "event": "status_changed", "case": case.id, "reference": case.reference, "procedure": case.procedure_slug,
+        "status": status, "at": entered_at, "registry": { "year": case.registry_year, "number": case.registry_number },
+    });
+    crate::jobs::enqueue(tx, crate::jobs::webhook::job(url, body, &key)).await?;
+    let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+    db::add_event(tx, case.id, "internal_webhook", Actor::System, &format!("Notifica a {host}"), json!({ "key": key }))
+        .await?;
     Ok(())
 }
 
@@ -488,5 +529,8 @@ pub async fn refresh_due_date(tx: &mut TenantTx, case_id: Uuid) -> sqlx::Result<
         .bind(clock.due_date)
         .execute(tx.conn())
         .await?;
+    if let (ClockState::Running, Some(due)) = (clock.state, clock.due_date) {
+        super::timers::arm_overdue(tx, case_id, due).await?;
+    }
     Ok(())
 }

@@ -89,6 +89,31 @@ impl FromRequestParts<AppState> for Staff {
     }
 }
 
+/// Appends an operator's (or the system's) action on a case to the ente's
+/// hash-chained audit trail. Called last in the transaction: it holds the
+/// ente's audit lock until commit (see docs/AUDIT.md).
+pub async fn audit(
+    tx: &mut TenantTx,
+    operator: &Operator,
+    action: &str,
+    case_id: uuid::Uuid,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) -> sqlx::Result<i64> {
+    use crate::audit::{Actor, ActorKind, Change};
+    let actor = match operator.kind {
+        OperatorKind::Staff => Actor { kind: ActorKind::Staff, id: operator.user_id, label: operator.label.clone() },
+        OperatorKind::Api => Actor { kind: ActorKind::Api, id: None, label: operator.label.clone() },
+        OperatorKind::System => Actor::system(&operator.label),
+    };
+    crate::audit::append(
+        tx,
+        &actor,
+        Change { action, object_type: "case", object_id: case_id.to_string(), before, after },
+    )
+    .await
+}
+
 /// The ente's office codes (a handful; read per request, no cache to go stale).
 pub async fn office_codes(state: &AppState, tenant: &Tenant) -> Result<Vec<String>, AppError> {
     let mut tx = TenantTx::begin(&state.db, tenant.id).await?;

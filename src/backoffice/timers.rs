@@ -65,6 +65,30 @@ pub fn timers_for(
         .collect()
 }
 
+/// Arms the status's timers for a case that just entered it (same transaction).
+pub async fn arm(
+    tx: &mut TenantTx,
+    workflow: &Workflow,
+    case_id: Uuid,
+    status: &str,
+    entered_at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    for (key, payload, run_at) in timers_for(workflow, case_id, status, entered_at) {
+        crate::jobs::enqueue(tx, crate::jobs::NewJob { kind: TIMER_JOB, key, payload, run_at: Some(run_at) }).await?;
+    }
+    Ok(())
+}
+
+/// Arms the overdue alert for the morning after `due_date` (Rome), once per due date.
+pub async fn arm_overdue(tx: &mut TenantTx, case_id: Uuid, due_date: NaiveDate) -> sqlx::Result<()> {
+    let morning = (due_date + Duration::days(1)).and_hms_opt(8, 0, 0).expect("08:00 exists");
+    let run_at = crate::web::time::rome_to_utc(morning);
+    let payload = json!(OverduePayload { case_id, due_date });
+    let key = format!("{case_id}:overdue:{due_date}");
+    crate::jobs::enqueue(tx, crate::jobs::NewJob { kind: OVERDUE_JOB, key, payload, run_at: Some(run_at) }).await?;
+    Ok(())
+}
+
 /// Runs a timer if the case is still in the stay it was armed for.
 pub async fn fire_timer(state: &AppState, tenant_id: Uuid, payload: TimerPayload) -> anyhow::Result<()> {
     let Some(tenant) = state.tenants.by_id(tenant_id).await? else { return Ok(()) };
@@ -79,7 +103,10 @@ pub async fn fire_timer(state: &AppState, tenant_id: Uuid, payload: TimerPayload
         remind_office(&mut tx, &case, text).await?;
     }
     if let Some(key) = &timer.transition {
-        let input = TransitionInput { reason: format!("Decorsi {} giorni senza provvedimento.", timer.after_days), due_date: None };
+        let input = TransitionInput {
+            reason: format!("Decorsi {} giorni senza provvedimento.", timer.after_days),
+            due_date: None,
+        };
         match engine::run_transition(state, &tenant, &mut tx, &case, key, &Operator::system(), &input).await {
             Ok(()) => {}
             Err(engine::Refusal::Failed(e)) => return Err(anyhow::anyhow!("timer transition failed: {e}")),
@@ -100,8 +127,16 @@ async fn remind_office(tx: &mut TenantTx, case: &Case, text: &str) -> anyhow::Re
     let subject = format!("Promemoria — pratica {}", case.reference);
     let body = format!("{text}\n\nPratica {} — {}", case.reference, case.procedure_title);
     messages::notify_office(tx, &case.office_code, &subject, &body).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    cdb::add_event(tx, case.id, "internal_reminder", Actor::System, "Promemoria inviato all'ufficio", json!({ "text": text }))
-        .await?;
+    cdb::add_event(
+        tx,
+        case.id,
+        "internal_reminder",
+        Actor::System,
+        "Promemoria inviato all'ufficio",
+        json!({ "text": text }),
+    )
+    .await?;
+    super::audit(tx, &Operator::system(), "case.reminder", case.id, None, Some(json!({ "text": text }))).await?;
     Ok(())
 }
 
@@ -121,8 +156,17 @@ pub async fn fire_overdue(state: &AppState, tenant_id: Uuid, payload: OverduePay
         format_date(payload.due_date)
     );
     messages::notify_office(&mut tx, &case.office_code, &subject, &body).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    cdb::add_event(&mut tx, case.id, "internal_overdue", Actor::System, "Termine scaduto: avviso all'ufficio", json!({ "due_date": payload.due_date }))
-        .await?;
+    cdb::add_event(
+        &mut tx,
+        case.id,
+        "internal_overdue",
+        Actor::System,
+        "Termine scaduto: avviso all'ufficio",
+        json!({ "due_date": payload.due_date }),
+    )
+    .await?;
+    let after = json!({ "due_date": payload.due_date });
+    super::audit(&mut tx, &Operator::system(), "case.overdue_alert", case.id, None, Some(after)).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -168,6 +168,9 @@ pub async fn submit_case(
     .bind(&initial.key)
     .fetch_one(tx.conn())
     .await?;
+    // The initial status's timers and the overdue alert are armed with the submission.
+    crate::backoffice::timers::arm(tx, &workflow, case.id, &initial.key, entry.registered_at).await?;
+    crate::backoffice::timers::arm_overdue(tx, case.id, due_date).await?;
     let mark = entry.mark(&tenant.profile.ipa_code);
     let office = office_name(tx, &case.office_code).await?;
     let sections: Vec<receipt::ReceiptSection> = form::summary(&case.form.0, &case.answers.0, &file_names(documents))

@@ -79,6 +79,16 @@ pub fn registry() -> Registry {
             Box::pin(async move { notify::deliver_sms(&state, tenant, payload).await })
         })
         .on(webhook::KIND, |state, tenant, payload| Box::pin(webhook::deliver(state, tenant, payload)))
+        .on(crate::backoffice::timers::TIMER_JOB, |state, tenant, payload| {
+            Box::pin(async move {
+                crate::backoffice::timers::fire_timer(&state, tenant, serde_json::from_value(payload)?).await
+            })
+        })
+        .on(crate::backoffice::timers::OVERDUE_JOB, |state, tenant, payload| {
+            Box::pin(async move {
+                crate::backoffice::timers::fire_overdue(&state, tenant, serde_json::from_value(payload)?).await
+            })
+        })
 }
 
 /// What a job row carries (the task's input in the queue).

@@ -9,7 +9,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::db::TenantTx;
+use serde_json::json;
+
+use crate::{
+    audit::{self, Actor, Change},
+    db::TenantTx,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -105,18 +110,32 @@ pub async fn find(tx: &mut TenantTx, year: i32, number: i64) -> sqlx::Result<Opt
     .await
 }
 
-/// Annotates a cancellation (the entry and its number stay). `false` when there
-/// is no such entry or it was already cancelled.
-pub async fn cancel(tx: &mut TenantTx, year: i32, number: i64, reason: &str) -> sqlx::Result<bool> {
-    Ok(sqlx::query(
+/// Annotates a cancellation (the entry and its number stay) and records it in
+/// the audit trail, in the same transaction. `false` when there is no such entry
+/// or it was already cancelled.
+pub async fn cancel(tx: &mut TenantTx, actor: &Actor, year: i32, number: i64, reason: &str) -> sqlx::Result<bool> {
+    let cancelled_at: Option<DateTime<Utc>> = sqlx::query_scalar(
         "update registry_entries set cancelled_at = now(), cancellation_reason = $3
-         where year = $1 and number = $2 and cancelled_at is null",
+         where year = $1 and number = $2 and cancelled_at is null
+         returning cancelled_at",
     )
     .bind(year)
     .bind(number)
     .bind(reason)
-    .execute(tx.conn())
-    .await?
-    .rows_affected()
-        == 1)
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(cancelled_at) = cancelled_at else { return Ok(false) };
+    audit::append(
+        tx,
+        actor,
+        Change {
+            action: "registry.cancel",
+            object_type: "registry_entry",
+            object_id: format!("{year}-{number:07}"),
+            before: Some(json!({ "cancelled_at": null, "cancellation_reason": null })),
+            after: Some(json!({ "cancelled_at": cancelled_at, "cancellation_reason": reason })),
+        },
+    )
+    .await?;
+    Ok(true)
 }

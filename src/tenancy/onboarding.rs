@@ -15,6 +15,7 @@ use super::{
     NOTIFY_CHANNEL,
 };
 use crate::{
+    audit::{self, Actor, Change},
     auth::{authz, settings::AuthSettings},
     catalog,
     db::TenantTx,
@@ -252,6 +253,7 @@ pub async fn apply(admin: &PgPool, recipe: &TenantRecipe, base_domain: &str) -> 
     let created = existing.is_none();
     let tenant_id = existing.unwrap_or_else(Uuid::new_v4);
     let mut tx = TenantTx::begin(admin, tenant_id).await?;
+    let before = tenant_snapshot(&mut tx).await?;
     let mut changes = sqlx::query(
         "insert into tenants (id, slug, name, theme, profile, auth) values ($1, $2, $3, $4, $5, $6)
          on conflict (id) do update set name = excluded.name, theme = excluded.theme,
@@ -304,10 +306,37 @@ pub async fn apply(admin: &PgPool, recipe: &TenantRecipe, base_domain: &str) -> 
         }
     }
     if changes > 0 {
+        let mut after = tenant_snapshot(&mut tx).await?.unwrap_or_default();
+        // The catalog, assets and rules are not in the snapshot: the count says
+        // how much of them the apply touched.
+        after["changes"] = changes.into();
+        audit::append(
+            &mut tx,
+            &Actor::system("onboarding"),
+            Change {
+                action: if created { "tenant.create" } else { "tenant.update" },
+                object_type: "tenant",
+                object_id: recipe.slug.clone(),
+                before,
+                after: Some(after),
+            },
+        )
+        .await?;
         notify_tenant_changed(tx.conn(), tenant_id).await?;
     }
     tx.commit().await?;
     Ok(ApplyReport { slug: recipe.slug.clone(), created, changes })
+}
+
+/// The tenant row as the audit trail records it (None before it exists).
+async fn tenant_snapshot(tx: &mut TenantTx) -> sqlx::Result<Option<serde_json::Value>> {
+    sqlx::query_scalar(
+        "select jsonb_build_object('name', name, 'status', status, 'theme', theme, 'profile', profile, 'auth', auth)
+         from tenants where id = $1",
+    )
+    .bind(tx.tenant_id)
+    .fetch_optional(tx.conn())
+    .await
 }
 
 /// The ente's SAML signing key: from the files the recipe names, or generated

@@ -25,6 +25,13 @@ pub fn rome_local(t: DateTime<Utc>) -> NaiveDateTime {
     t.naive_utc() + TimeDelta::hours(rome_offset_hours(t))
 }
 
+/// The instant of a Rome wall-clock time away from the switch hours (e.g. 08:00):
+/// the offset of that instant taken as CET first, then checked.
+pub fn rome_to_utc(local: NaiveDateTime) -> DateTime<Utc> {
+    let guess = (local - TimeDelta::hours(1)).and_utc();
+    (local - TimeDelta::hours(rome_offset_hours(guess))).and_utc()
+}
+
 /// "26/11/2026 alle 08:15", in Rome local time.
 pub fn format_rome_datetime(t: DateTime<Utc>) -> String {
     let l = rome_local(t);

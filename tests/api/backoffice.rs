@@ -3,6 +3,7 @@
 //! the desk, a case's whole life through the workflow, offices and enti that
 //! must see nothing, and the REST API with token scopes.
 
+mod audit;
 mod jobs;
 
 use serde_json::Value;
@@ -519,4 +520,122 @@ async fn a_procedure_files_workflow_drives_its_cases() {
     assert!(act.starts_with("autorizzazione-passo-carrabile"), "{act}");
     let page = maria.get_text(&format!("/area-personale/pratiche/{case}")).await;
     assert!(page.contains("Autorizzazione rilasciata") && page.contains("Comando di Polizia Locale"), "{page}");
+}
+
+/// Makes a queued job of `kind` for `case` due now (the time it waits for
+/// passes in the queue's own terms: `created_at + delay <= now()`).
+async fn make_due(app: &TestApp, kind: &str, case: Uuid) -> usize {
+    sqlx::query(
+        "update underway.task set delay = interval '0'
+         where input->>'kind' = $1 and input->'payload'->>'case_id' = $2 and state = 'pending'",
+    )
+    .bind(kind)
+    .bind(case.to_string())
+    .execute(&app.db.admin)
+    .await
+    .unwrap()
+    .rows_affected() as usize
+}
+
+async fn wait_for(app: &TestApp, what: &str, sql: &str, case: Uuid) {
+    for _ in 0..300 {
+        let done: bool = sqlx::query_scalar(sql).bind(case).fetch_one(valmora(app).await.conn()).await.unwrap();
+        if done {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what} did not happen within 30 s");
+}
+
+/// Valmora's SCIA: silence for 30 days consolidates it (a timer job runs the
+/// transition as the system); a check left open reminds the office; jobs armed
+/// for a stay the case has left do nothing; all of it in the audit trail.
+#[tokio::test]
+async fn timers_run_from_the_job_queue_and_stale_ones_do_nothing() {
+    let app = spawn_app_with(s3_settings().await).await;
+    let _provider = offices(&app).await;
+    let mut owner = valmora(&app).await;
+    sqlx::query("update procedures set workflow = (select workflow from procedures where slug = 'scia-edilizia') where slug = $1")
+        .bind(crate::cases::GENERIC)
+        .execute(owner.conn())
+        .await
+        .unwrap();
+    owner.commit().await.unwrap();
+    let mut maria = citizen(&app, VALMORA, "maria@example.it", "347 123 4567").await;
+    let silent = submitted_case(&app, &mut maria).await;
+    let checked = submitted_case(&app, &mut maria).await;
+
+    // Armed 30 days out with the submission.
+    let delay: f64 = sqlx::query_scalar(
+        "select extract(epoch from created_at + delay - now())::float8 from underway.task
+         where input->>'kind' = 'workflow.timer' and input->'payload'->>'case_id' = $1",
+    )
+    .bind(silent.to_string())
+    .fetch_one(&app.db.admin)
+    .await
+    .unwrap();
+    assert!((delay - 30.0 * 86_400.0).abs() < 600.0, "due in 30 days, not {delay} s");
+
+    // The office starts checking the other one: its silence timer is now stale.
+    let mut giulia = staff(&app, VALMORA, "giulia.bianchi@valmora.example").await;
+    assert_eq!(transition(&mut giulia, checked, "avvia_controllo", &[]).await.status(), 303);
+
+    // Thirty days pass.
+    assert_eq!(make_due(&app, "workflow.timer", silent).await, 1);
+    assert_eq!(make_due(&app, "workflow.timer", checked).await, 2, "the stale silence timer and the reminder");
+    wait_for(&app, "silence-as-consent", "select state = 'efficace' from cases where id = $1", silent).await;
+    wait_for(
+        &app,
+        "the reminder",
+        "select exists (select 1 from case_events where case_id = $1 and kind = 'internal_reminder')",
+        checked,
+    )
+    .await;
+    // Let the stale timer's run finish too, then check it changed nothing.
+    wait_for(
+        &app,
+        "every timer job",
+        "select not exists (select 1 from underway.task where input->'payload'->>'case_id' = $1::text
+             and input->>'kind' = 'workflow.timer' and state in ('pending', 'in_progress'))",
+        checked,
+    )
+    .await;
+    assert_eq!(state_of(&app, checked).await.1, "controllo", "a timer of a status the case left does nothing");
+    let mail = last_message(&app, "valmora", "mail_outbox", "edilizia@comune.valmora.bg.it").await;
+    assert!(mail.contains("aperto da 20 giorni"), "{mail}");
+    let page = maria.get_text(&format!("/area-personale/pratiche/{silent}")).await;
+    assert!(page.contains("Efficace") && page.contains(r#"data-clock-state="stopped""#));
+
+    // The overdue alert of a concluded case is stale as well.
+    assert_eq!(make_due(&app, "workflow.overdue", silent).await, 1);
+    wait_for(
+        &app,
+        "the overdue job",
+        "select not exists (select 1 from underway.task where input->'payload'->>'case_id' = $1::text
+             and input->>'kind' = 'workflow.overdue' and state in ('pending', 'in_progress'))",
+        silent,
+    )
+    .await;
+    let alerted: bool = sqlx::query_scalar(
+        "select exists (select 1 from case_events where case_id = $1 and kind = 'internal_overdue')",
+    )
+    .bind(silent)
+    .fetch_one(valmora(&app).await.conn())
+    .await
+    .unwrap();
+    assert!(!alerted);
+
+    // Who did what, in the ente's chain: the system consolidated, Giulia checked.
+    let mut tx = valmora(&app).await;
+    let entries = sportello::audit::entries(&mut tx, "case", &silent.to_string()).await.unwrap();
+    let consolidated = entries.iter().find(|e| e.action == "case.transition").expect("audited");
+    assert_eq!(consolidated.actor.label, "Sistema");
+    assert_eq!(consolidated.after.as_ref().unwrap()["state"], "efficace");
+    let entries = sportello::audit::entries(&mut tx, "case", &checked.to_string()).await.unwrap();
+    assert!(entries.iter().any(|e| e.action == "case.transition" && e.actor.label == "Giulia Bianchi"));
+    assert!(entries.iter().any(|e| e.action == "case.reminder"));
+    drop(tx);
+    let verification = sportello::audit::verify(&app.db.admin, app.tenant_id_of("valmora").await).await.unwrap();
+    assert!(verification.is_intact(), "{}", verification.line());
 }

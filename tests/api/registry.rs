@@ -2,6 +2,7 @@
 //! entries, isolation between enti.
 
 use sportello::{
+    audit::{self, Actor},
     db::{self, TenantTx},
     registry::{self, Direction, NewEntry},
 };
@@ -81,15 +82,21 @@ async fn registry_entries_are_never_altered_nor_deleted() {
     drop(tx);
     assert!(sqlx::query("truncate registry_entries cascade").execute(&test_db.admin).await.is_err());
 
-    // A cancellation is a note, once.
+    // A cancellation is a note, once, and it is audited.
+    let clerk = Actor::staff(uuid::Uuid::new_v4(), "Ufficio protocollo");
     let mut tx = TenantTx::begin(&test_db.app, tenant).await.unwrap();
-    assert!(registry::cancel(&mut tx, e.year, e.number, "Registrata per errore").await.unwrap());
+    assert!(registry::cancel(&mut tx, &clerk, e.year, e.number, "Registrata per errore").await.unwrap());
     tx.commit().await.unwrap();
     let mut tx = TenantTx::begin(&test_db.app, tenant).await.unwrap();
-    assert!(!registry::cancel(&mut tx, e.year, e.number, "di nuovo").await.unwrap());
+    assert!(!registry::cancel(&mut tx, &clerk, e.year, e.number, "di nuovo").await.unwrap());
     let kept = registry::find(&mut tx, e.year, e.number).await.unwrap().unwrap();
     assert_eq!(kept.subject, "Domanda di residenza");
     assert_eq!(kept.cancellation_reason.as_deref(), Some("Registrata per errore"));
+    let history = audit::entries(&mut tx, "registry_entry", &format!("{}-{:07}", e.year, e.number)).await.unwrap();
+    assert_eq!(history.len(), 1, "one cancellation, one entry");
+    assert_eq!(history[0].action, "registry.cancel");
+    assert_eq!(history[0].actor.label, "Ufficio protocollo");
+    assert_eq!(history[0].after.as_ref().unwrap()["cancellation_reason"], "Registrata per errore");
 }
 
 #[tokio::test]
