@@ -329,7 +329,11 @@ async fn seed(superuser: &PgConnectOptions) -> anyhow::Result<()> {
     }
     let inserted = started.elapsed();
     let step = Instant::now();
-    sqlx::raw_sql("set session_replication_role = origin; vacuum (analyze); checkpoint").execute(&mut conn).await?;
+    // One statement per call: several in one simple query form an implicit transaction,
+    // which VACUUM refuses.
+    for sql in ["set session_replication_role = origin", "vacuum (analyze)", "checkpoint"] {
+        sqlx::raw_sql(sql).execute(&mut conn).await?;
+    }
     let vacuum = step.elapsed();
     println!(
         "seeded in {:.1} s (inserts {:.1} s + vacuum analyze {:.1} s)",
