@@ -141,7 +141,9 @@ async fn a_citizen_starts_fills_submits_and_follows_a_case() {
     assert_translated(&page);
     assert!(page.contains("Richiesta inviata"), "{page}");
     assert!(page.contains("-2026-0000001") || page.contains("-0000001"), "the first registry number of the year");
-    assert!(page.contains("Inviata") && page.contains("Termine del procedimento"));
+    // The workflow's first status, and the legal clock running from today.
+    assert!(page.contains("Presentata") && page.contains("Termine del procedimento"), "{page}");
+    assert!(page.contains(r#"data-clock-state="running""#) && page.contains("giorni trascorsi: 0 su 30"), "{page}");
 
     // Documents: the upload, the application, the receipt — each with its hash, all registered.
     let tenant = app.tenant_id_of("valmora").await;
