@@ -246,6 +246,16 @@ fn queue_error(e: underway::queue::Error) -> sqlx::Error {
 /// and grants the runtime group what workers and `enqueue` need. Owner role.
 pub async fn migrate(admin: &PgPool) -> anyhow::Result<()> {
     underway::run_migrations(admin).await?;
+    // Installed once (with the grants below). Re-running the DDL at every start
+    // would take an exclusive lock on `underway.task` and wait behind any open
+    // transaction that enqueued a job — a node starting next to a busy one hung.
+    let installed: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_trigger where tgname = 'sportello_backoff_from_failure')")
+            .fetch_one(admin)
+            .await?;
+    if installed {
+        return Ok(());
+    }
     let mut tx = admin.begin().await?;
     // Nodes starting together must not race on `create or replace`.
     sqlx::query("select pg_advisory_xact_lock(hashtext('sportello.jobs.migrate'))").execute(&mut *tx).await?;

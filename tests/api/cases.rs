@@ -210,7 +210,7 @@ async fn a_citizen_starts_fills_submits_and_follows_a_case() {
     let response = maria.post_multipart(&format!("/area-personale/pratiche/{id}/integrazioni/{request}"), form).await;
     assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
     let page = maria.get_text(&location(&response)).await;
-    assert!(page.contains("Integrazione inviata") && page.contains("In lavorazione"), "{page}");
+    assert!(page.contains("Integrazione inviata") && page.contains("In istruttoria"), "{page}");
     assert!(page.contains("-0000002"), "the answer is registered like the submission");
     // Read status: the office's message is read once the case page was seen.
     let home = maria.get_text("/area-personale").await;
