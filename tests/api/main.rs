@@ -10,6 +10,7 @@ mod cases;
 mod catalog;
 mod deadlines;
 mod fascicolo;
+mod hardening;
 mod isolation;
 mod registry;
 mod tenancy;
