@@ -4,4 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+# The embedded default shows the SMS and e-mail outboxes (/sviluppo/sms,
+# /sviluppo/posta): nothing leaves this machine, so that is where codes are.
+export SPORTELLO_DEV_PAGES=${SPORTELLO_DEV_PAGES:-true}
 exec cargo run --locked -- serve "$@"

@@ -42,8 +42,10 @@ pub struct Settings {
     /// absent: e-mail stays in the outbox (see /sviluppo/posta).
     pub smtp_url: Option<Secret>,
     pub mail_from: String,
-    /// Development pages (SMS and e-mail outboxes). Default: on for `localhost`.
-    pub dev_pages: Option<bool>,
+    /// Development pages (the SMS and e-mail outboxes, with live codes). Off
+    /// unless set explicitly: never implied by the base domain, since a
+    /// deployment served only on custom domains may leave it at `localhost`.
+    pub dev_pages: bool,
     /// SAML metadata files of the SPID identity providers (the federation).
     pub spid_idp_metadata: Vec<PathBuf>,
     /// SAML metadata files of the CIE identity provider.
@@ -119,7 +121,7 @@ impl Default for Settings {
             skebby_password: None,
             smtp_url: None,
             mail_from: "noreply@sportello.localhost".into(),
-            dev_pages: None,
+            dev_pages: false,
             spid_idp_metadata: Vec::new(),
             cie_idp_metadata: Vec::new(),
             saml_trust_test_idp_cert: false,
@@ -176,10 +178,6 @@ impl Settings {
         } else {
             "https"
         }
-    }
-
-    pub fn dev_pages(&self) -> bool {
-        self.dev_pages.unwrap_or(self.base_domain == "localhost")
     }
 
     /// The `local` storage backend's directory.
@@ -239,6 +237,9 @@ impl Settings {
         }
         if let Some(v) = var("SPORTELLO_TLS_KEY") {
             self.tls_key_file = Some(v.into());
+        }
+        if let Some(v) = var("SPORTELLO_DEV_PAGES") {
+            self.dev_pages = v.trim().parse().context("SPORTELLO_DEV_PAGES (true or false)")?;
         }
         if let Some(v) = var("SPORTELLO_DATA_DIR") {
             self.data_dir = v.into();

@@ -116,6 +116,12 @@ impl Application {
             }
         });
         tracing::info!(address = %self.listener.local_addr()?, "serving");
+        if self.state.settings.dev_pages {
+            tracing::warn!(
+                "DEVELOPMENT PAGES ARE ON (dev_pages = true): /sviluppo/sms and /sviluppo/posta publish every \
+                 ente's outgoing codes and messages. Never set this on a deployment citizens use."
+            );
+        }
         use axum::serve::ListenerExt;
         // Responses leave at once instead of waiting on Nagle's algorithm.
         let listener = self.listener.tap_io(|tcp| {
@@ -162,6 +168,7 @@ impl Application {
 pub async fn build_state(settings: Settings, targets: &DbTargets) -> anyhow::Result<AppState> {
     let renderer = Renderer::load(&settings.themes_dir, &settings.locales_dir)?;
     let pool = db::connect(&targets.app, 32).await.context("connecting to PostgreSQL")?;
+    db::ensure_bound_by_row_level_security(&pool).await?;
     let sms = match settings.sms_gateway.as_str() {
         "outbox" => SmsGateway::Outbox,
         "skebby" => SmsGateway::Skebby(Skebby {
@@ -222,10 +229,12 @@ fn app_router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(from_fn_with_state(state.clone(), session::load_session))
         .layer(from_fn(csrf::protect))
+        .layer(web::errors::catch_panics())
         .layer(from_fn_with_state(state.clone(), render_error_pages))
         .with_state(state.clone());
     let platform = platform::router()
         .fallback(not_found)
+        .layer(web::errors::catch_panics())
         .layer(from_fn_with_state(state.clone(), render_error_pages))
         .with_state(state.clone());
     let sites =
@@ -242,6 +251,8 @@ fn app_router(state: AppState) -> Router {
     }
     router
         .fallback_service(sites)
+        // Panics outside a site router (dispatch itself): a 500 with the request id header.
+        .layer(web::errors::catch_panics())
         .layer(from_fn(security_headers))
         .layer(
             TraceLayer::new_for_http()

@@ -76,8 +76,12 @@ pub async fn protect(request: Request, next: Next) -> Response {
     let mut request = request;
     request.extensions_mut().insert(token.clone());
     let mut response = next.run(request).await;
-    if existing.is_none() && token.used.load(Ordering::Relaxed) {
-        response.headers_mut().append(header::SET_COOKIE, set_cookie(CSRF_COOKIE, &token.value, None, "Strict"));
+    if token.used.load(Ordering::Relaxed) {
+        // The page carries this visitor's token: it is theirs alone.
+        response.extensions_mut().insert(crate::web::page_cache::Personal);
+        if existing.is_none() {
+            response.headers_mut().append(header::SET_COOKIE, set_cookie(CSRF_COOKIE, &token.value, None, "Strict"));
+        }
     }
     response
 }

@@ -102,8 +102,10 @@ pub async fn for_identity(tx: &mut TenantTx, proven: ProvenIdentity<'_>) -> sqlx
     // statement sees a row a concurrent sign-in just committed, which the
     // conflict waited for.
     let inserted: Option<Uuid> = sqlx::query_scalar(
-        "insert into identities (id, fiscal_code) values ($1, $2) on conflict (fiscal_code) do nothing returning id",
+        "insert into identities (tenant_id, id, fiscal_code) values ($1, $2, $3)
+         on conflict (tenant_id, fiscal_code) do nothing returning id",
     )
+    .bind(tx.tenant_id)
     .bind(Uuid::new_v4())
     .bind(proven.fiscal_code)
     .fetch_optional(tx.conn())

@@ -194,7 +194,8 @@ pub async fn save_answers(tx: &mut TenantTx, id: Uuid, answers: &Answers, step: 
 
 pub async fn delete_draft(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<()> {
     sqlx::query("delete from case_documents where case_id = $1").bind(id).execute(tx.conn()).await?;
-    sqlx::query("delete from case_events where case_id = $1").bind(id).execute(tx.conn()).await?;
+    // The draft's events go with it through the foreign key's cascade: the
+    // runtime role itself cannot delete an event (the timeline is append-only).
     sqlx::query("delete from cases where id = $1 and status = 'draft'").bind(id).execute(tx.conn()).await?;
     Ok(())
 }

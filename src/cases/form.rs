@@ -810,15 +810,21 @@ fn read_field(f: &FieldSpec, name: &str, raw: &Raw, keep_empty_rows: bool) -> Op
         }
         FieldType::Group => {
             let prefix = format!("{name}.");
+            // Row numbers come from the visitor: only those a row can have count
+            // (`group.18446744073709551615.x` once overflowed `i + 1`).
+            let limit = f.group_max().min(100);
             let mut count = raw.get(&format!("{name}._rows")).and_then(|n| n.trim().parse::<usize>().ok()).unwrap_or(0);
             for k in raw.0.keys() {
-                if let Some(i) =
-                    k.strip_prefix(&prefix).and_then(|r| r.split('.').next()).and_then(|i| i.parse::<usize>().ok())
+                if let Some(i) = k
+                    .strip_prefix(&prefix)
+                    .and_then(|r| r.split('.').next())
+                    .and_then(|i| i.parse::<usize>().ok())
+                    .filter(|i| *i < limit)
                 {
                     count = count.max(i + 1);
                 }
             }
-            let count = count.min(f.group_max()).min(100);
+            let count = count.min(limit);
             let mut rows = Vec::new();
             for i in 0..count {
                 let mut row = Map::new();
@@ -2401,6 +2407,17 @@ fields = [
             (0..10).map(|i| (format!("figli.{i}.nome_figlio"), "X".to_string())).collect();
         let (answers, _) = parse_step_on(&spec, 0, &many, &Answers::default(), day());
         assert_eq!(answers.get("figli").unwrap().as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn row_numbers_a_row_cannot_have_are_ignored() {
+        // Crafted names once overflowed the row count (issue 10, symptom 9).
+        let spec = form(MENSA);
+        for name in ["figli.18446744073709551615.nome_figlio", "figli.99999999999999999999.x", "figli.3.nome_figlio"] {
+            let raw = pairs(&[(name, "Luca"), ("figli._rows", "18446744073709551615")]);
+            let (answers, _) = parse_step_on(&spec, 0, &raw, &Answers::default(), day());
+            assert!(answers.get("figli").unwrap().as_array().unwrap().len() <= 3, "{name}");
+        }
     }
 
     #[test]

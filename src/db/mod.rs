@@ -105,6 +105,40 @@ pub async fn connect(options: &PgConnectOptions, max_connections: u32) -> anyhow
         .await?)
 }
 
+/// Refuses a runtime connection that row-level security would not bind: a
+/// superuser, a role with BYPASSRLS, or one that owns (or inherits the
+/// ownership of) any table of the schema — every policy would be skipped and
+/// each ente would see every other. Serving processes call it before anything.
+pub async fn ensure_bound_by_row_level_security(pool: &PgPool) -> anyhow::Result<()> {
+    let (role, superuser, bypass, owner_of): (String, bool, bool, Option<String>) = sqlx::query_as(
+        "select r.rolname::text, r.rolsuper, r.rolbypassrls,
+                (select c.relname::text from pg_class c
+                 where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p')
+                   and pg_has_role(r.oid, c.relowner, 'USAGE')
+                 limit 1)
+         from pg_roles r where r.rolname = current_user",
+    )
+    .fetch_one(pool)
+    .await
+    .context("checking the runtime role")?;
+    let reason = if superuser {
+        Some("is a superuser".to_string())
+    } else if bypass {
+        Some("has BYPASSRLS".to_string())
+    } else {
+        owner_of.map(|table| format!("owns the schema's tables (e.g. {table}) or is a member of their owner"))
+    };
+    if let Some(reason) = reason {
+        anyhow::bail!(
+            "refusing to serve: the runtime connection (DATABASE_URL) logs in as role {role:?}, which {reason}, so \
+             row-level security would not separate the enti. Connect as the runtime role ({APP_ROLE}: not \
+             superuser, no BYPASSRLS, owns nothing; see infra/postgres/roles.sql) and give the owner role \
+             ({OWNER_ROLE}) in DATABASE_ADMIN_URL."
+        );
+    }
+    Ok(())
+}
+
 /// Our migrations, then the job queue's (the `underway` schema, see `crate::jobs`),
 /// then what the runtime group needs of the latter. All as the owner role.
 pub async fn migrate(admin: &PgPool) -> anyhow::Result<()> {

@@ -30,7 +30,7 @@ struct Message {
 }
 
 async fn outbox_page(state: &AppState, tenant: &CurrentTenant, sql: &str, kind: &str) -> AppResult<Html<String>> {
-    if !state.settings.dev_pages() {
+    if !state.settings.dev_pages {
         return Err(AppError::NotFound);
     }
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;

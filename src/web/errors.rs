@@ -7,7 +7,10 @@ use axum::{
     middleware::Next,
     response::{Html, IntoResponse, Response},
 };
+use std::any::Any;
+
 use tera::Context;
+use tower_http::catch_panic::CatchPanicLayer;
 
 use super::{base_context, REQUEST_ID_HEADER};
 use crate::{
@@ -40,6 +43,23 @@ pub async fn render_error_pages(State(state): State<AppState>, request: Request,
         page.headers_mut().insert(header::RETRY_AFTER, retry_after.clone());
     }
     page
+}
+
+/// The layer every site router has just inside `render_error_pages`: a panic
+/// anywhere below it (handler, extractor, middleware) becomes an internal error,
+/// logged with the request's span, and so the standard error page with its
+/// request id — never a dropped connection or a bare 500.
+pub fn catch_panics() -> CatchPanicLayer<fn(Box<dyn Any + Send + 'static>) -> Response> {
+    CatchPanicLayer::custom(panic_response as fn(Box<dyn Any + Send + 'static>) -> Response)
+}
+
+fn panic_response(payload: Box<dyn Any + Send + 'static>) -> Response {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    AppError::Internal(anyhow::anyhow!("handler panicked: {message}")).into_response()
 }
 
 /// Renders `err` for a request that never reached a site router.

@@ -64,7 +64,16 @@ impl PageCache {
 #[derive(Clone, Copy)]
 struct Cacheable;
 
-/// The cache key, or `None` when the request must reach the application.
+/// Set on a response made for this visitor alone (it embeds their CSRF token,
+/// say), whatever its route: such a response is never shared.
+#[derive(Clone, Copy)]
+pub struct Personal;
+
+/// The cache key, or `None` when the request must reach the application. GET
+/// and HEAD share an entry (a HEAD answer is the GET answer without its body),
+/// but only a GET fills it: a HEAD's empty body must never become the page.
+/// Nothing else of the request is part of the key, so nothing else may shape a
+/// stored answer: handlers that read other request headers are not cacheable.
 fn cache_key(request: &Request, trusted_proxies: &[IpNet]) -> Option<String> {
     if !(request.method() == Method::GET || request.method() == Method::HEAD) || is_personal(request) {
         return None;
@@ -73,6 +82,14 @@ fn cache_key(request: &Request, trusted_proxies: &[IpNet]) -> Option<String> {
     // The host is part of the key: pages carry absolute links (JSON-LD) to it.
     let host = requested_host(request.headers(), peer, trusted_proxies)?;
     Some(format!("{host}{}", request.uri()))
+}
+
+fn is_private(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("private") || v.contains("no-store"))
 }
 
 fn is_personal(request: &Request) -> bool {
@@ -125,6 +142,7 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let key = cache_key(&request, &self.trusted_proxies);
+        let fills = request.method() == Method::GET;
         if let Some(page) = key.as_ref().and_then(|k| self.cache.pages.get(k)) {
             let response = page.into_response_with("hit", None);
             tracing::debug!(request_id = ?response.headers().get(REQUEST_ID_HEADER), "page cache hit");
@@ -136,9 +154,12 @@ where
         let cache = self.cache.clone();
         Box::pin(async move {
             let response = inner.call(request).await?;
-            // Never share a response that sets a cookie.
-            let shareable = response.extensions().get::<Cacheable>().is_some()
-                && !response.headers().contains_key(header::SET_COOKIE);
+            // Never share a response that sets a cookie or was made for this visitor.
+            let shareable = fills
+                && response.extensions().get::<Cacheable>().is_some()
+                && response.extensions().get::<Personal>().is_none()
+                && !response.headers().contains_key(header::SET_COOKIE)
+                && !is_private(response.headers());
             let Some(key) = key.filter(|_| shareable) else {
                 return Ok(response);
             };

@@ -512,3 +512,9 @@ pub fn local_storage_settings() -> Settings {
         ..test_settings()
     }
 }
+
+/// Connection options of the test cluster's superuser on database `name`: for
+/// tests that prove what a careless setting would do.
+pub async fn superuser_options(name: &str) -> sqlx::postgres::PgConnectOptions {
+    cluster().await.cluster.superuser().database(name)
+}

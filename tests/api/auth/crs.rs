@@ -248,9 +248,14 @@ async fn a_card_accepted_on_one_ente_makes_an_independent_user_on_another() {
     assert!(profile.contains(FISCAL_CODE));
     assert!(!profile.contains("maria@valmora.example") && !profile.contains("+393470000001"), "nothing of Valmora's");
 
-    // One identity, one user per ente, each visible only to its ente.
-    let identities: i64 = sqlx::query_scalar("select count(*) from identities").fetch_one(&app.db.admin).await.unwrap();
-    assert_eq!(identities, 1);
+    // One identity and one user per ente, each visible only to its ente: the
+    // fiscal codes of one ente's citizens are out of another's reach.
+    for tenant in [valmora, roccamare] {
+        let mut tx = sportello::db::TenantTx::begin(&app.db.app, tenant).await.unwrap();
+        let codes: Vec<String> =
+            sqlx::query_scalar("select fiscal_code from identities").fetch_all(tx.conn()).await.unwrap();
+        assert_eq!(codes, vec![FISCAL_CODE.to_string()]);
+    }
     let mut ids = Vec::new();
     for tenant in [valmora, roccamare] {
         let mut tx = sportello::db::TenantTx::begin(&app.db.app, tenant).await.unwrap();
