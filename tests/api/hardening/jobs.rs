@@ -222,8 +222,8 @@ async fn tables_mentioning(app: &TestApp, tenant: Uuid, needle: &str) -> BTreeSe
 async fn a_long_webhook_url_with_a_token_transitions_the_case_and_the_token_stays_in_the_url() {
     // The first delivery is refused (503): an attempt error is recorded too.
     let (port, receiver) = start_receiver(1).await;
-    let app = spawn_app_with(Settings { outbound_allowed_hosts: vec!["127.0.0.1".into()], ..local_storage_settings() })
-        .await;
+    let app =
+        spawn_app_with(Settings { outbound_allowed_hosts: vec!["127.0.0.1".into()], ..local_storage_settings() }).await;
     let tenant = app.tenant_id_of("valmora").await;
     // A Power Automate URL is about 400 characters, its signature in the query.
     let token = "Zq3sGv9xK2mP7tR1wY5uB8nE4cH6jL0aDfSgTiOp";
@@ -280,11 +280,12 @@ async fn a_long_webhook_url_with_a_token_transitions_the_case_and_the_token_stay
     assert_eq!(tables_mentioning(&app, tenant, token).await, expected);
     let events: Vec<(String, serde_json::Value)> = {
         let mut tx = TenantTx::begin(&app.db.admin, tenant).await.unwrap();
-        let rows = sqlx::query_as("select summary, data from case_events where case_id = $1 and kind = 'internal_webhook'")
-            .bind(case)
-            .fetch_all(tx.conn())
-            .await
-            .unwrap();
+        let rows =
+            sqlx::query_as("select summary, data from case_events where case_id = $1 and kind = 'internal_webhook'")
+                .bind(case)
+                .fetch_all(tx.conn())
+                .await
+                .unwrap();
         tx.commit().await.unwrap();
         rows
     };
@@ -300,7 +301,12 @@ async fn a_long_webhook_url_with_a_token_transitions_the_case_and_the_token_stay
 async fn plant(app: &TestApp, tenant: Uuid) {
     let mut tx = TenantTx::begin(&app.db.admin, tenant).await.unwrap();
     let user = Uuid::new_v4();
-    sqlx::query("insert into users (tenant_id, id) values ($1, $2)").bind(tenant).bind(user).execute(tx.conn()).await.unwrap();
+    sqlx::query("insert into users (tenant_id, id) values ($1, $2)")
+        .bind(tenant)
+        .bind(user)
+        .execute(tx.conn())
+        .await
+        .unwrap();
     for (label, expires) in [("expired-flow", "-1 minute"), ("live-flow", "10 minutes")] {
         sqlx::query(
             "insert into login_flows (tenant_id, token_hash, kind, expires_at) values ($1, $2, $3, now() + $4::interval)",
@@ -358,13 +364,15 @@ async fn plant(app: &TestApp, tenant: Uuid) {
         ("live-assertion-just-expired", "-1 minute"),
         ("live-assertion", "5 minutes"),
     ] {
-        sqlx::query("insert into saml_replay (tenant_id, assertion_id, expires_at) values ($1, $2, now() + $3::interval)")
-            .bind(tenant)
-            .bind(label)
-            .bind(expires)
-            .execute(tx.conn())
-            .await
-            .unwrap();
+        sqlx::query(
+            "insert into saml_replay (tenant_id, assertion_id, expires_at) values ($1, $2, now() + $3::interval)",
+        )
+        .bind(tenant)
+        .bind(label)
+        .bind(expires)
+        .execute(tx.conn())
+        .await
+        .unwrap();
     }
     tx.commit().await.unwrap();
 
@@ -501,4 +509,21 @@ async fn the_prune_job_deletes_exactly_what_expired_once_and_only_in_its_own_ent
     // Roccamare's own run prunes Roccamare.
     prune_through_the_queue(&app, roccamare, "prune-test-1").await;
     assert_eq!(survivors(&app, roccamare).await, live);
+}
+
+#[tokio::test]
+async fn the_hourly_prune_is_enqueued_once_per_ente_however_many_nodes_schedule_it() {
+    let app = spawn_app_with(test_settings()).await;
+    let enti: i64 = sqlx::query_scalar("select count(*) from tenants").fetch_one(&app.db.admin).await.unwrap();
+    let at = chrono::Utc::now();
+    // Two nodes in the same hour: the second finds every key taken.
+    assert_eq!(jobs::prune::schedule(&app.state, at).await.unwrap() as i64, enti);
+    assert_eq!(jobs::prune::schedule(&app.state, at).await.unwrap(), 0);
+    let valmora = app.tenant_id_of("valmora").await;
+    let task = task_of(&app, valmora, jobs::prune::KIND, &jobs::prune::hour_key(at)).await;
+    assert_eq!(finished(&app, task).await, "succeeded");
+    // The next hour, again once.
+    let next = at + chrono::Duration::hours(1);
+    assert_eq!(jobs::prune::schedule(&app.state, next).await.unwrap() as i64, enti);
+    assert_eq!(jobs::prune::schedule(&app.state, next).await.unwrap(), 0);
 }
