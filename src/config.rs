@@ -97,6 +97,10 @@ pub struct Settings {
     /// How often idle workers look for due jobs (retries, scheduled jobs, jobs of
     /// dead workers); new jobs wake them at once through `NOTIFY`.
     pub jobs_poll_secs: u64,
+    /// Hosts that outgoing calls configured by an ente (workflow webhooks) may
+    /// reach even at a non-public address, and over plain http. Empty: only
+    /// public addresses over https (see docs/JOBS.md).
+    pub outbound_allowed_hosts: Vec<String>,
 }
 
 impl Default for Settings {
@@ -146,6 +150,7 @@ impl Default for Settings {
             jobs_backoff_secs: 5,
             jobs_backoff_max_secs: 3600,
             jobs_poll_secs: 5,
+            outbound_allowed_hosts: Vec::new(),
         }
     }
 }
@@ -307,6 +312,10 @@ impl Settings {
         if let Some(v) = var("SPORTELLO_JOBS_POLL_SECS") {
             self.jobs_poll_secs = v.trim().parse().context("SPORTELLO_JOBS_POLL_SECS")?;
         }
+        if let Some(v) = var("SPORTELLO_OUTBOUND_ALLOWED_HOSTS") {
+            self.outbound_allowed_hosts =
+                v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
+        }
         Ok(())
     }
 }
@@ -339,6 +348,7 @@ mod tests {
             "SPORTELLO_UPLOAD_MAX_BYTES" => Some("1048576".into()),
             "SPORTELLO_JOBS_IN_PROCESS" => Some("false".into()),
             "SPORTELLO_JOBS_LEASE_SECS" => Some("2".into()),
+            "SPORTELLO_OUTBOUND_ALLOWED_HOSTS" => Some("hooks.comune.local, 10.0.0.7".into()),
             _ => None,
         })
         .unwrap();
@@ -350,6 +360,7 @@ mod tests {
         assert_eq!(s.upload_max_bytes, 1 << 20);
         assert!(!s.jobs_in_process);
         assert_eq!(s.jobs_lease_secs, 2);
+        assert_eq!(s.outbound_allowed_hosts, ["hooks.comune.local", "10.0.0.7"]);
         assert!(!format!("{s:?}").contains("hunter2"));
         assert_eq!(s.storage_dir(), PathBuf::from("var/files"));
     }

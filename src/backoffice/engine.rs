@@ -427,7 +427,8 @@ fn slug_of(title: &str) -> String {
 }
 
 /// A POST of the case's summary to the workflow's URL, through the job queue
-/// (retried with backoff; the key lets the receiver drop repeats).
+/// (retried with backoff; the key lets the receiver drop repeats). The URL may
+/// be long and carry a token: the key and the event name it by digest and host.
 async fn queue_webhook(
     tx: &mut TenantTx,
     case: &Case,
@@ -435,7 +436,8 @@ async fn queue_webhook(
     status: &str,
     entered_at: chrono::DateTime<Utc>,
 ) -> AppResult<()> {
-    let key = format!("{}:{status}:{}:{url}", case.id, entered_at.timestamp_micros());
+    let key =
+        format!("{}:{status}:{}:{}", case.id, entered_at.timestamp_micros(), crate::jobs::webhook::url_digest(url));
     let body = json!({
         "event": "status_changed", "case": case.id, "reference": case.reference, "procedure": case.procedure_slug,
         "status": status, "at": entered_at, "registry": { "year": case.registry_year, "number": case.registry_number },

@@ -218,8 +218,15 @@ impl Workflow {
                             s.key
                         ))
                     }
-                    Action::Webhook(url) if !url.starts_with("https://") && !url.starts_with("http://") => {
-                        return Err(format!("workflow: status {:?} has a webhook that is not an http(s) URL", s.key))
+                    // The URL itself is never named: it may carry a token.
+                    // Whether plain http may be used (an allowed host) is
+                    // decided at delivery (`jobs::outbound`).
+                    Action::Webhook(url) if !is_webhook_url(url) => {
+                        return Err(format!(
+                            "workflow: status {:?} has a webhook that is not an https URL with a host \
+                             (at most {WEBHOOK_URL_MAX} characters)",
+                            s.key
+                        ))
                     }
                     Action::NotifyCitizen(text) if text.trim().is_empty() => {
                         return Err(format!("workflow: status {:?} notifies an empty text", s.key))
@@ -296,6 +303,15 @@ impl Workflow {
     pub fn standard() -> Self {
         toml::from_str(STANDARD).expect("the standard workflow parses")
     }
+}
+
+/// The longest webhook URL a workflow may name.
+pub const WEBHOOK_URL_MAX: usize = 2048;
+
+fn is_webhook_url(url: &str) -> bool {
+    url.len() <= WEBHOOK_URL_MAX
+        && url::Url::parse(url)
+            .is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.host_str().is_some_and(|h| !h.is_empty()))
 }
 
 fn is_key(key: &str) -> bool {
@@ -438,6 +454,31 @@ straordinario al Presidente della Repubblica entro 120 giorni.
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn webhooks_need_an_http_url_with_a_host_and_the_error_never_shows_it() {
+        for (url, ok) in [
+            ("https://hooks.example.it/x?sig=s3cret", true),
+            ("http://127.0.0.1:9000/hook", true),
+            ("ftp://hooks.example.it/x?sig=s3cret", false),
+            ("https://?sig=s3cret", false),
+            ("hooks.example.it/x?sig=s3cret", false),
+            ("file:///etc/passwd?sig=s3cret", false),
+        ] {
+            let mut w = Workflow::standard();
+            w.statuses[1].on_enter.push(Action::Webhook(url.into()));
+            match w.check(&[]) {
+                Ok(()) => assert!(ok, "{url} accepted"),
+                Err(e) => {
+                    assert!(!ok, "{url} refused: {e}");
+                    assert!(!e.contains("s3cret") && !e.contains("/x"), "{e}");
+                }
+            }
+        }
+        let mut w = Workflow::standard();
+        w.statuses[1].on_enter.push(Action::Webhook(format!("https://h.example.it/{}", "a".repeat(WEBHOOK_URL_MAX))));
+        assert!(w.check(&[]).is_err(), "too long");
+    }
 
     #[test]
     fn the_standard_workflow_is_valid() {

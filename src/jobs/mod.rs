@@ -13,6 +13,8 @@
 //! tenant and kind) is enqueued once. Delivery is at least once, so handlers are
 //! idempotent themselves (a mail already marked sent is not sent again).
 
+pub mod outbound;
+pub mod prune;
 pub mod webhook;
 
 use std::{collections::HashMap, future::Future, pin::Pin, sync::Arc, time::Duration};
@@ -44,8 +46,21 @@ pub struct NewJob {
 pub type HandlerFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 /// Runs one job of a kind: `(state, tenant, payload)`. An error means "retry
 /// later" (the error text is recorded on the job's attempt, so it must hold no
-/// secret).
+/// secret), unless it is (or wraps) a `Permanent` error.
 pub type Handler = fn(AppState, Uuid, serde_json::Value) -> HandlerFuture;
+
+/// A handler's error that no retry can cure (a refused destination...): the
+/// job is left `failed` at once, with this text on its attempt. No secret in it.
+#[derive(Debug)]
+pub struct Permanent(pub String);
+
+impl std::fmt::Display for Permanent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Permanent {}
 
 /// Which handler runs which kind of job.
 #[derive(Clone, Default)]
@@ -79,6 +94,9 @@ pub fn registry() -> Registry {
             Box::pin(async move { notify::deliver_sms(&state, tenant, payload).await })
         })
         .on(webhook::KIND, |state, tenant, payload| Box::pin(webhook::deliver(state, tenant, payload)))
+        .on(prune::KIND, |state, tenant, _payload| {
+            Box::pin(async move { prune::prune(&state, tenant).await.map(drop) })
+        })
         .on(crate::backoffice::timers::TIMER_JOB, |state, tenant, payload| {
             Box::pin(async move {
                 crate::backoffice::timers::fire_timer(&state, tenant, serde_json::from_value(payload)?).await
@@ -153,10 +171,19 @@ impl Task for JobTask {
             return Err(Error::Retryable(format!("no handler for job kind {:?}", job.kind)));
         };
         tracing::debug!(kind = job.kind, tenant = %job.tenant, key = job.key, "job started");
-        match handler(state.clone(), job.tenant, job.payload).await {
+        match handler(state.clone(), job.tenant, job.payload.clone()).await {
             Ok(()) => {
                 tracing::info!(kind = job.kind, tenant = %job.tenant, key = job.key, "job done");
                 Ok(())
+            }
+            Err(e) if e.chain().any(|cause| cause.is::<Permanent>()) => {
+                let error = format!("{e:#}");
+                tracing::error!(kind = job.kind, tenant = %job.tenant, key = job.key, error, "job failed permanently; not retried");
+                // underway records no error for a fatal failure: we do.
+                if let Err(e) = record_attempt_error(state, &job, &error).await {
+                    tracing::warn!(kind = job.kind, tenant = %job.tenant, key = job.key, error = %e, "recording the job's error");
+                }
+                Err(Error::Fatal(error))
             }
             Err(e) => {
                 tracing::warn!(kind = job.kind, tenant = %job.tenant, key = job.key, error = format!("{e:#}"), "job failed; retried later");
@@ -182,6 +209,23 @@ impl Task for JobTask {
     fn timeout(&self) -> Span {
         10.minutes()
     }
+}
+
+/// Writes `error` on the running attempt of `job` (found through its key), as
+/// underway does for retryable errors. The attempt row was committed when the
+/// worker claimed the task, and the worker's own transaction has not touched it yet.
+async fn record_attempt_error(state: &AppState, job: &JobInput, error: &str) -> sqlx::Result<()> {
+    let mut tx = TenantTx::begin(&state.db, job.tenant).await?;
+    sqlx::query(
+        "update underway.task_attempt set error_message = $3, updated_at = now()
+         where task_id = (select task_id from job_keys where kind = $1 and key = $2) and state = 'in_progress'",
+    )
+    .bind(&job.kind)
+    .bind(&job.key)
+    .bind(error)
+    .execute(tx.conn())
+    .await?;
+    tx.commit().await
 }
 
 /// What `enqueue` needs: the queue's name and the policy written on each row.
@@ -291,15 +335,19 @@ pub async fn migrate(admin: &PgPool) -> anyhow::Result<()> {
 pub struct Workers {
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
+    /// Enqueues the hourly prune jobs (`prune::schedule_until`).
+    scheduler: tokio::task::JoinHandle<()>,
 }
 
 /// Starts the workers: they claim jobs as soon as they are committed (`NOTIFY`),
-/// and look for due retries and abandoned jobs every `jobs_poll_secs`.
+/// and look for due retries and abandoned jobs every `jobs_poll_secs`. Next to
+/// them, the hourly scheduling of the prune jobs.
 pub async fn start_workers(state: AppState, registry: Registry) -> anyhow::Result<Workers> {
     let policy = Policy::from_settings(&state.settings);
-    let queue = Queue::builder().name(QUEUE).pool(state.db.clone()).build().await.context("opening the job queue")?;
-    let task = JobTask { policy: policy.clone(), runner: Some((state, Arc::new(registry))) };
     let stop = CancellationToken::new();
+    let queue = Queue::builder().name(QUEUE).pool(state.db.clone()).build().await.context("opening the job queue")?;
+    let scheduler = tokio::spawn(prune::schedule_until(state.clone(), stop.clone()));
+    let task = JobTask { policy: policy.clone(), runner: Some((state, Arc::new(registry))) };
     let mut worker = Worker::new(Arc::new(queue), task);
     worker.set_shutdown_token(stop.clone());
     let task = tokio::spawn({
@@ -319,13 +367,14 @@ pub async fn start_workers(state: AppState, registry: Registry) -> anyhow::Resul
             tracing::info!("job workers stopped");
         }
     });
-    Ok(Workers { stop, task })
+    Ok(Workers { stop, task, scheduler })
 }
 
 impl Workers {
     /// Stops claiming jobs and waits for the running ones to finish.
     pub async fn shutdown(self) {
         self.stop.cancel();
+        let _ = self.scheduler.await;
         let _ = self.task.await;
     }
 }

@@ -3,4 +3,5 @@
 //! One submodule per area; `docs/SECURITY.md` maps every defence to its test.
 
 mod database;
+mod jobs;
 mod web;

@@ -34,9 +34,10 @@ async fn wait_for<T>(secs: u64, what: &str, mut check: impl AsyncFnMut() -> Opti
 }
 
 /// Settings of an app with short job timings (the same for every test app: they
-/// are written on each job row by whichever app enqueues it).
+/// are written on each job row by whichever app enqueues it), whose webhooks may
+/// reach the loopback receiver.
 fn job_settings() -> Settings {
-    let settings = test_settings();
+    let settings = Settings { outbound_allowed_hosts: vec!["127.0.0.1".into()], ..test_settings() };
     assert_eq!((settings.jobs_lease_secs, settings.jobs_backoff_secs, settings.jobs_poll_secs), (2, 1, 1));
     settings
 }
