@@ -95,6 +95,18 @@ pub struct Settings {
     /// How often idle workers look for due jobs (retries, scheduled jobs, jobs of
     /// dead workers); new jobs wake them at once through `NOTIFY`.
     pub jobs_poll_secs: u64,
+    /// Connections of the runtime pool (every request's transactions share it).
+    pub database_pool_size: u32,
+    /// A client gets this long to send a request's headers (slow clients are cut off).
+    pub header_read_timeout_secs: u64,
+    /// A request body that sends nothing for this long is cut off (408)…
+    pub body_idle_timeout_secs: u64,
+    /// …and one still arriving after this long, however it trickles.
+    pub body_total_timeout_secs: u64,
+    /// Uploads (forms with files) one citizen may have in progress at once, per node.
+    pub uploads_per_citizen: usize,
+    /// Uploads one ente may have in progress at once, per node.
+    pub uploads_per_ente: usize,
 }
 
 impl Default for Settings {
@@ -144,6 +156,12 @@ impl Default for Settings {
             jobs_backoff_secs: 5,
             jobs_backoff_max_secs: 3600,
             jobs_poll_secs: 5,
+            database_pool_size: 32,
+            header_read_timeout_secs: 30,
+            body_idle_timeout_secs: 60,
+            body_total_timeout_secs: 3600,
+            uploads_per_citizen: 3,
+            uploads_per_ente: 20,
         }
     }
 }
@@ -305,6 +323,9 @@ impl Settings {
         }
         if let Some(v) = var("SPORTELLO_JOBS_POLL_SECS") {
             self.jobs_poll_secs = v.trim().parse().context("SPORTELLO_JOBS_POLL_SECS")?;
+        }
+        if let Some(v) = var("SPORTELLO_DATABASE_POOL_SIZE") {
+            self.database_pool_size = v.trim().parse().context("SPORTELLO_DATABASE_POOL_SIZE")?;
         }
         Ok(())
     }

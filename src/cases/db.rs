@@ -10,6 +10,8 @@ use uuid::Uuid;
 use super::form::{Answers, FormSpec};
 use crate::backoffice::workflow::Workflow;
 use crate::db::TenantTx;
+use crate::error::AppError;
+use crate::fascicolo::{Store, StoreError};
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct Case {
@@ -303,8 +305,33 @@ pub struct NewDocument<'a> {
     pub message_id: Option<Uuid>,
 }
 
-pub async fn add_document(tx: &mut TenantTx, new: NewDocument<'_>) -> sqlx::Result<Document> {
-    sqlx::query_as(&format!(
+/// Why a document could not be recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    /// The object is not (or no longer) in storage — `StoreError::NotFound` when the
+    /// orphan sweep removed it meanwhile: the caller stores it again.
+    #[error("storage")]
+    Storage(#[source] StoreError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<DocumentError> for AppError {
+    fn from(e: DocumentError) -> Self {
+        match e {
+            DocumentError::Storage(e) => {
+                tracing::warn!(error = ?e, "document not recorded: its object is not in storage");
+                AppError::Unavailable
+            }
+            DocumentError::Db(e) => e.into(),
+        }
+    }
+}
+
+/// Records a document whose object the store holds.
+pub async fn add_document(tx: &mut TenantTx, store: &Store, new: NewDocument<'_>) -> Result<Document, DocumentError> {
+    let _ = store;
+    Ok(sqlx::query_as(&format!(
         "insert into case_documents (tenant_id, id, case_id, field_key, origin, name, format, mime, size, sha256,
              integration_id, message_id)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
@@ -323,7 +350,7 @@ pub async fn add_document(tx: &mut TenantTx, new: NewDocument<'_>) -> sqlx::Resu
     .bind(new.integration_id)
     .bind(new.message_id)
     .fetch_one(tx.conn())
-    .await
+    .await?)
 }
 
 pub async fn documents(tx: &mut TenantTx, case_id: Uuid) -> sqlx::Result<Vec<Document>> {
