@@ -328,9 +328,16 @@ impl From<DocumentError> for AppError {
     }
 }
 
-/// Records a document whose object the store holds.
+/// Records a document whose object the store holds. The orphan sweep deletes an
+/// object under the exclusive form of [`lock_object`], after checking that no
+/// document refers to it; this holds the shared form until the transaction ends,
+/// so either the sweep sees this row (and keeps the object), or it finished first
+/// and the object is found missing here — refused, never a reference to nothing.
 pub async fn add_document(tx: &mut TenantTx, store: &Store, new: NewDocument<'_>) -> Result<Document, DocumentError> {
-    let _ = store;
+    lock_object(tx, new.sha256, false).await?;
+    if !store.exists(tx.tenant_id, new.sha256).await.map_err(DocumentError::Storage)? {
+        return Err(DocumentError::Storage(StoreError::NotFound));
+    }
     Ok(sqlx::query_as(&format!(
         "insert into case_documents (tenant_id, id, case_id, field_key, origin, name, format, mime, size, sha256,
              integration_id, message_id)
@@ -400,6 +407,26 @@ pub async fn register_documents(
     .execute(tx.conn())
     .await?
     .rows_affected())
+}
+
+/// The transaction-long advisory lock on one stored object of the ente (its
+/// tenant and hash): shared to record a document, exclusive to delete the object.
+pub async fn lock_object(tx: &mut TenantTx, sha256: &str, exclusive: bool) -> sqlx::Result<()> {
+    let function = if exclusive { "pg_advisory_xact_lock" } else { "pg_advisory_xact_lock_shared" };
+    sqlx::query(&format!("select {function}(hashtextextended($1 || ':' || $2, 0))"))
+        .bind(tx.tenant_id.to_string())
+        .bind(sha256)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Whether a document of the ente refers to this hash.
+pub async fn is_referenced(tx: &mut TenantTx, sha256: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar("select exists(select from case_documents where sha256 = $1)")
+        .bind(sha256)
+        .fetch_one(tx.conn())
+        .await
 }
 
 /// Every hash the ente's case files refer to (the orphan sweep keeps these).

@@ -59,12 +59,26 @@ pub async fn candidates(state: &AppState, grace: Duration) -> anyhow::Result<Vec
     Ok(out)
 }
 
-/// Deletes the candidates; returns how many went.
-pub async fn remove(state: &AppState, candidates: &[Candidate], _grace: Duration) -> anyhow::Result<usize> {
+/// Deletes the candidates that are still orphans; returns how many went. Each
+/// in its own short transaction holding the exclusive lock on the object (see
+/// `db::add_document`, which takes the shared one): under it the references and
+/// the object's age are checked again — a document recorded since the listing,
+/// or an upload that re-used the object since (which refreshes it), keeps it.
+pub async fn remove(state: &AppState, candidates: &[Candidate], grace: Duration) -> anyhow::Result<usize> {
     let mut removed = 0;
     for candidate in candidates {
-        state.store.delete(candidate.tenant_id, &candidate.sha256).await?;
-        removed += 1;
+        let mut tx = TenantTx::begin(&state.db, candidate.tenant_id).await?;
+        db::lock_object(&mut tx, &candidate.sha256, true).await?;
+        let orphan = !db::is_referenced(&mut tx, &candidate.sha256).await?;
+        let old = match state.store.last_modified(candidate.tenant_id, &candidate.sha256).await? {
+            Some(modified) => modified < cutoff(grace),
+            None => false,
+        };
+        if orphan && old {
+            state.store.delete(candidate.tenant_id, &candidate.sha256).await?;
+            removed += 1;
+        }
+        tx.commit().await?;
     }
     Ok(removed)
 }
