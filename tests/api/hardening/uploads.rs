@@ -139,11 +139,12 @@ async fn stalled_uploads_hold_no_database_connection_and_every_ente_keeps_answer
         assert!(status.contains(" 100 "), "stalled upload {} was not let in: {status:?}", i + 1);
         stalled.push(stream);
     }
-    // Meanwhile another ente's signed-in page, a sign-in, and the same ente answer.
+    // Meanwhile another ente's signed-in page answers, and so do a sign-in and the
+    // signed-in pages of the ente receiving the uploads.
     assert_eq!(gino.get("/area-personale").await.status(), 200);
-    let mut again = sign_in_with_password(&app, ROCCAMARE, "gino@example.it").await;
+    let mut again = sign_in_with_password(&app, VALMORA, "maria@example.it").await;
     assert_eq!(again.get("/area-personale").await.status(), 200);
-    assert_eq!(maria.get("/area-personale").await.status(), 200);
+    assert_eq!(luca.get("/area-personale").await.status(), 200);
     drop(stalled);
 }
 
