@@ -155,7 +155,8 @@ impl Application {
 /// Everything but the listeners: what `serve` and `sportello worker` share.
 pub async fn build_state(settings: Settings, targets: &DbTargets) -> anyhow::Result<AppState> {
     let renderer = Renderer::load(&settings.themes_dir, &settings.locales_dir)?;
-    let pool = db::connect(&targets.app, settings.database_pool_size.max(1)).await.context("connecting to PostgreSQL")?;
+    let pool =
+        db::connect(&targets.app, settings.database_pool_size.max(1)).await.context("connecting to PostgreSQL")?;
     let sms = match settings.sms_gateway.as_str() {
         "outbox" => SmsGateway::Outbox,
         "skebby" => SmsGateway::Skebby(Skebby {

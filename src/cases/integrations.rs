@@ -215,8 +215,11 @@ pub async fn answer(
         return Ok(Redirect::to(&format!("/area-personale/pratiche/{case_id}")).into_response());
     }
     let target = Target { case_id, origin: "integration", integration_id: Some(id), message_id: None };
-    let documents =
-        if received.storage_failed() { Vec::new() } else { uploads::record(&state, &mut tx, &target, &mut received).await? };
+    let documents = if received.storage_failed() {
+        Vec::new()
+    } else {
+        uploads::record(&state, &mut tx, &target, &mut received).await?
+    };
     let text =
         received.fields.iter().find(|(k, _)| k == "risposta").map(|(_, v)| v.trim().to_string()).unwrap_or_default();
     let mut errors = FieldErrors::default();

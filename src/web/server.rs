@@ -220,8 +220,8 @@ where
 
 #[cfg(test)]
 mod tests {
-    use futures::StreamExt;
     use super::*;
+    use futures::StreamExt;
 
     async fn next<B: http_body::Body + Unpin>(body: &mut B) -> Option<Result<Frame<B::Data>, B::Error>> {
         std::future::poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await

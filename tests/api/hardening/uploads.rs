@@ -306,8 +306,12 @@ async fn the_sweep_spares_an_object_reused_after_its_listing_and_removes_true_or
     let id = draft_at_step_two(&mut maria).await;
     let reused = [PDF, b"% riusato\n"].concat();
     let orphan = [PDF, b"% orfano\n"].concat();
-    let response =
-        maria.post_multipart(&step_two(id), files_form(&[("riusato.pdf", reused.as_slice()), ("orfano.pdf", orphan.as_slice())])).await;
+    let response = maria
+        .post_multipart(
+            &step_two(id),
+            files_form(&[("riusato.pdf", reused.as_slice()), ("orfano.pdf", orphan.as_slice())]),
+        )
+        .await;
     assert_eq!(response.status(), 303);
     let documents = documents_of(&app, tenant, id).await;
     let sha = |name: &str| documents.iter().find(|d| d.name == name).unwrap().sha256.clone();
@@ -369,7 +373,11 @@ async fn a_deduplicated_put_refreshes_the_object_on_both_backends() {
         let stored = store.put_bytes(tenant, bytes.clone().into(), &policy).await.unwrap();
         age_object(&settings, tenant, &stored.sha256, Duration::from_secs(7200)).await;
         let listed = store.list(tenant).await.unwrap();
-        assert!(listed[0].last_modified < SystemTime::now() - Duration::from_secs(3600), "{}", settings.storage_backend);
+        assert!(
+            listed[0].last_modified < SystemTime::now() - Duration::from_secs(3600),
+            "{}",
+            settings.storage_backend
+        );
         let again = store.put_bytes(tenant, bytes.clone().into(), &policy).await.unwrap();
         assert_eq!(again, stored);
         let listed = store.list(tenant).await.unwrap();
