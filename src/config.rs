@@ -101,6 +101,18 @@ pub struct Settings {
     /// reach even at a non-public address, and over plain http. Empty: only
     /// public addresses over https (see docs/JOBS.md).
     pub outbound_allowed_hosts: Vec<String>,
+    /// Connections of the runtime pool (every request's transactions share it).
+    pub database_pool_size: u32,
+    /// A client gets this long to send a request's headers (slow clients are cut off).
+    pub header_read_timeout_secs: u64,
+    /// A request body that sends nothing for this long is cut off (408)…
+    pub body_idle_timeout_secs: u64,
+    /// …and one still arriving after this long, however it trickles.
+    pub body_total_timeout_secs: u64,
+    /// Uploads (forms with files) one citizen may have in progress at once, per node.
+    pub uploads_per_citizen: usize,
+    /// Uploads one ente may have in progress at once, per node.
+    pub uploads_per_ente: usize,
 }
 
 impl Default for Settings {
@@ -151,6 +163,12 @@ impl Default for Settings {
             jobs_backoff_max_secs: 3600,
             jobs_poll_secs: 5,
             outbound_allowed_hosts: Vec::new(),
+            database_pool_size: 32,
+            header_read_timeout_secs: 30,
+            body_idle_timeout_secs: 60,
+            body_total_timeout_secs: 3600,
+            uploads_per_citizen: 3,
+            uploads_per_ente: 20,
         }
     }
 }
@@ -315,6 +333,9 @@ impl Settings {
         if let Some(v) = var("SPORTELLO_OUTBOUND_ALLOWED_HOSTS") {
             self.outbound_allowed_hosts =
                 v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
+        }
+        if let Some(v) = var("SPORTELLO_DATABASE_POOL_SIZE") {
+            self.database_pool_size = v.trim().parse().context("SPORTELLO_DATABASE_POOL_SIZE")?;
         }
         Ok(())
     }

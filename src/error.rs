@@ -27,6 +27,12 @@ pub enum AppError {
     RateLimited { retry_after_secs: u64 },
     #[error("payload too large")]
     PayloadTooLarge,
+    /// The citizen, or the ente, already has as many uploads in progress as allowed.
+    #[error("too many uploads in progress")]
+    TooManyUploads,
+    /// The client stopped sending the request body.
+    #[error("request body timed out")]
+    RequestTimeout,
     /// The action no longer applies to the object's current state (someone
     /// else moved it first).
     #[error("conflict")]
@@ -67,6 +73,8 @@ impl AppError {
             Self::Forbidden | Self::Csrf => StatusCode::FORBIDDEN,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyUploads => StatusCode::TOO_MANY_REQUESTS,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Conflict => StatusCode::CONFLICT,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -87,6 +95,8 @@ impl AppError {
             Self::Csrf => "csrf",
             Self::RateLimited { .. } => "rate_limited",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::TooManyUploads => "too_many_uploads",
+            Self::RequestTimeout => "request_timeout",
             Self::Conflict => "conflict",
             Self::Unauthorized => "unauthorized",
             Self::Invalid(_) => "invalid",

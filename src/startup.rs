@@ -1,6 +1,6 @@
 //! Builds the application from settings: state, routers, layers, listener.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use axum::{
@@ -122,12 +122,9 @@ impl Application {
                  ente's outgoing codes and messages. Never set this on a deployment citizens use."
             );
         }
-        use axum::serve::ListenerExt;
-        // Responses leave at once instead of waiting on Nagle's algorithm.
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
         let edge = EdgeCache::new(self.router, self.state.pages.clone(), &self.state.settings.trusted_proxies);
+        // One server loop for both listeners: header and body read timeouts, peer address.
+        let timeouts = web::server::ReadTimeouts::from_settings(&self.state.settings);
         // One shutdown signal for both listeners.
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let until_stopped = move || {
@@ -140,16 +137,13 @@ impl Application {
             if let Ok(address) = listener.local_addr() {
                 tracing::info!(%address, "serving TLS");
             }
-            tokio::spawn(web::tls::serve(listener, acceptor, edge.clone(), until_stopped()))
+            tokio::spawn(web::server::serve(listener, Some(acceptor), edge.clone(), timeouts, until_stopped()))
         });
         tokio::spawn(async move {
             shutdown.await;
             let _ = stop.send(true);
         });
-        let result =
-            axum::serve(listener, axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(edge))
-                .with_graceful_shutdown(until_stopped())
-                .await;
+        web::server::serve(self.listener, None, edge, timeouts, until_stopped()).await;
         if let Some(task) = tls_task {
             let _ = task.await;
         }
@@ -160,14 +154,15 @@ impl Application {
         if let Some(workers) = workers {
             workers.shutdown().await;
         }
-        Ok(result?)
+        Ok(())
     }
 }
 
 /// Everything but the listeners: what `serve` and `sportello worker` share.
 pub async fn build_state(settings: Settings, targets: &DbTargets) -> anyhow::Result<AppState> {
     let renderer = Renderer::load(&settings.themes_dir, &settings.locales_dir)?;
-    let pool = db::connect(&targets.app, 32).await.context("connecting to PostgreSQL")?;
+    let pool =
+        db::connect(&targets.app, settings.database_pool_size.max(1)).await.context("connecting to PostgreSQL")?;
     db::ensure_bound_by_row_level_security(&pool).await?;
     let sms = match settings.sms_gateway.as_str() {
         "outbox" => SmsGateway::Outbox,
@@ -192,6 +187,7 @@ pub async fn build_state(settings: Settings, targets: &DbTargets) -> anyhow::Res
         oidc: Default::default(),
         crs: Arc::new(cards),
         store,
+        uploads: cases::uploads::UploadSlots::new(settings.uploads_per_citizen, settings.uploads_per_ente),
         pages: page_cache::PageCache::new(Duration::from_secs(settings.page_cache_ttl_secs)),
         db: pool,
         renderer: Arc::new(renderer),

@@ -31,6 +31,8 @@ pub struct AppState {
     pub crs: Arc<CardVerifier>,
     /// Case file documents (S3 or a local directory).
     pub store: Store,
+    /// Uploads in progress on this node, bounded per citizen and per ente.
+    pub uploads: crate::cases::uploads::UploadSlots,
 }
 
 impl AppState {

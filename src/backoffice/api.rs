@@ -316,25 +316,37 @@ async fn upload(
             return Err(AppError::Invalid(fields));
         }
     };
-    // The case first: no object is stored for a case the client cannot touch.
+    // The case first: no object is stored for a case the client cannot touch —
+    // checked in a transaction of its own, so that no connection is held while
+    // the body arrives; the document is recorded in a second, short one.
+    // Upload slots: the staff member's own, or one shared by the ente's API tokens.
+    let _slot = state.uploads.acquire(tenant.0.id, client.operator.user_id.unwrap_or(tenant.0.id))?;
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let case = desk::load_to_process(&mut tx, id, &client.operator).await?;
+    desk::load_to_process(&mut tx, id, &client.operator).await?;
+    tx.commit().await?;
     let policy = UploadPolicy { max_bytes: state.settings.upload_max_bytes, accepted: AGID_FORMATS.to_vec() };
     let stream = body.into_data_stream();
     let stored = match state.store.put_stream(tenant.0.id, stream, &policy).await {
         Ok(stored) => stored,
         Err(e) => {
-            tx.rollback().await?;
             if matches!(e, crate::fascicolo::UploadError::Storage(_)) {
                 return Err(AppError::Unavailable);
+            }
+            if let crate::fascicolo::UploadError::Client(cause) = &e {
+                if crate::web::server::is_body_timeout(cause.as_ref()) {
+                    return Err(AppError::RequestTimeout);
+                }
             }
             let mut fields = engine::Problems::new();
             fields.insert("file".into(), e.message_it());
             return Err(AppError::Invalid(fields));
         }
     };
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let case = desk::load_to_process(&mut tx, id, &client.operator).await?;
     let document = cdb::add_document(
         &mut tx,
+        &state.store,
         NewDocument {
             case_id: case.id,
             field_key: None,

@@ -362,6 +362,7 @@ async fn issue_document(
     let name = format!("{}-{}.pdf", slug_of(title), case.reference);
     db::add_document(
         tx,
+        &state.store,
         NewDocument {
             case_id: case.id,
             field_key: None,

@@ -10,6 +10,8 @@ use uuid::Uuid;
 use super::form::{Answers, FormSpec};
 use crate::backoffice::workflow::Workflow;
 use crate::db::TenantTx;
+use crate::error::AppError;
+use crate::fascicolo::{Store, StoreError};
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct Case {
@@ -304,8 +306,40 @@ pub struct NewDocument<'a> {
     pub message_id: Option<Uuid>,
 }
 
-pub async fn add_document(tx: &mut TenantTx, new: NewDocument<'_>) -> sqlx::Result<Document> {
-    sqlx::query_as(&format!(
+/// Why a document could not be recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    /// The object is not (or no longer) in storage — `StoreError::NotFound` when the
+    /// orphan sweep removed it meanwhile: the caller stores it again.
+    #[error("storage")]
+    Storage(#[source] StoreError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<DocumentError> for AppError {
+    fn from(e: DocumentError) -> Self {
+        match e {
+            DocumentError::Storage(e) => {
+                tracing::warn!(error = ?e, "document not recorded: its object is not in storage");
+                AppError::Unavailable
+            }
+            DocumentError::Db(e) => e.into(),
+        }
+    }
+}
+
+/// Records a document whose object the store holds. The orphan sweep deletes an
+/// object under the exclusive form of [`lock_object`], after checking that no
+/// document refers to it; this holds the shared form until the transaction ends,
+/// so either the sweep sees this row (and keeps the object), or it finished first
+/// and the object is found missing here — refused, never a reference to nothing.
+pub async fn add_document(tx: &mut TenantTx, store: &Store, new: NewDocument<'_>) -> Result<Document, DocumentError> {
+    lock_object(tx, new.sha256, false).await?;
+    if !store.exists(tx.tenant_id, new.sha256).await.map_err(DocumentError::Storage)? {
+        return Err(DocumentError::Storage(StoreError::NotFound));
+    }
+    Ok(sqlx::query_as(&format!(
         "insert into case_documents (tenant_id, id, case_id, field_key, origin, name, format, mime, size, sha256,
              integration_id, message_id)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
@@ -324,7 +358,7 @@ pub async fn add_document(tx: &mut TenantTx, new: NewDocument<'_>) -> sqlx::Resu
     .bind(new.integration_id)
     .bind(new.message_id)
     .fetch_one(tx.conn())
-    .await
+    .await?)
 }
 
 pub async fn documents(tx: &mut TenantTx, case_id: Uuid) -> sqlx::Result<Vec<Document>> {
@@ -374,6 +408,26 @@ pub async fn register_documents(
     .execute(tx.conn())
     .await?
     .rows_affected())
+}
+
+/// The transaction-long advisory lock on one stored object of the ente (its
+/// tenant and hash): shared to record a document, exclusive to delete the object.
+pub async fn lock_object(tx: &mut TenantTx, sha256: &str, exclusive: bool) -> sqlx::Result<()> {
+    let function = if exclusive { "pg_advisory_xact_lock" } else { "pg_advisory_xact_lock_shared" };
+    sqlx::query(&format!("select {function}(hashtextextended($1 || ':' || $2, 0))"))
+        .bind(tx.tenant_id.to_string())
+        .bind(sha256)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Whether a document of the ente refers to this hash.
+pub async fn is_referenced(tx: &mut TenantTx, sha256: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar("select exists(select from case_documents where sha256 = $1)")
+        .bind(sha256)
+        .fetch_one(tx.conn())
+        .await
 }
 
 /// Every hash the ente's case files refer to (the orphan sweep keeps these).

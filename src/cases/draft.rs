@@ -147,16 +147,30 @@ pub async fn save_step(
     Path((id, number)): Path<(Uuid, usize)>,
     multipart: Multipart,
 ) -> AppResult<Response> {
+    let _slot = state.uploads.acquire(tenant.0.id, session.user_id)?;
+    // Whose draft, which step: checked before the body is read, in a
+    // transaction of its own — no connection is held while the files arrive.
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     let case = match own_draft(&mut tx, id, &session).await? {
         Ok(case) => case,
         Err(redirect) => return Ok(redirect),
     };
     let step = step_index(&case, number)?;
+    tx.commit().await?;
     let spec = case.form.0.clone();
+    let mut received =
+        uploads::receive(&state, tenant.0.id, multipart, |name| file_policy(&state, &spec, step, name)).await?;
+    // One short transaction records the step; the draft is locked again (it may
+    // have been submitted or deleted while the files arrived).
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let case = match own_draft(&mut tx, id, &session).await? {
+        Ok(case) => case,
+        Err(redirect) => return Ok(redirect),
+    };
     let target = Target { case_id: id, origin: "upload", integration_id: None, message_id: None };
-    let received =
-        uploads::receive(&state, &mut tx, multipart, target, |name| file_policy(&state, &spec, step, name)).await?;
+    if !received.storage_failed() {
+        uploads::record(&state, &mut tx, &target, &mut received).await?;
+    }
     let (mut answers, mut errors) = form::parse_step(&spec, step, &received.fields, &case.answers.0);
     for (field, refusal) in &received.refused {
         errors.0.entry(field.clone()).or_insert_with(|| refusal.message_it());

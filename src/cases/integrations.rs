@@ -191,25 +191,42 @@ pub async fn answer(
     Path((case_id, id)): Path<(Uuid, Uuid)>,
     multipart: Multipart,
 ) -> AppResult<Response> {
+    let _slot = state.uploads.acquire(tenant.0.id, session.user_id)?;
+    // Checked before the body is read, in a transaction of its own: no
+    // connection is held while the files arrive.
+    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    db::case_of_user(&mut tx, case_id, session.user_id, false).await?.ok_or(AppError::NotFound)?;
+    let request = one(&mut tx, case_id, id).await?.ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    if request.answered_at.is_some() {
+        return Ok(Redirect::to(&format!("/area-personale/pratiche/{case_id}")).into_response());
+    }
+    let formats: Vec<String> = ANSWER_FORMATS.iter().map(|s| s.to_string()).collect();
+    let mut received = uploads::receive(&state, tenant.0.id, multipart, |name| {
+        (name == "documenti").then(|| uploads::policy(&state, &formats, None))
+    })
+    .await?;
+    // One short transaction records and registers the answer; the case and the
+    // request are locked again (answered meanwhile, from another tab?).
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     let case = db::case_of_user(&mut tx, case_id, session.user_id, true).await?.ok_or(AppError::NotFound)?;
     let request = one(&mut tx, case_id, id).await?.ok_or(AppError::NotFound)?;
     if request.answered_at.is_some() {
         return Ok(Redirect::to(&format!("/area-personale/pratiche/{case_id}")).into_response());
     }
-    let formats: Vec<String> = ANSWER_FORMATS.iter().map(|s| s.to_string()).collect();
     let target = Target { case_id, origin: "integration", integration_id: Some(id), message_id: None };
-    let received = uploads::receive(&state, &mut tx, multipart, target, |name| {
-        (name == "documenti").then(|| uploads::policy(&state, &formats, None))
-    })
-    .await?;
+    let documents = if received.storage_failed() {
+        Vec::new()
+    } else {
+        uploads::record(&state, &mut tx, &target, &mut received).await?
+    };
     let text =
         received.fields.iter().find(|(k, _)| k == "risposta").map(|(_, v)| v.trim().to_string()).unwrap_or_default();
     let mut errors = FieldErrors::default();
     for (field, refusal) in &received.refused {
         errors.0.entry(field.clone()).or_insert_with(|| refusal.message_it());
     }
-    if text.is_empty() && received.documents.is_empty() && errors.is_empty() {
+    if text.is_empty() && documents.is_empty() && errors.is_empty() {
         errors.add("risposta", "Scrivi una risposta o allega almeno un documento.");
     }
     if text.chars().count() > 5000 {
@@ -226,7 +243,7 @@ pub async fn answer(
     let correspondent = user.name_and_fiscal_code();
     // The registered document is the first attachment or, with none, the
     // answer's text (its hash is what the register keeps).
-    let document_sha256 = received.documents.first().map(|d| d.sha256.clone());
+    let document_sha256 = documents.first().map(|d| d.sha256.clone());
     let entry = registry::register(
         &mut tx,
         registry::NewEntry {
@@ -261,7 +278,7 @@ pub async fn answer(
         "integration_answered",
         Actor::Citizen,
         &format!("Integrazione inviata e protocollata con numero {mark}"),
-        json!({ "request": id, "registry": mark, "documents": received.documents.len() }),
+        json!({ "request": id, "registry": mark, "documents": documents.len() }),
     )
     .await?;
     if pending.0 == 0 {

@@ -90,6 +90,15 @@ pub enum SubmitError {
     Other(#[from] AppError),
 }
 
+impl From<db::DocumentError> for SubmitError {
+    fn from(e: db::DocumentError) -> Self {
+        match e {
+            db::DocumentError::Storage(e) => Self::Storage(UploadError::Storage(e)),
+            db::DocumentError::Db(e) => e.into(),
+        }
+    }
+}
+
 impl From<sqlx::Error> for SubmitError {
     fn from(e: sqlx::Error) -> Self {
         Self::Other(e.into())
@@ -125,6 +134,7 @@ pub async fn submit_case(
     let stored = put(state, tx.tenant_id, bytes, Format::Txt).await?;
     db::add_document(
         tx,
+        &state.store,
         NewDocument {
             case_id: case.id,
             field_key: None,
@@ -201,6 +211,7 @@ pub async fn submit_case(
     let receipt_name = format!("ricevuta-{}.pdf", mark);
     let receipt = db::add_document(
         tx,
+        &state.store,
         NewDocument {
             case_id: case.id,
             field_key: None,

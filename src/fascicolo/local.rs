@@ -85,14 +85,29 @@ impl LocalStore {
         tokio::fs::set_permissions(&staging, permissions).await.map_err(storage("protecting a staging file"))?;
         // A hard link never replaces an existing name: if the document is already there
         // (same content, same hash) it is kept as it is.
-        let deduplicated = match tokio::fs::hard_link(&staging, &target).await {
-            Ok(()) => {
-                sync_dir(&dir).await.map_err(storage("syncing a tenant directory"))?;
-                false
+        // If the document is already there it is re-used: its modification time is set
+        // to now, so that the orphan sweep sees it young. Swept meanwhile: link again.
+        let mut placed = None;
+        for _ in 0..2 {
+            match tokio::fs::hard_link(&staging, &target).await {
+                Ok(()) => {
+                    sync_dir(&dir).await.map_err(storage("syncing a tenant directory"))?;
+                    placed = Some(false);
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => match touch(&target).await {
+                    Ok(()) => {
+                        placed = Some(true);
+                        break;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(storage("refreshing a document")(e)),
+                },
+                Err(e) => return Err(storage("linking a document into place")(e)),
             }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => true,
-            Err(e) => return Err(storage("linking a document into place")(e)),
-        };
+        }
+        let deduplicated =
+            placed.ok_or_else(|| storage("linking a document into place")(io::Error::other("removed meanwhile")))?;
         drop(guard.0.take());
         if let Err(e) = tokio::fs::remove_file(&staging).await {
             tracing::warn!(path = %staging.display(), error = %e, "staging file left behind; the sweep will remove it");
@@ -112,6 +127,14 @@ impl LocalStore {
 
     pub(super) async fn exists(&self, tenant: Uuid, sha256: &str) -> Result<bool, StoreError> {
         tokio::fs::try_exists(self.path(tenant, sha256)).await.map_err(io_err("looking up a document"))
+    }
+
+    pub(super) async fn last_modified(&self, tenant: Uuid, sha256: &str) -> Result<Option<SystemTime>, StoreError> {
+        match tokio::fs::metadata(self.path(tenant, sha256)).await {
+            Ok(meta) => Ok(Some(meta.modified().unwrap_or(SystemTime::UNIX_EPOCH))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err("looking up a document")(e)),
+        }
     }
 
     pub(super) async fn list(&self, tenant: Uuid) -> Result<Vec<ObjectInfo>, StoreError> {
@@ -189,6 +212,14 @@ impl LocalStore {
             Err(StoreError::Config(format!("{} is not a writable directory", self.root.display())))
         }
     }
+}
+
+/// Sets a document's modification time to now (its content and permissions stay).
+async fn touch(path: &Path) -> io::Result<()> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || std::fs::File::open(path)?.set_modified(SystemTime::now()))
+        .await
+        .map_err(|e| io::Error::other(e.to_string()))?
 }
 
 /// Makes a new directory entry durable (a crash after rename/link could lose it otherwise).

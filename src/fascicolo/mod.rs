@@ -273,7 +273,9 @@ impl Store {
     /// failing as soon as it is exceeded; format detected from the first bytes among
     /// `policy.accepted`. On any error nothing is left behind (staging object or multipart
     /// upload aborted, best effort; [`Store::sweep_staging`] catches the rest). The final key
-    /// is `<tenant_id>/<sha[0..2]>/<sha256>`; an existing object is never overwritten.
+    /// is `<tenant_id>/<sha[0..2]>/<sha256>`; an existing object is never overwritten, but
+    /// its modification time is refreshed (deduplication is a re-use: the orphan sweep
+    /// must see the object as young).
     pub async fn put_stream<S, E>(
         &self,
         tenant: Uuid,
@@ -335,6 +337,16 @@ impl Store {
         match &self.backend {
             Backend::Local(store) => store.exists(tenant, sha256).await,
             Backend::S3(store) => store.exists(&object_key(tenant, sha256)).await,
+        }
+    }
+
+    /// When the document was stored or last re-used (`None`: not there): the orphan
+    /// sweep checks it again before deleting.
+    pub async fn last_modified(&self, tenant: Uuid, sha256: &str) -> Result<Option<SystemTime>, StoreError> {
+        check_hash(sha256)?;
+        match &self.backend {
+            Backend::Local(store) => store.last_modified(tenant, sha256).await,
+            Backend::S3(store) => store.last_modified(&object_key(tenant, sha256)).await,
         }
     }
 

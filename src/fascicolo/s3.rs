@@ -20,7 +20,7 @@ use aws_sdk_s3::{
     },
     error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
     primitives::ByteStream,
-    types::{CompletedMultipartUpload, CompletedPart},
+    types::{CompletedMultipartUpload, CompletedPart, MetadataDirective},
     Client,
 };
 use bytes::Bytes;
@@ -132,11 +132,11 @@ impl S3Store {
         let (sha256, size) = intake.finish();
         let key = object_key(tenant, &sha256);
         let mut outcome = PutOutcome { sha256, size, multipart: false, deduplicated: true };
-        if self.exists(&key).await.map_err(storage)? {
+        if self.refresh(&key, format).await.map_err(storage)? {
             return Ok(outcome);
         }
         // If-None-Match: a server that supports conditional writes refuses to replace an
-        // object stored meanwhile (412); the others were asked with HEAD just above, and a
+        // object stored meanwhile (412); the others were asked just above (the refresh), and a
         // race between two uploads of one hash writes the same bytes anyway.
         let result = self
             .client
@@ -219,7 +219,7 @@ impl S3Store {
         let key = object_key(tenant, &sha256);
         let mut outcome = PutOutcome { sha256, size, multipart: true, deduplicated: true };
         let placed = async {
-            if !self.exists(&key).await? {
+            if !self.refresh(&key, format).await? {
                 self.client
                     .copy_object()
                     .bucket(&self.bucket)
@@ -303,6 +303,35 @@ impl S3Store {
             body.next().await.map(|chunk| (chunk.map_err(io::Error::other), body))
         });
         Ok(ObjectReader { size, stream: Box::pin(stream) })
+    }
+
+    /// Re-use of a stored document: copied onto itself (`MetadataDirective: REPLACE`,
+    /// which S3 requires for that), which gives it a new `LastModified` — the orphan
+    /// sweep sees it young. `false` when there is no such object.
+    async fn refresh(&self, key: &str, format: Format) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .copy_source(format!("{}/{key}", self.bucket))
+            .metadata_directive(MetadataDirective::Replace)
+            .content_type(format.mime())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_status(&e, 404) || e.code() == Some("NoSuchKey") => Ok(false),
+            Err(e) => Err(s3_error("CopyObject (refresh)")(e)),
+        }
+    }
+
+    pub(super) async fn last_modified(&self, key: &str) -> Result<Option<SystemTime>, StoreError> {
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(head) => Ok(Some(modified(head.last_modified()))),
+            Err(e) if is_status(&e, 404) => Ok(None),
+            Err(e) => Err(s3_error("HeadObject")(e)),
+        }
     }
 
     pub(super) async fn exists(&self, key: &str) -> Result<bool, StoreError> {

@@ -7,6 +7,7 @@ pub mod headers;
 pub mod page_cache;
 pub mod render;
 pub mod request_id;
+pub mod server;
 pub mod time;
 pub mod tls;
 

@@ -2,26 +2,20 @@
 //! over TLS terminated here, asking every client for a certificate without
 //! requiring one. Used for CRS/CNS card sign-in when no reverse proxy does it.
 //!
-//! Each connection is handshaken in its own task (a slow client never holds up
-//! the accept loop); the certificates the client presented are attached to
-//! every request of that connection as `auth::crs::PresentedChain`.
+//! Connections are served by `web::server` (the loop both listeners share), each
+//! handshaken in its own task (a slow client never holds up the accept loop); the
+//! certificates the client presented are attached to every request of that
+//! connection as `auth::crs::PresentedChain`.
 
-use std::{convert::Infallible, future::Future, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use axum::{
-    body::Body,
-    extract::{ConnectInfo, Request},
-    response::Response,
-};
-use hyper_util::{rt::TokioIo, server::graceful::GracefulShutdown};
 use rustls::{
     pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer},
     ServerConfig,
 };
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
+use tokio::net::TcpStream;
+use tokio_rustls::{server::TlsStream, TlsAcceptor};
 
 use crate::{
     auth::crs::{crypto_provider, CardVerifier, PresentedChain},
@@ -31,8 +25,6 @@ use crate::{
 /// A client gets this long to finish the handshake (the PIN prompt of a card
 /// happens inside it, so not too short).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
-/// In-flight requests get this long to finish at shutdown.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The TLS configuration of `tls_listen`: our certificate, and a request for a
 /// client certificate from the CRS CAs when they are configured.
@@ -55,64 +47,29 @@ pub fn acceptor(settings: &Settings, cards: &CardVerifier) -> anyhow::Result<Tls
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Serves `service` on `listener` until `shutdown` completes, then drains.
-pub async fn serve<S>(listener: TcpListener, acceptor: TlsAcceptor, service: S, shutdown: impl Future<Output = ()>)
-where
-    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of file descriptors and the like: pause rather than spin.
-                    tracing::warn!(error = %e, "accepting a TLS connection");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = tcp.set_nodelay(true);
-        let (acceptor, service, watcher) = (acceptor.clone(), service.clone(), graceful.watcher());
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
-            let chain = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .filter(|certs| !certs.is_empty())
-                .map(|certs| PresentedChain(Arc::new(certs.iter().map(|c| c.clone().into_owned()).collect())));
-            let per_request = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                let mut request = request.map(Body::new);
-                request.extensions_mut().insert(ConnectInfo(peer));
-                if let Some(chain) = &chain {
-                    request.extensions_mut().insert(chain.clone());
-                }
-                service.clone().oneshot(request)
-            });
-            let connection =
-                hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), per_request);
-            if let Err(e) = watcher.watch(connection).await {
-                tracing::debug!(%peer, error = %e, "TLS connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
-        tracing::warn!("TLS connections still open after the drain timeout");
-    }
+/// The handshake of one connection (the server loop is `web::server`, shared with
+/// the plain listener): the TLS stream and the certificates the client presented.
+pub(crate) async fn handshake(
+    acceptor: &TlsAcceptor,
+    tcp: TcpStream,
+    peer: SocketAddr,
+) -> Option<(TlsStream<TcpStream>, Option<PresentedChain>)> {
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+            return None;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "TLS handshake timed out");
+            return None;
+        }
+    };
+    let chain = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .filter(|certs| !certs.is_empty())
+        .map(|certs| PresentedChain(Arc::new(certs.iter().map(|c| c.clone().into_owned()).collect())));
+    Some((tls, chain))
 }

@@ -4,4 +4,5 @@
 
 mod database;
 mod jobs;
+mod uploads;
 mod web;
