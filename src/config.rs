@@ -17,6 +17,7 @@ pub struct Settings {
     /// Hosts that show the platform's own pages rather than an ente's.
     pub platform_hosts: Vec<String>,
     /// Peers whose `X-Forwarded-Host` is believed; everyone else's is ignored.
+    /// The client address is the right-most `X-Forwarded-For` entry not in this list.
     pub trusted_proxies: Vec<IpNet>,
     /// Runtime connection (a role that owns nothing and cannot bypass RLS).
     /// Absent: the embedded PostgreSQL cluster under `data_dir/pg` is used.
@@ -95,6 +96,9 @@ pub struct Settings {
     /// How often idle workers look for due jobs (retries, scheduled jobs, jobs of
     /// dead workers); new jobs wake them at once through `NOTIFY`.
     pub jobs_poll_secs: u64,
+    /// SPID, CIE and staff sign-in starts allowed per client address per 10
+    /// minutes (each one stores a pending request and signs one).
+    pub sign_in_start_limit: u32,
 }
 
 impl Default for Settings {
@@ -144,6 +148,7 @@ impl Default for Settings {
             jobs_backoff_secs: 5,
             jobs_backoff_max_secs: 3600,
             jobs_poll_secs: 5,
+            sign_in_start_limit: crate::auth::ratelimit::DEFAULT_SIGN_IN_STARTS,
         }
     }
 }
