@@ -32,13 +32,15 @@ const ACTIONS: usize = 5;
 /// (`sign_in_start_limit` in the platform settings).
 pub const DEFAULT_SIGN_IN_STARTS: u32 = 60;
 
+type Limiter = DefaultKeyedRateLimiter<(u8, String)>;
+
 #[derive(Clone)]
 pub struct RateLimits {
-    per_ip: Arc<[DefaultKeyedRateLimiter<(u8, String)>; ACTIONS]>,
-    per_account: Arc<[Option<DefaultKeyedRateLimiter<(u8, String)>>; ACTIONS]>,
+    per_ip: Arc<[Limiter; ACTIONS]>,
+    per_account: Arc<[Option<Limiter>; ACTIONS]>,
 }
 
-fn limiter(burst: u32, per: Duration) -> DefaultKeyedRateLimiter<(u8, String)> {
+fn limiter(burst: u32, per: Duration) -> Limiter {
     let burst = NonZeroU32::new(burst.max(1)).expect("burst > 0");
     RateLimiter::keyed(Quota::with_period(per / burst.get()).expect("period > 0").allow_burst(burst))
 }
