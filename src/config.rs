@@ -17,6 +17,7 @@ pub struct Settings {
     /// Hosts that show the platform's own pages rather than an ente's.
     pub platform_hosts: Vec<String>,
     /// Peers whose `X-Forwarded-Host` is believed; everyone else's is ignored.
+    /// The client address is the right-most `X-Forwarded-For` entry not in this list.
     pub trusted_proxies: Vec<IpNet>,
     /// Runtime connection (a role that owns nothing and cannot bypass RLS).
     /// Absent: the embedded PostgreSQL cluster under `data_dir/pg` is used.
@@ -113,6 +114,9 @@ pub struct Settings {
     pub uploads_per_citizen: usize,
     /// Uploads one ente may have in progress at once, per node.
     pub uploads_per_ente: usize,
+    /// SPID, CIE and staff sign-in starts allowed per client address per 10
+    /// minutes (each one stores a pending request and signs one).
+    pub sign_in_start_limit: u32,
 }
 
 impl Default for Settings {
@@ -169,6 +173,7 @@ impl Default for Settings {
             body_total_timeout_secs: 3600,
             uploads_per_citizen: 3,
             uploads_per_ente: 20,
+            sign_in_start_limit: crate::auth::ratelimit::DEFAULT_SIGN_IN_STARTS,
         }
     }
 }

@@ -180,7 +180,7 @@ pub async fn build_state(settings: Settings, targets: &DbTargets) -> anyhow::Res
     let state = AppState {
         tenants: TenantResolver::new(pool.clone(), &settings.platform_hosts),
         authz: Default::default(),
-        limits: Default::default(),
+        limits: auth::ratelimit::RateLimits::new(settings.sign_in_start_limit),
         sms: Arc::new(sms),
         mailer: Arc::new(mailer),
         saml_idps: Arc::new(auth::spid::IdentityProviders::load(&settings)?),

@@ -15,7 +15,7 @@ use super::{
     authz::{Access, RouteSpec},
     csrf::CsrfToken,
     login::auth_context,
-    otp::{self, Purpose},
+    otp::{self, Channel, CodeMessage, Purpose},
     password,
     ratelimit::Action,
     session::{self, ClientInfo, CurrentSession},
@@ -24,7 +24,6 @@ use super::{
 use crate::{
     db::TenantTx,
     error::{AppError, AppResult},
-    notify,
     state::AppState,
     tenancy::CurrentTenant,
     web::{
@@ -148,6 +147,7 @@ async fn change_contacts(
     State(state): State<AppState>,
     tenant: CurrentTenant,
     csrf: CsrfToken,
+    client: ClientInfo,
     session: CurrentSession,
     Form(form): Form<ContactsForm>,
 ) -> AppResult<Response> {
@@ -174,23 +174,36 @@ async fn change_contacts(
         return profile_page(&state, &tenant, &csrf, &session, &user, errors, Some("account.contacts_unchanged"));
     }
     let mut data = serde_json::json!({ "email": email, "mobile": mobile });
+    let mut messages = Vec::new();
     if email_changed {
-        let (id, code) = otp::issue(&mut tx, user.id, Purpose::VerifyEmail, &email).await?;
-        let subject = state.renderer.translate("mail.contact_subject").replace("{name}", &tenant.0.name);
-        let body =
-            state.renderer.translate("mail.contact_body").replace("{name}", &tenant.0.name).replace("{code}", &code);
-        notify::queue_mail(&mut tx, &email, &subject, &body).await?;
-        data["email_code"] = serde_json::json!(id);
+        messages.push(CodeMessage {
+            purpose: Purpose::VerifyEmail,
+            channel: Channel::Email,
+            to: &email,
+            template: "mail.contact",
+        });
     }
     if mobile_changed {
-        let (id, code) = otp::issue(&mut tx, user.id, Purpose::VerifyMobile, &mobile).await?;
-        let text = state
-            .renderer
-            .translate("sms.verify_code")
-            .replace("{code}", &code)
-            .replace("{name}", &tenant.0.profile.short_name);
-        notify::queue_sms(&mut tx, &mobile, &text).await?;
-        data["sms_code"] = serde_json::json!(id);
+        messages.push(CodeMessage {
+            purpose: Purpose::VerifyMobile,
+            channel: Channel::Sms,
+            to: &mobile,
+            template: "sms.verify_code",
+        });
+    }
+    let ids = match otp::send_codes(&state, &mut tx, &tenant.0, client.ip, user.id, &messages).await? {
+        Ok(ids) => ids,
+        Err(refused) => {
+            tx.rollback().await?;
+            errors.add(refused.field(), refused.refusal.message());
+            let mut response = profile_page(&state, &tenant, &csrf, &session, &user, errors, None)?;
+            *response.status_mut() = refused.refusal.status();
+            return Ok(response);
+        }
+    };
+    for (message, id) in messages.iter().zip(ids) {
+        let field = if message.channel == Channel::Email { "email_code" } else { "sms_code" };
+        data[field] = serde_json::json!(id);
     }
     let (_, cookie) =
         session::begin_flow(&mut tx, "contacts", Some(user.id), data, chrono::Duration::minutes(30)).await?;

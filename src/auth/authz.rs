@@ -154,11 +154,13 @@ impl Authz {
     }
 
     /// The subjects a session acts as: every signed-in person is a citizen; staff
-    /// roles apply only to sessions opened through the ente's identity provider.
+    /// roles apply only to sessions opened through the ente's identity provider,
+    /// and follow the e-mail that provider asserted (`staff_identities`), never
+    /// the profile e-mail, which the user may change.
     fn subjects(session: &CurrentSession) -> Vec<String> {
         let mut subjects = vec!["citizen".to_string()];
         if session.method == Method::Oidc {
-            if let Some(email) = &session.email {
+            if let Some(email) = &session.staff_email {
                 subjects.push(format!("staff:{}", email.to_lowercase()));
             }
         }

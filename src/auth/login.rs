@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{
     authz::{Access, RouteSpec},
     csrf::CsrfToken,
-    otp::{self, Outcome, Purpose},
+    otp::{self, Channel, CodeMessage, Outcome, Purpose},
     password,
     ratelimit::Action,
     session::{self, ClientInfo, MaybeSession},
@@ -23,7 +23,6 @@ use super::{
 use crate::{
     db::TenantTx,
     error::{AppError, AppResult},
-    notify,
     state::AppState,
     tenancy::CurrentTenant,
     web::{base_context, render_page},
@@ -146,13 +145,18 @@ async fn password_sign_in(
         return Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response());
     }
     let mobile = user.mobile.clone().unwrap_or_default();
-    let (code_id, code) = otp::issue(&mut tx, user.id, Purpose::Login, &mobile).await?;
-    let text = state
-        .renderer
-        .translate("sms.login_code")
-        .replace("{code}", &code)
-        .replace("{name}", &tenant.0.profile.short_name);
-    notify::queue_sms(&mut tx, &mobile, &text).await?;
+    let message =
+        CodeMessage { purpose: Purpose::Login, channel: Channel::Sms, to: &mobile, template: "sms.login_code" };
+    let code_id = match otp::send_codes(&state, &mut tx, &tenant.0, client.ip, user.id, &[message]).await? {
+        Ok(ids) => ids[0],
+        Err(refused) => {
+            // Nothing was written; the password was right, so say why.
+            drop(tx);
+            let mut response = refuse(&state, &tenant, &csrf, &next, &form.email, refused.refusal.message()).await?;
+            *response.status_mut() = refused.refusal.status();
+            return Ok(response);
+        }
+    };
     let (_, flow_cookie) = session::begin_flow(
         &mut tx,
         "otp",

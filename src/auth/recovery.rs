@@ -15,7 +15,7 @@ use super::{
     authz::{Access, RouteSpec},
     csrf::CsrfToken,
     login::auth_context,
-    otp::{self, Outcome, Purpose},
+    otp::{self, Channel, CodeMessage, Outcome, Purpose},
     password,
     ratelimit::Action,
     session::{self, ClientInfo},
@@ -24,7 +24,6 @@ use super::{
 use crate::{
     db::TenantTx,
     error::AppResult,
-    notify,
     state::AppState,
     tenancy::CurrentTenant,
     web::{forms::FormErrors, render_page},
@@ -63,13 +62,18 @@ async fn request_code(
     let mut data = serde_json::json!({ "code_id": null });
     if let Some(user) = &user {
         let mobile = user.mobile.clone().unwrap_or_default();
-        let (code_id, code) = otp::issue(&mut tx, user.id, Purpose::PasswordReset, &mobile).await?;
-        let text = state
-            .renderer
-            .translate("sms.reset_code")
-            .replace("{code}", &code)
-            .replace("{name}", &tenant.0.profile.short_name);
-        notify::queue_sms(&mut tx, &mobile, &text).await?;
+        let message = CodeMessage {
+            purpose: Purpose::PasswordReset,
+            channel: Channel::Sms,
+            to: &mobile,
+            template: "sms.reset_code",
+        };
+        let code_id = match otp::send_codes(&state, &mut tx, &tenant.0, client.ip, user.id, &[message]).await? {
+            Ok(ids) => Some(ids[0]),
+            // Refused (a limit): the answer must not tell whether the account
+            // exists, so nothing is said; a code sent a moment ago still works.
+            Err(_) => otp::live_code(&mut tx, user.id, Purpose::PasswordReset).await?,
+        };
         data["code_id"] = serde_json::json!(code_id);
     }
     // Same next step whether or not the account exists.

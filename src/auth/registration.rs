@@ -15,7 +15,7 @@ use super::{
     authz::{Access, RouteSpec},
     csrf::CsrfToken,
     login::auth_context,
-    otp::{self, Purpose},
+    otp::{self, Channel, CodeMessage, Purpose},
     password,
     ratelimit::Action,
     session::{self, ClientInfo},
@@ -25,7 +25,6 @@ use super::{
 use crate::{
     db::TenantTx,
     error::{AppError, AppResult},
-    notify,
     state::AppState,
     tenancy::CurrentTenant,
     web::{
@@ -80,6 +79,7 @@ async fn register(
     tenant: CurrentTenant,
     csrf: CsrfToken,
     client: ClientInfo,
+    headers: HeaderMap,
     Form(form): Form<RegistrationForm>,
 ) -> AppResult<Response> {
     if !password_methods_enabled(&tenant) {
@@ -106,6 +106,10 @@ async fn register(
     };
     let hash = password::hash(form.password.clone()).await?;
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    // An unfinished registration that can no longer complete (or this browser's
+    // own, registering again) does not keep the e-mail from a new one.
+    let own = session::find_flow(&mut tx, &headers, "register").await?.and_then(|f| f.user_id);
+    users::release_stale_registration(&mut tx, &email, own).await?;
     let created = users::create_account(
         &mut tx,
         NewAccount {
@@ -123,32 +127,35 @@ async fn register(
         errors.add("email", "validation.email_taken");
         return invalid(&state, &tenant, &csrf, &form, errors);
     };
-    let flow_cookie = send_codes(&state, &mut tx, &tenant, user_id, &email, &mobile).await?;
+    let messages = [
+        CodeMessage { purpose: Purpose::VerifyEmail, channel: Channel::Email, to: &email, template: "mail.verify" },
+        CodeMessage { purpose: Purpose::VerifyMobile, channel: Channel::Sms, to: &mobile, template: "sms.verify_code" },
+    ];
+    let ids = match otp::send_codes(&state, &mut tx, &tenant.0, client.ip, user_id, &messages).await? {
+        Ok(ids) => ids,
+        Err(refused) => {
+            // Nothing stays: not the codes, not the account.
+            tx.rollback().await?;
+            errors.add(refused.field(), refused.refusal.message());
+            let mut response = invalid(&state, &tenant, &csrf, &form, errors)?;
+            *response.status_mut() = refused.refusal.status();
+            return Ok(response);
+        }
+    };
+    let flow_cookie = begin_verification(&mut tx, user_id, &email, &mobile, ids[0], ids[1]).await?;
     tx.commit().await?;
     Ok(([(header::SET_COOKIE, flow_cookie)], Redirect::to("/registrazione/verifica")).into_response())
 }
 
-/// Sends a code to each contact and starts the verification flow.
-async fn send_codes(
-    state: &AppState,
+/// Starts the flow in which the codes sent to each contact are entered.
+async fn begin_verification(
     tx: &mut TenantTx,
-    tenant: &CurrentTenant,
     user_id: Uuid,
     email: &str,
     mobile: &str,
+    email_code_id: Uuid,
+    sms_code_id: Uuid,
 ) -> AppResult<axum::http::HeaderValue> {
-    let (email_code_id, email_code) = otp::issue(tx, user_id, Purpose::VerifyEmail, email).await?;
-    let (sms_code_id, sms_code) = otp::issue(tx, user_id, Purpose::VerifyMobile, mobile).await?;
-    let name = &tenant.0.name;
-    let subject = state.renderer.translate("mail.verify_subject").replace("{name}", name);
-    let body = state.renderer.translate("mail.verify_body").replace("{name}", name).replace("{code}", &email_code);
-    notify::queue_mail(tx, email, &subject, &body).await?;
-    let sms = state
-        .renderer
-        .translate("sms.verify_code")
-        .replace("{code}", &sms_code)
-        .replace("{name}", &tenant.0.profile.short_name);
-    notify::queue_sms(tx, mobile, &sms).await?;
     let (_, cookie) = session::begin_flow(
         tx,
         "register",
@@ -236,4 +243,17 @@ async fn verify(
     context.insert("errors", &errors);
     Ok((StatusCode::UNPROCESSABLE_ENTITY, render_page(&state, &tenant.site(), "register_verify.html", &context)?)
         .into_response())
+}
+
+/// Removes the registrations that never completed and are more than a day old,
+/// freeing their e-mail addresses; returns how many went. Run per ente by the
+/// scheduled prune job (the registration flow itself lasts 30 minutes).
+pub async fn expire_unverified(tx: &mut TenantTx) -> sqlx::Result<u64> {
+    Ok(sqlx::query(&format!(
+        "delete from users where {} and created_at < now() - interval '1 day'",
+        users::UNFINISHED_REGISTRATION
+    ))
+    .execute(tx.conn())
+    .await?
+    .rows_affected())
 }

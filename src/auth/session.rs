@@ -79,6 +79,10 @@ pub struct CurrentSession {
     pub is_staff: bool,
     #[serde(skip)]
     pub email: Option<String>,
+    /// The verified e-mail the ente's provider asserted for this staff member
+    /// (`staff_identities`): what staff roles follow, never the profile e-mail.
+    #[serde(skip)]
+    pub staff_email: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -110,16 +114,21 @@ pub async fn load_session(State(state): State<AppState>, mut request: Request, n
 
 async fn find_session(state: &AppState, tenant_id: Uuid, hash: &[u8]) -> Result<Option<CurrentSession>, AppError> {
     let mut tx = TenantTx::begin(&state.db, tenant_id).await?;
-    let row: Option<(Uuid, String, i16, String, String, bool, Option<String>, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
-        "select s.user_id, s.method, s.level, u.given_name, u.family_name, u.is_staff, u.email, s.created_at, s.last_seen_at
+    type Row = (Uuid, String, i16, String, String, bool, Option<String>, Option<String>, DateTime<Utc>, DateTime<Utc>);
+    let row: Option<Row> = sqlx::query_as(
+        "select s.user_id, s.method, s.level, u.given_name, u.family_name, u.is_staff, u.email, si.email,
+                s.created_at, s.last_seen_at
          from sessions s join users u on u.id = s.user_id
+              left join staff_identities si on si.user_id = s.user_id
          where s.token_hash = $1 and s.expires_at > now() and s.last_seen_at > now() - $2::interval",
     )
     .bind(hash)
     .bind(format!("{} seconds", IDLE_TTL.num_seconds()))
     .fetch_optional(tx.conn())
     .await?;
-    let Some((user_id, method, level, given_name, family_name, is_staff, email, created_at, last_seen)) = row else {
+    let Some((user_id, method, level, given_name, family_name, is_staff, email, staff_email, created_at, last_seen)) =
+        row
+    else {
         return Ok(None);
     };
     // Touch at most once a minute: one write per active minute, not per request.
@@ -139,6 +148,7 @@ async fn find_session(state: &AppState, tenant_id: Uuid, hash: &[u8]) -> Result<
         family_name,
         is_staff,
         email,
+        staff_email,
         created_at,
     }))
 }
@@ -179,8 +189,8 @@ pub async fn end(tx: &mut TenantTx, hash: &[u8]) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Who is on the other end: the peer address (or the trusted proxy's
-/// `X-Forwarded-For`) and the user agent.
+/// Who is on the other end: the client address `web::dispatch` decided
+/// (`ClientAddr`) and the user agent.
 #[derive(Clone, Debug)]
 pub struct ClientInfo {
     pub ip: Option<IpAddr>,
@@ -191,20 +201,16 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
-        let trusted = parts.extensions.get::<TrustedPeer>().is_some();
-        let forwarded = if trusted {
-            parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .and_then(|v| v.trim().parse().ok())
-        } else {
-            None
+        let ip = match parts.extensions.get::<ClientAddr>() {
+            Some(ClientAddr(ip)) => *ip,
+            // Not through `web::dispatch`: the peer, never a forwarding header.
+            None => parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_canonical()),
         };
         Ok(Self {
-            ip: forwarded.or(peer),
+            ip,
             user_agent: parts
                 .headers
                 .get(header::USER_AGENT)
@@ -215,6 +221,40 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
                 .collect(),
         })
     }
+}
+
+/// The client's address, decided once per request by `web::dispatch` (see
+/// `client_address`); every rate limit and session record uses it.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub Option<IpAddr>);
+
+/// The client address of a request whose connection came from `peer`.
+///
+/// Only a trusted proxy's `X-Forwarded-For` is read, and from the right: each
+/// proxy appends the address it received the request from, so the entries a
+/// client wrote itself are on the left, where nobody checked them. The client is
+/// the right-most address that is not one of our proxies; if every entry is a
+/// proxy, the left-most. An entry that is not an address ends the walk (the hop
+/// to its right is the last one we can vouch for).
+pub fn client_address(peer: Option<IpAddr>, headers: &HeaderMap, trusted_proxies: &[ipnet::IpNet]) -> Option<IpAddr> {
+    let peer = peer.map(|p| p.to_canonical());
+    let trusted = |ip: &IpAddr| trusted_proxies.iter().any(|net| net.contains(ip));
+    let Some(mut client) = peer.filter(trusted) else { return peer };
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    for entry in entries.iter().rev() {
+        let Ok(ip) = entry.parse::<IpAddr>().map(|ip| ip.to_canonical()) else { break };
+        client = ip;
+        if !trusted(&ip) {
+            break;
+        }
+    }
+    Some(client)
 }
 
 /// Marks a request that came through one of the configured trusted proxies.
@@ -327,4 +367,35 @@ pub fn signed_in(cookie: HeaderValue, next: &str) -> Response {
         axum::response::Redirect::to(next),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xff(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_client_is_the_right_most_address_not_ours() {
+        let proxies: Vec<ipnet::IpNet> = vec!["127.0.0.1/32".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
+        let proxy = Some("127.0.0.1".parse().unwrap());
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        // What the old nginx config forwarded: the client's own claim, then the real address.
+        assert_eq!(client_address(proxy, &xff("198.51.100.7, 203.0.113.9"), &proxies), ip("203.0.113.9"));
+        // Through two of our proxies.
+        assert_eq!(client_address(proxy, &xff("1.2.3.4, 203.0.113.9, 10.1.2.3"), &proxies), ip("203.0.113.9"));
+        // Every hop is ours: the left-most.
+        assert_eq!(client_address(proxy, &xff("10.9.9.9, 10.1.2.3"), &proxies), ip("10.9.9.9"));
+        // Garbage written by a client stops the walk at the hop we trust.
+        assert_eq!(client_address(proxy, &xff("x, 10.1.2.3"), &proxies), ip("10.1.2.3"));
+        assert_eq!(client_address(proxy, &xff("::ffff:192.0.2.1"), &proxies), ip("192.0.2.1"));
+        assert_eq!(client_address(proxy, &HeaderMap::new(), &proxies), proxy);
+        // From anyone else the header means nothing.
+        let stranger = ip("203.0.113.50");
+        assert_eq!(client_address(stranger, &xff("198.51.100.7"), &proxies), stranger);
+    }
 }

@@ -16,6 +16,12 @@ pub struct AuthSettings {
     pub oidc: Option<OidcSettings>,
     /// SAML service provider (SPID, CIE).
     pub saml: SamlSettings,
+    /// SMS the ente may send per day (Europe/Rome), codes of every kind; a
+    /// warning is logged once 80 % is used. Over it, no code goes by SMS.
+    pub sms_daily_budget: u32,
+    /// International prefixes SMS may go to (`"+39"`, `"+378"`…): numbers
+    /// elsewhere are refused before anything is sent.
+    pub sms_country_codes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -37,9 +43,13 @@ impl Default for AuthSettings {
             sms_sender: "Comune".into(),
             oidc: None,
             saml: SamlSettings::default(),
+            sms_daily_budget: DEFAULT_SMS_DAILY_BUDGET,
+            sms_country_codes: vec!["+39".into()],
         }
     }
 }
+
+pub const DEFAULT_SMS_DAILY_BUDGET: u32 = 1000;
 
 impl AuthSettings {
     pub fn enabled(&self, method: Method) -> bool {
@@ -47,6 +57,14 @@ impl AuthSettings {
             Method::Oidc => self.oidc.is_some(),
             m => self.methods.contains(&m),
         }
+    }
+
+    /// Whether an SMS may go to `mobile` (E.164, as `normalize_mobile` gives it).
+    pub fn sms_allowed_to(&self, mobile: &str) -> bool {
+        self.sms_country_codes.iter().any(|code| {
+            let digits: String = code.chars().filter(char::is_ascii_digit).collect();
+            !digits.is_empty() && mobile.strip_prefix('+').is_some_and(|m| m.starts_with(&digits))
+        })
     }
 
     /// Citizen methods able to reach `level`, for "Accedi al servizio".

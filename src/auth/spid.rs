@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     authz::{Access, RouteSpec},
     login::safe_next,
+    ratelimit::Action,
     saml::{self, IdpMetadata, SpConfig, SpidError, SpidLevel},
     session::{self, ClientInfo, MaybeSession},
     users::{self, ProvenIdentity},
@@ -107,7 +108,7 @@ pub fn routes() -> Vec<RouteSpec> {
             "/accesso/spid/login",
             &["GET"],
             Access::Public,
-            get(|s, t, h, q| login(Federation::Spid, s, t, h, q)),
+            get(|s, t, c, h, q| login(Federation::Spid, s, t, c, h, q)),
         ),
         RouteSpec::new(
             "/accesso/spid/acs",
@@ -127,7 +128,7 @@ pub fn routes() -> Vec<RouteSpec> {
             "/accesso/cie/login",
             &["GET"],
             Access::Public,
-            get(|s, t, h, q| login(Federation::Cie, s, t, h, q)),
+            get(|s, t, c, h, q| login(Federation::Cie, s, t, c, h, q)),
         ),
         RouteSpec::new(
             "/accesso/cie/acs",
@@ -280,10 +281,13 @@ async fn login(
     federation: Federation,
     State(state): State<AppState>,
     tenant: CurrentTenant,
+    client: ClientInfo,
     headers: HeaderMap,
     Query(q): Query<LoginQuery>,
 ) -> AppResult<Response> {
     enabled(&tenant.0, federation)?;
+    // Each start stores a pending request and signs one: bounded per address.
+    state.limits.check(Action::SignInStart, &tenant.0.slug, client.ip, None)?;
     let idps = state.saml_idps.of(federation);
     let idp = match &q.idp {
         Some(id) => idps.iter().find(|i| &i.entity_id == id).ok_or(AppError::NotFound)?,

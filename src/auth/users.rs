@@ -86,6 +86,51 @@ pub async fn create_account(tx: &mut TenantTx, new: NewAccount<'_>) -> sqlx::Res
     Ok((inserted == 1).then_some(id))
 }
 
+/// A password registration that never completed (a contact never proven): it
+/// cannot sign in, has done nothing, and holds its e-mail only provisionally.
+pub const UNFINISHED_REGISTRATION: &str = "password_hash is not null and identity_id is null and not is_staff \
+     and (email_verified_at is null or mobile_verified_at is null) \
+     and not exists (select from cases c where c.user_id = users.id)";
+
+/// Someone proved they own `email` (their ente's provider asserted it verified):
+/// whoever holds it without having proven it gives it up — an unfinished
+/// registration is removed, anyone else's unverified copy is cleared. Returns
+/// how many accounts gave it up.
+pub async fn release_unverified_email(tx: &mut TenantTx, email: &str) -> sqlx::Result<u64> {
+    let removed = sqlx::query(&format!(
+        "delete from users where lower(email) = lower($1) and email_verified_at is null and {UNFINISHED_REGISTRATION}"
+    ))
+    .bind(email)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    let cleared = sqlx::query(
+        "update users set email = null, updated_at = now() where lower(email) = lower($1) and email_verified_at is null",
+    )
+    .bind(email)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    Ok(removed + cleared)
+}
+
+/// Before a new registration with `email`: an unfinished registration holding
+/// it is removed when it can no longer complete (its verification flow is over)
+/// or when it is this browser's own (`own`, registering again). A registration
+/// still being verified elsewhere keeps it, so nobody can evict it.
+pub async fn release_stale_registration(tx: &mut TenantTx, email: &str, own: Option<Uuid>) -> sqlx::Result<u64> {
+    Ok(sqlx::query(&format!(
+        "delete from users where lower(email) = lower($1) and {UNFINISHED_REGISTRATION}
+           and (id = $2 or not exists (select from login_flows f
+                                       where f.kind = 'register' and f.user_id = users.id and f.expires_at > now()))"
+    ))
+    .bind(email)
+    .bind(own)
+    .execute(tx.conn())
+    .await?
+    .rows_affected())
+}
+
 /// What a proving method (SPID, CIE, CRS) tells us about the person.
 pub struct ProvenIdentity<'a> {
     pub fiscal_code: &'a str,

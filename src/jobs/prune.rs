@@ -39,6 +39,10 @@ pub struct Pruned {
     pub sessions: u64,
     pub otp_codes: u64,
     pub saml_replay: u64,
+    /// Registrations never completed, more than a day old (their e-mail is free again).
+    pub registrations: u64,
+    /// Rows of the code-sending log (numbers, addresses) older than a day.
+    pub code_sends: u64,
     pub jobs: u64,
 }
 
@@ -108,10 +112,15 @@ pub async fn prune(state: &AppState, tenant: Uuid) -> anyhow::Result<Pruned> {
             .execute(tx.conn())
             .await?
             .rows_affected(),
+        registrations: 0,
+        code_sends: 0,
         jobs: 0,
     };
-    // TODO(lead): unverified registrations expire after a day (symptom 5):
-    // crate::auth::registration::expire_unverified(&mut tx).await?;
+    pruned.registrations = crate::auth::registration::expire_unverified(&mut tx).await?;
+    pruned.code_sends = crate::auth::otp::prune_send_log(&mut tx).await?;
+    sqlx::query("delete from sms_daily_usage where day < (now() at time zone 'Europe/Rome')::date - 31")
+        .execute(tx.conn())
+        .await?;
     let jobs: i64 = sqlx::query_scalar("select prune_finished_jobs()").fetch_one(tx.conn()).await?;
     pruned.jobs = u64::try_from(jobs).unwrap_or_default();
     tx.commit().await?;
@@ -122,6 +131,8 @@ pub async fn prune(state: &AppState, tenant: Uuid) -> anyhow::Result<Pruned> {
             sessions = pruned.sessions,
             otp_codes = pruned.otp_codes,
             saml_replay = pruned.saml_replay,
+            registrations = pruned.registrations,
+            code_sends = pruned.code_sends,
             jobs = pruned.jobs,
             "expired rows pruned"
         );

@@ -182,6 +182,12 @@ impl TenantRecipe {
                 }
             }
         }
+        for code in &file.auth.sms_country_codes {
+            let digits = code.strip_prefix('+').unwrap_or_default();
+            if !(1..=4).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                bail!("{}: {code:?} is not an international prefix like \"+39\"", at("auth.sms_country_codes"));
+            }
+        }
         if let Some(oidc) = &file.auth.oidc {
             if url::Url::parse(&oidc.issuer).is_err() {
                 bail!("{}: auth.oidc.issuer must be a URL", path.display());

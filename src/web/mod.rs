@@ -22,7 +22,7 @@ use tera::Context;
 use tower::ServiceExt;
 
 use crate::{
-    auth::session::TrustedPeer,
+    auth::session::{client_address, ClientAddr, TrustedPeer},
     error::AppResult,
     state::AppState,
     tenancy::{host::is_trusted_peer, host_of, site_for_host, Site, TenantStatus},
@@ -83,5 +83,7 @@ pub async fn dispatch(State(routers): State<SiteRouters>, mut request: Request) 
     if is_trusted_peer(peer, &state.settings.trusted_proxies) {
         request.extensions_mut().insert(TrustedPeer);
     }
+    let client = client_address(peer, request.headers(), &state.settings.trusted_proxies);
+    request.extensions_mut().insert(ClientAddr(client));
     router.oneshot(request).await.unwrap_or_else(|never| match never {})
 }

@@ -23,6 +23,8 @@ async fn spid_sp_test_passes_metadata_authn_request_and_response_suites() {
     settings.spid_idp_metadata = vec![dir.join("idp.xml")];
     // spid-sp-test's IdP certificate expired in 2025; test deployments only.
     settings.saml_trust_test_idp_cert = true;
+    // The tool starts a sign-in for each of its ~340 checks, all from 127.0.0.1.
+    settings.sign_in_start_limit = 10_000;
     // spid-sp-test reaches us by IP: let 127.0.0.1 be Valmora's host here.
     settings.platform_hosts = vec!["localhost".into()];
     let app = spawn_app_with(settings).await;
