@@ -25,7 +25,10 @@ TRIPLE=$(rustc +nightly -vV | sed -n 's/^host: //p')
 BUILD_FLAGS=(-a -s none)
 
 cd "$FUZZ"
-nice -n 19 cargo +nightly fuzz build "${BUILD_FLAGS[@]}" $TARGETS
+# `cargo fuzz build` takes one target or none (= all of them).
+for t in $TARGETS; do
+    nice -n 19 cargo +nightly fuzz build "${BUILD_FLAGS[@]}" "$t"
+done
 
 mkdir -p "$FUZZ/target/logs"
 summary=()
