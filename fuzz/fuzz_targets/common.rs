@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use sportello::{catalog::spec::ProcedureSpec, cases::form::FormSpec};
+use sportello::{cases::form::FormSpec, catalog::spec::ProcedureSpec};
 
 /// The generic form and every demo procedure's form, in a stable order.
 pub fn forms() -> &'static [FormSpec] {

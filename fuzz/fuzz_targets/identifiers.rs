@@ -22,7 +22,10 @@ fuzz_target!(|data: &[u8]| {
     }
     let Ok(raw) = std::str::from_utf8(data) else { return };
     if let Some(cf) = normalize_fiscal_code(raw) {
-        assert!(cf.len() == 16 && cf.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()), "{raw:?} -> {cf:?}");
+        assert!(
+            cf.len() == 16 && cf.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()),
+            "{raw:?} -> {cf:?}"
+        );
     }
     if let Some(vat) = normalize_vat_number(raw) {
         assert!(vat.len() == 11 && vat.bytes().all(|b| b.is_ascii_digit()), "{raw:?} -> {vat:?}");

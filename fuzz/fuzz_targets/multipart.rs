@@ -73,8 +73,7 @@ fuzz_target!(|data: &[u8]| {
             };
             assert!(!file_name.contains(['/', '\\']) && !file_name.starts_with('.'), "{raw_file_name:?}");
             // draft.rs `file_policy`: the step's file field of that name.
-            let Some(field_spec) =
-                spec.steps[step].fields.iter().find(|f| f.key == name && f.kind == FieldType::File)
+            let Some(field_spec) = spec.steps[step].fields.iter().find(|f| f.key == name && f.kind == FieldType::File)
             else {
                 refused.push((name, UploadError::FormatNotAccepted { detected: None, accepted: Vec::new() }));
                 continue;
