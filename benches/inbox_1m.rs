@@ -552,7 +552,7 @@ async fn measure(
         // Six times: from the sixth execution of a prepared statement PostgreSQL may
         // switch to its generic plan, as it did during the measurement.
         for _ in 0..6 {
-            call(&explained, *t, filter, today).await?;
+            call(&explained, t, filter, today).await?;
         }
         explained.close().await;
         sqlx::raw_sql(&format!("alter role {APP_ROLE} in database {DATABASE} reset all")).execute(&mut conn).await?;

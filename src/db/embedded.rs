@@ -136,7 +136,7 @@ fn spawn_from_long_lived_thread(mut command: Command) -> anyhow::Result<Child> {
             std::thread::park();
         }
     })?;
-    Ok(rx.recv()?.context("starting postgres")?)
+    rx.recv()?.context("starting postgres")
 }
 
 fn log_file(dir: &Path) -> anyhow::Result<std::fs::File> {

@@ -237,7 +237,7 @@ fn is_pkcs7_signed_data(prefix: &[u8]) -> bool {
     }
     // Skip the length octets: short form, long form (0x81..0x84) or indefinite (0x80).
     let header = match prefix[1] {
-        0x00..=0x7F | 0x80 => 2,
+        0x00..=0x80 => 2,
         0x81..=0x84 => 2 + usize::from(prefix[1] & 0x7F),
         _ => return false,
     };
