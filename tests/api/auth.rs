@@ -33,26 +33,26 @@ fn six_digits(text: &str) -> String {
     text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).expect("a 6-digit code").to_string()
 }
 
+/// A registration form with `email` and `mobile` (every other answer valid).
+pub fn registration<'a>(email: &'a str, mobile: &'a str) -> Vec<(&'static str, &'a str)> {
+    vec![
+        ("given_name", "Maria"),
+        ("family_name", "Rossi"),
+        ("fiscal_code", "RSSMRA85T10A562S"),
+        ("email", email),
+        ("mobile", mobile),
+        ("password", PASSWORD),
+        ("password_confirm", PASSWORD),
+        ("privacy", "1"),
+    ]
+}
+
 /// Registers and verifies a citizen; returns the browser, still anonymous.
 pub async fn register(app: &TestApp, host: &str, email: &str, mobile: &str) -> Browser {
     let mut browser = Browser::new(app, host);
     let page = browser.get_text("/registrazione").await;
     assert_translated(&page);
-    let response = browser
-        .post(
-            "/registrazione",
-            &[
-                ("given_name", "Maria"),
-                ("family_name", "Rossi"),
-                ("fiscal_code", "RSSMRA85T10A562S"),
-                ("email", email),
-                ("mobile", mobile),
-                ("password", PASSWORD),
-                ("password_confirm", PASSWORD),
-                ("privacy", "1"),
-            ],
-        )
-        .await;
+    let response = browser.post("/registrazione", &registration(email, mobile)).await;
     assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
     assert_eq!(location(&response), "/registrazione/verifica");
     let tenant = host.split('.').next().unwrap();

@@ -33,6 +33,10 @@ async fn a_query_without_where_sees_only_the_current_tenant() {
     }
 }
 
+/// Every table with a `tenant_id` (`tenant_domains`, the host map, excepted), and
+/// every table holding a person's data — a name, a contact, a fiscal code, a
+/// client address, a link to a user — whatever its key (issue 10: `identities`
+/// was once a platform table), forces row-level security.
 #[tokio::test]
 async fn every_tenant_table_forces_row_level_security() {
     let db = test_db().await;
@@ -40,9 +44,13 @@ async fn every_tenant_table_forces_row_level_security() {
         "select c.relname::text from pg_class c
          join pg_namespace n on n.oid = c.relnamespace and n.nspname = 'public'
          where c.relkind = 'r'
-           and exists (select from pg_attribute a where a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped)
-           and c.relname <> 'tenant_domains'
-           and not (c.relrowsecurity and c.relforcerowsecurity)",
+           and ((exists (select from pg_attribute a where a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped)
+                 and c.relname <> 'tenant_domains')
+                or exists (select from pg_attribute a where a.attrelid = c.oid and not a.attisdropped
+                           and a.attname in ('fiscal_code', 'email', 'mobile', 'phone', 'given_name', 'family_name',
+                                             'recipient', 'correspondent', 'user_id', 'ip', 'user_agent', 'vat_number')))
+           and not (c.relrowsecurity and c.relforcerowsecurity)
+         order by 1",
     )
     .fetch_all(&db.admin)
     .await

@@ -11,7 +11,7 @@ use crate::{
     auth::{
         last_message,
         oidc::{callback_path, configure, sign_in_at_provider, start_provider_with},
-        register, sign_in_with_otp, PASSWORD, VALMORA,
+        register, registration, sign_in_with_otp, PASSWORD, VALMORA,
     },
     helpers::{
         assert_translated, copy_dir, location, root, scratch, spawn_app, spawn_app_with, test_settings, Browser,
@@ -49,20 +49,6 @@ async fn post_forwarded(
         .send()
         .await
         .unwrap()
-}
-
-/// A registration form with `email` and `mobile` (every other answer valid).
-fn registration<'a>(email: &'a str, mobile: &'a str) -> Vec<(&'static str, &'a str)> {
-    vec![
-        ("given_name", "Maria"),
-        ("family_name", "Rossi"),
-        ("fiscal_code", "RSSMRA85T10A562S"),
-        ("email", email),
-        ("mobile", mobile),
-        ("password", PASSWORD),
-        ("password_confirm", PASSWORD),
-        ("privacy", "1"),
-    ]
 }
 
 /// Runs `sql` as the owner, inside Valmora's RLS scope.

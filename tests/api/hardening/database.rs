@@ -87,26 +87,6 @@ async fn fiscal_codes_of_one_ente_are_out_of_reach_of_another() {
 }
 
 #[tokio::test]
-async fn every_table_holding_a_persons_data_is_under_row_level_security() {
-    let db = test_db().await;
-    // Columns that say "a person is here": names, contacts, fiscal codes,
-    // addresses of the other end, and links to a user.
-    let unprotected: Vec<String> = sqlx::query_scalar(
-        "select c.relname::text from pg_class c
-         where c.relnamespace = 'public'::regnamespace and c.relkind = 'r'
-           and exists (select from pg_attribute a where a.attrelid = c.oid and not a.attisdropped
-                       and a.attname in ('fiscal_code', 'email', 'mobile', 'phone', 'given_name', 'family_name',
-                                         'recipient', 'correspondent', 'user_id', 'ip', 'user_agent', 'vat_number'))
-           and not (c.relrowsecurity and c.relforcerowsecurity)
-         order by 1",
-    )
-    .fetch_all(&db.admin)
-    .await
-    .unwrap();
-    assert!(unprotected.is_empty(), "tables with a person's data outside forced RLS: {unprotected:?}");
-}
-
-#[tokio::test]
 async fn the_server_refuses_to_start_as_a_role_that_bypasses_row_level_security() {
     let db = test_db().await;
     // The owner role (it owns every table) and a superuser, each as the runtime connection.
