@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-run}
 
-packages=(pkg-config openssl libssl-dev libxml2-dev libxmlsec1-dev libclang-dev)
+packages=(pkg-config mold openssl libssl-dev libxml2-dev libxmlsec1-dev libclang-dev)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || packages+=(postgresql)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 if [[ $mode == --test ]]; then

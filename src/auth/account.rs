@@ -82,7 +82,7 @@ fn profile_page(
     context.insert("has_password", &user.password_hash.is_some());
     context.insert("errors", &errors);
     context.insert("notice", &notice);
-    Ok((status, render_page(state, &tenant.site(), "account_profile.html", &context)?).into_response())
+    Ok((status, render_page(state, &tenant.site(), "account/profile.html", &context)?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -233,7 +233,7 @@ fn contacts_verify(
     let mut context = auth_context(tenant, csrf);
     context.insert("pending", data);
     context.insert("errors", &errors);
-    Ok((status, render_page(state, &tenant.site(), "account_contacts_verify.html", &context)?).into_response())
+    Ok((status, render_page(state, &tenant.site(), "account/contacts_verify.html", &context)?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -323,7 +323,7 @@ async fn sessions_page(
     tx.commit().await?;
     let mut context = auth_context(&tenant, &csrf);
     context.insert("sessions", &sessions);
-    render_page(&state, &tenant.site(), "account_sessions.html", &context)
+    render_page(&state, &tenant.site(), "account/sessions.html", &context)
 }
 
 async fn revoke_session(
@@ -425,6 +425,6 @@ async fn delete_account(
     let mut context = auth_context(&tenant, &csrf);
     context.insert("message_title", "account.deleted_title");
     context.insert("message_text", "account.deleted_text");
-    let page = render_page(&state, &tenant.site(), "message.html", &context)?;
+    let page = render_page(&state, &tenant.site(), "layout/message.html", &context)?;
     Ok(([(header::SET_COOKIE, session::clear_cookie(session::SESSION_COOKIE))], page).into_response())
 }

@@ -294,7 +294,7 @@ async fn card_sign_in(
             insert_next(&mut context, &next);
             context.insert("reason", refusal.message_key());
             context.insert("no_certificate", &(refusal == Refusal::NoCertificate));
-            let page = render_page(&state, &tenant.site(), "access_crs.html", &context)?;
+            let page = render_page(&state, &tenant.site(), "auth/access_crs.html", &context)?;
             return Ok((refusal.status(), page).into_response());
         }
     };

@@ -89,7 +89,7 @@ async fn sign_in_page(
     context.insert("registered", &query.registered.is_some());
     context.insert("reset", &query.reset.is_some());
     context.insert("signed_in", &session.map(|s| s.display_name()));
-    render_page(&state, &tenant.site(), "access.html", &context)
+    render_page(&state, &tenant.site(), "auth/access.html", &context)
 }
 
 #[derive(Deserialize)]
@@ -181,7 +181,7 @@ async fn refuse(
     insert_next(&mut context, next);
     context.insert("email", email);
     context.insert("error", message);
-    let page = render_page(state, &tenant.site(), "access.html", &context)?;
+    let page = render_page(state, &tenant.site(), "auth/access.html", &context)?;
     Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }
 
@@ -196,7 +196,7 @@ async fn code_page(
         return Ok(Redirect::to("/accesso").into_response());
     }
     let context = auth_context(&tenant, &csrf);
-    Ok(render_page(&state, &tenant.site(), "access_code.html", &context)?.into_response())
+    Ok(render_page(&state, &tenant.site(), "auth/access_code.html", &context)?.into_response())
 }
 
 #[derive(Deserialize)]
@@ -242,7 +242,7 @@ async fn code_submit(
             tx.commit().await?;
             context.insert("error", "auth.code_wrong");
             context.insert("attempts_left", &attempts_left);
-            let page = render_page(&state, &tenant.site(), "access_code.html", &context)?;
+            let page = render_page(&state, &tenant.site(), "auth/access_code.html", &context)?;
             Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Outcome::Spent => {
@@ -250,7 +250,7 @@ async fn code_submit(
             tx.commit().await?;
             context.insert("error", "auth.code_spent");
             context.insert("spent", &true);
-            let page = render_page(&state, &tenant.site(), "access_code.html", &context)?;
+            let page = render_page(&state, &tenant.site(), "auth/access_code.html", &context)?;
             Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
     }

@@ -364,7 +364,7 @@ fn refused(state: &AppState, tenant: &CurrentTenant, form_token: &FormToken, mes
     let mut context = auth_context(tenant, form_token);
     context.insert("message_title", "auth.oidc_refused_title");
     context.insert("message_text", message);
-    let page = render_page(state, &tenant.site(), "message.html", &context)?;
+    let page = render_page(state, &tenant.site(), "layout/message.html", &context)?;
     Ok((axum::http::StatusCode::FORBIDDEN, page).into_response())
 }
 
@@ -380,5 +380,5 @@ async fn backoffice_home(
     context.insert("display_name", &session.display_name());
     context.insert("roles", &roles);
     context.insert("session", &session);
-    render_page(&state, &tenant.site(), "backoffice_home.html", &context)
+    render_page(&state, &tenant.site(), "backoffice/home.html", &context)
 }

@@ -39,7 +39,7 @@ pub fn routes() -> Vec<RouteSpec> {
 async fn request_page(State(state): State<AppState>, tenant: CurrentTenant, csrf: CsrfToken) -> AppResult<Response> {
     let mut context = auth_context(&tenant, &csrf);
     context.insert("errors", &FormErrors::default());
-    Ok(render_page(&state, &tenant.site(), "recovery.html", &context)?.into_response())
+    Ok(render_page(&state, &tenant.site(), "auth/recovery.html", &context)?.into_response())
 }
 
 #[derive(Deserialize)]
@@ -85,7 +85,7 @@ async fn request_code(
 async fn code_page(State(state): State<AppState>, tenant: CurrentTenant, csrf: CsrfToken) -> AppResult<Response> {
     let mut context = auth_context(&tenant, &csrf);
     context.insert("errors", &FormErrors::default());
-    Ok(render_page(&state, &tenant.site(), "recovery_code.html", &context)?.into_response())
+    Ok(render_page(&state, &tenant.site(), "auth/recovery_code.html", &context)?.into_response())
 }
 
 #[derive(Deserialize)]
@@ -155,6 +155,6 @@ async fn reset(
     tx.commit().await?;
     let mut context = auth_context(&tenant, &csrf);
     context.insert("errors", &errors);
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, render_page(&state, &tenant.site(), "recovery_code.html", &context)?)
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, render_page(&state, &tenant.site(), "auth/recovery_code.html", &context)?)
         .into_response())
 }

@@ -71,7 +71,7 @@ async fn form_page(State(state): State<AppState>, tenant: CurrentTenant, csrf: C
     let mut context = auth_context(&tenant, &csrf);
     context.insert("form", &RegistrationForm::default());
     context.insert("errors", &FormErrors::default());
-    Ok(render_page(&state, &tenant.site(), "register.html", &context)?.into_response())
+    Ok(render_page(&state, &tenant.site(), "auth/register.html", &context)?.into_response())
 }
 
 async fn register(
@@ -177,7 +177,7 @@ fn invalid(
     let mut context = auth_context(tenant, csrf);
     context.insert("form", form);
     context.insert("errors", &errors);
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, render_page(state, &tenant.site(), "register.html", &context)?)
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, render_page(state, &tenant.site(), "auth/register.html", &context)?)
         .into_response())
 }
 
@@ -192,7 +192,7 @@ async fn verify_page(
     let mut context = auth_context(&tenant, &csrf);
     context.insert("flow", &flow.data);
     context.insert("errors", &FormErrors::default());
-    Ok(render_page(&state, &tenant.site(), "register_verify.html", &context)?.into_response())
+    Ok(render_page(&state, &tenant.site(), "auth/register_verify.html", &context)?.into_response())
 }
 
 #[derive(Deserialize)]
@@ -241,7 +241,7 @@ async fn verify(
     let mut context = auth_context(&tenant, &csrf);
     context.insert("flow", &data);
     context.insert("errors", &errors);
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, render_page(&state, &tenant.site(), "register_verify.html", &context)?)
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, render_page(&state, &tenant.site(), "auth/register_verify.html", &context)?)
         .into_response())
 }
 

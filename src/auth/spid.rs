@@ -254,7 +254,7 @@ async fn choose_idp(
     context.insert("idps", &idps);
     context.insert("level", &q.level.unwrap_or(2).clamp(1, 3));
     context.insert("next_encoded", &url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
-    render_page(&state, &tenant.site(), "saml_choose.html", &context)
+    render_page(&state, &tenant.site(), "auth/saml_choose.html", &context)
 }
 
 #[derive(Deserialize)]
@@ -485,7 +485,7 @@ async fn acs(
     // moves on by itself (meta refresh, allowed by our CSP) or with its link.
     let mut context = base_context(&tenant.site());
     context.insert("next", &pending.next);
-    let page = render_page(&state, &tenant.site(), "saml_done.html", &context)?;
+    let page = render_page(&state, &tenant.site(), "auth/saml_done.html", &context)?;
     Ok((
         axum::response::AppendHeaders([
             (header::SET_COOKIE, cookie),
@@ -501,7 +501,7 @@ fn failure(state: &AppState, tenant: &CurrentTenant, status: StatusCode, message
     // Either a key of locales/it.toml or SPID's own mandated Italian text.
     let text = if message.starts_with("auth.") { state.renderer.translate(&message) } else { message };
     context.insert("message", &text);
-    let page = render_page(state, &tenant.site(), "saml_error.html", &context)?;
+    let page = render_page(state, &tenant.site(), "auth/saml_error.html", &context)?;
     Ok((status, page).into_response())
 }
 

@@ -134,7 +134,7 @@ async fn render(
     context.insert("reason", &form_back.reason);
     context.insert("due_date_value", &form_back.due_date);
     context.insert("problems", &form_back.problems);
-    Ok((status, render_page(state, &tenant.site(), "backoffice_case.html", &context)?).into_response())
+    Ok((status, render_page(state, &tenant.site(), "backoffice/case.html", &context)?).into_response())
 }
 
 fn back_to(id: Uuid, anchor: &str) -> Response {

@@ -62,7 +62,7 @@ pub async fn page(
     context.insert("done", &outcome.fatte);
     context.insert("skipped", &outcome.saltate);
     context.insert("operator", &operator);
-    Ok(render_page(&state, &tenant.site(), "backoffice_inbox.html", &context)?.into_response())
+    Ok(render_page(&state, &tenant.site(), "backoffice/inbox.html", &context)?.into_response())
 }
 
 fn query_without_page(filter: &InboxFilter) -> String {

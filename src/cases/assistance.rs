@@ -83,7 +83,7 @@ async fn render_list(
     context.insert("cases", &cases.iter().filter(|c| c.status != "draft").collect::<Vec<_>>());
     context.insert("form", form);
     context.insert("errors", &errors);
-    Ok((status, render_page(state, &tenant.site(), "assistance_list.html", &context)?).into_response())
+    Ok((status, render_page(state, &tenant.site(), "cases/assistance_list.html", &context)?).into_response())
 }
 
 pub async fn open(
@@ -204,7 +204,7 @@ pub async fn thread(
     let mut context = auth_context(&tenant, &csrf);
     context.insert("request", &request);
     context.insert("messages", &thread);
-    Ok(render_page(&state, &tenant.site(), "assistance_thread.html", &context)?.into_response())
+    Ok(render_page(&state, &tenant.site(), "cases/assistance_thread.html", &context)?.into_response())
 }
 
 pub async fn reply(

@@ -106,7 +106,7 @@ async fn render(
     context.insert("delegations", &delegations);
     context.insert("form", form);
     context.insert("errors", &errors);
-    Ok((status, render_page(state, &tenant.site(), "delegations.html", &context)?).into_response())
+    Ok((status, render_page(state, &tenant.site(), "cases/delegations.html", &context)?).into_response())
 }
 
 #[derive(Default, Deserialize, Serialize)]

@@ -43,7 +43,7 @@ pub async fn start_page(
     context.insert("procedure_title", &terms.title);
     context.insert("delegations", &delegations);
     context.insert("display_name", &session.display_name());
-    Ok(render_page(&state, &tenant.site(), "case_start.html", &context)?.into_response())
+    Ok(render_page(&state, &tenant.site(), "cases/start.html", &context)?.into_response())
 }
 
 #[derive(Deserialize)]
@@ -267,7 +267,7 @@ fn render_step(
         .collect();
     context.insert("attachments", &in_step);
     context.insert("storage_failed", &(status == StatusCode::SERVICE_UNAVAILABLE));
-    Ok((status, render_page(state, &tenant.site(), "case_step.html", &context)?).into_response())
+    Ok((status, render_page(state, &tenant.site(), "cases/step.html", &context)?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -342,7 +342,7 @@ pub fn render_summary(
         .collect();
     context.insert("problems", &problems);
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    Ok((status, render_page(state, &tenant.site(), "case_summary.html", &context)?).into_response())
+    Ok((status, render_page(state, &tenant.site(), "cases/summary.html", &context)?).into_response())
 }
 
 pub fn file_names(documents: &[Document]) -> HashMap<String, Vec<String>> {

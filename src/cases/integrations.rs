@@ -180,7 +180,7 @@ fn render_answer(
     context.insert("errors", errors);
     context.insert("accept", &ANSWER_FORMATS.iter().map(|e| format!(".{e}")).collect::<Vec<_>>().join(","));
     context.insert("storage_failed", &(status == StatusCode::SERVICE_UNAVAILABLE));
-    Ok((status, render_page(state, &tenant.site(), "case_integration.html", &context)?).into_response())
+    Ok((status, render_page(state, &tenant.site(), "cases/integration.html", &context)?).into_response())
 }
 
 pub async fn answer(

@@ -241,5 +241,5 @@ pub async fn inbox(
     tx.commit().await?;
     let mut context = auth_context(&tenant, &csrf);
     context.insert("lines", &lines);
-    Ok(render_page(&state, &tenant.site(), "messages.html", &context)?.into_response())
+    Ok(render_page(&state, &tenant.site(), "cases/messages.html", &context)?.into_response())
 }

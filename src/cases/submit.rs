@@ -75,7 +75,7 @@ pub async fn submit(
             let mut context = auth_context(&tenant, &csrf);
             context.insert("message_title", "cases.storage_down_title");
             context.insert("message_text", "cases.storage_down_text");
-            let page = render_page(&state, &tenant.site(), "message.html", &context)?;
+            let page = render_page(&state, &tenant.site(), "layout/message.html", &context)?;
             Ok((StatusCode::SERVICE_UNAVAILABLE, page).into_response())
         }
         Err(SubmitError::Other(e)) => Err(e),

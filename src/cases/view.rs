@@ -58,7 +58,7 @@ pub async fn home(
     context.insert("open_cases", &open);
     context.insert("closed_cases", &closed);
     context.insert("unread_messages", &unread);
-    Ok(render_page(&state, &tenant.site(), "personal_home.html", &context)?.into_response())
+    Ok(render_page(&state, &tenant.site(), "cases/personal_home.html", &context)?.into_response())
 }
 
 #[derive(Deserialize)]
@@ -112,7 +112,7 @@ pub async fn case_page(
     // Only our own message keys come back in the query.
     let error = query.errore.filter(|e| matches!(e.as_str(), "cases.message_empty" | "cases.message_too_long"));
     context.insert("message_error", &error);
-    Ok(render_page(&state, &tenant.site(), "case_page.html", &context)?.into_response())
+    Ok(render_page(&state, &tenant.site(), "cases/page.html", &context)?.into_response())
 }
 
 /// Streams a document of the person's case; another ente's or another

@@ -39,7 +39,7 @@ async fn catalogue(State(state): State<AppState>, tenant: CurrentTenant) -> AppR
     let mut context = base_context(&tenant.site());
     context.insert("categories", &categories);
     context.insert("procedures", &procedures);
-    render_page(&state, &tenant.site(), "catalogue.html", &context)
+    render_page(&state, &tenant.site(), "portal/catalogue.html", &context)
 }
 
 async fn category_page(
@@ -54,7 +54,7 @@ async fn category_page(
     let mut context = base_context(&tenant.site());
     context.insert("category", &category);
     context.insert("procedures", &procedures);
-    render_page(&state, &tenant.site(), "category.html", &context)
+    render_page(&state, &tenant.site(), "portal/category.html", &context)
 }
 
 async fn procedure_page(
@@ -76,7 +76,7 @@ async fn procedure_page(
     let methods: Vec<&str> = tenant.0.auth.methods_reaching(level).into_iter().map(|m| m.as_str()).collect();
     context.insert("access_methods", &methods);
     context.insert("procedure", &procedure);
-    render_page(&state, &tenant.site(), "procedure.html", &context)
+    render_page(&state, &tenant.site(), "portal/procedure.html", &context)
 }
 
 fn scheme(state: &AppState) -> &'static str {
@@ -144,5 +144,5 @@ async fn search_page(
     let mut context = base_context(&tenant.site());
     context.insert("q", &q);
     context.insert("results", &results);
-    render_page(&state, &tenant.site(), "search.html", &context)
+    render_page(&state, &tenant.site(), "portal/search.html", &context)
 }

@@ -39,7 +39,7 @@ async fn outbox_page(state: &AppState, tenant: &CurrentTenant, sql: &str, kind: 
     let mut context = base_context(&tenant.site());
     context.insert("messages", &messages);
     context.insert("kind", kind);
-    render_page(state, &tenant.site(), "dev_outbox.html", &context)
+    render_page(state, &tenant.site(), "platform/dev_outbox.html", &context)
 }
 
 async fn sms_outbox(State(state): State<AppState>, tenant: CurrentTenant) -> AppResult<Html<String>> {

@@ -38,5 +38,5 @@ async fn platform_home(State(state): State<AppState>, headers: HeaderMap) -> App
     let mut context = base_context(&Site::Platform);
     context.insert("tenants", &links);
     context.insert("port", &port);
-    render_page(&state, &Site::Platform, "platform_home.html", &context)
+    render_page(&state, &Site::Platform, "platform/home.html", &context)
 }

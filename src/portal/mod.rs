@@ -35,7 +35,7 @@ async fn home(State(state): State<AppState>, tenant: CurrentTenant) -> AppResult
     tx.commit().await?;
     let mut context = base_context(&tenant.site());
     context.insert("categories", &categories);
-    render_page(&state, &tenant.site(), "home.html", &context)
+    render_page(&state, &tenant.site(), "portal/home.html", &context)
 }
 
 async fn banner_instructions(State(state): State<AppState>, tenant: CurrentTenant) -> AppResult<Html<String>> {
@@ -46,12 +46,12 @@ async fn banner_instructions(State(state): State<AppState>, tenant: CurrentTenan
         title = tera::escape_html(&state.renderer.translate("embed.iframe_title")),
     );
     context.insert("snippet", &snippet);
-    render_page(&state, &tenant.site(), "banner_instructions.html", &context)
+    render_page(&state, &tenant.site(), "portal/banner_instructions.html", &context)
 }
 
 /// The only frameable page: framed by the ente's own website (and the portal).
 async fn embedded_banner(State(state): State<AppState>, tenant: CurrentTenant) -> AppResult<Response> {
-    let html = render_page(&state, &tenant.site(), "embed_banner.html", &base_context(&tenant.site()))?;
+    let html = render_page(&state, &tenant.site(), "portal/embed_banner.html", &base_context(&tenant.site()))?;
     let mut ancestors = vec!["'self'".to_string()];
     if let Some(origin) = origin_of(&tenant.0.profile.contacts.website) {
         ancestors.push(origin);
@@ -85,7 +85,7 @@ fn origin_of(website: &str) -> Option<String> {
 async fn theme_css(State(state): State<AppState>, tenant: CurrentTenant) -> AppResult<Response> {
     let mut context = base_context(&tenant.site());
     context.insert("primary", &tenant.0.profile.branding.primary_color);
-    let css = state.renderer.render(&tenant.0.theme, "branding.css", &context)?;
+    let css = state.renderer.render(&tenant.0.theme, "layout/branding.css", &context)?;
     Ok(([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=86400")], css)
         .into_response())
 }

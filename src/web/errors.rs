@@ -86,7 +86,7 @@ fn error_page(state: &AppState, site: &Site, marker: ErrorMarker, request_id: &s
     context.insert("status", &marker.status.as_u16());
     context.insert("code", marker.code);
     context.insert("request_id", request_id);
-    page_with_status(state, site, "error.html", &context, marker.status)
+    page_with_status(state, site, "layout/error.html", &context, marker.status)
 }
 
 /// What a suspended ente's host shows: its name and nothing else.
@@ -95,7 +95,7 @@ pub fn suspended_page(state: &AppState, tenant: &Tenant, request: &Request) -> R
     context.insert("suspended_name", &tenant.name);
     context.insert("request_id", &request_id(request));
     let mut response =
-        page_with_status(state, &Site::Platform, "suspended.html", &context, StatusCode::SERVICE_UNAVAILABLE);
+        page_with_status(state, &Site::Platform, "layout/suspended.html", &context, StatusCode::SERVICE_UNAVAILABLE);
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

@@ -67,7 +67,7 @@ pub fn test_settings() -> Settings {
 async fn cluster() -> &'static TestCluster {
     CLUSTER
         .get_or_init(|| async {
-            sportello::telemetry::init();
+            sportello::telemetry::init_with_default("warn");
             sweep_old_scratch();
             let dir = scratch().join("pg");
             std::fs::create_dir_all(&dir).unwrap();
