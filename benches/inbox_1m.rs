@@ -466,7 +466,7 @@ async fn main() -> anyhow::Result<()> {
     db::bootstrap_roles(&superuser).await?;
     db::create_database(&superuser, DATABASE, None).await?;
     let admin = db::connect(&options(OWNER_ROLE, DATABASE), 2).await?;
-    db::migrate(&admin).await?;
+    sportello::startup::migrate(&admin).await?;
     seed(&superuser).await?;
     let tenants = [tenant(&superuser, BIG_TENANT).await?, tenant(&superuser, SMALL_TENANT).await?];
     describe(&superuser, &tenants).await?;

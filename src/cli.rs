@@ -10,9 +10,9 @@ use crate::{
     audit,
     config::Settings,
     db::{self, Database},
-    jobs,
+    onboarding,
     startup::{self, Application},
-    tenancy::{onboarding, TenantStatus},
+    tenancy::TenantStatus,
     web::render::Renderer,
 };
 
@@ -175,7 +175,7 @@ async fn audit_command(admin: &PgPool, command: AuditCommand) -> anyhow::Result<
 async fn open_admin(settings: &Settings) -> anyhow::Result<(Database, PgPool)> {
     let database = Database::from_settings(settings).await?;
     let admin = db::connect(&database.targets.admin, 4).await?;
-    db::migrate(&admin).await?;
+    startup::migrate(&admin).await?;
     Ok((database, admin))
 }
 
@@ -197,7 +197,7 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
     let (database, admin) = open_admin(&settings).await?;
     admin.close().await;
     let state = startup::build_state(settings, &database.targets).await?;
-    let workers = jobs::start_workers(state, jobs::registry()).await?;
+    let workers = startup::start_workers(state).await?;
     shutdown_signal().await;
     workers.shutdown().await;
     drop(database);

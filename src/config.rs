@@ -7,6 +7,10 @@ use anyhow::Context;
 use ipnet::IpNet;
 use serde::Deserialize;
 
+/// Default SPID/CIE/staff sign-in starts per client address per 10 minutes
+/// (`sign_in_start_limit`).
+pub const DEFAULT_SIGN_IN_STARTS: u32 = 60;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
@@ -173,7 +177,7 @@ impl Default for Settings {
             body_total_timeout_secs: 3600,
             uploads_per_citizen: 3,
             uploads_per_ente: 20,
-            sign_in_start_limit: crate::auth::ratelimit::DEFAULT_SIGN_IN_STARTS,
+            sign_in_start_limit: DEFAULT_SIGN_IN_STARTS,
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Sportello: one deployment, every ente's portal. See README.md and docs/.
 
+#[cfg(test)]
+mod architecture;
 pub mod audit;
 pub mod auth;
 pub mod backoffice;
@@ -10,13 +12,18 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod fascicolo;
+pub mod input;
 pub mod jobs;
 pub mod notify;
+pub mod onboarding;
 pub mod platform;
 pub mod portal;
+pub mod procedure;
 pub mod registry;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod tenancy;
+pub mod time;
+pub mod users;
 pub mod web;

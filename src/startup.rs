@@ -62,7 +62,7 @@ impl Application {
         let tls = match settings.tls_listen {
             Some(address) => {
                 let cards = CardVerifier::load(&settings.crs_ca_files)?;
-                let acceptor = web::tls::acceptor(&settings, &cards)?;
+                let acceptor = web::tls::acceptor(&settings, auth::crs::crypto_provider(), cards.handshake_verifier())?;
                 let listener = TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
                 Some((listener, acceptor))
             }
@@ -88,10 +88,13 @@ impl Application {
 
     /// Serves until `shutdown` completes, then drains in-flight requests.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let listener_task = tenancy::spawn_invalidation_listener(self.state.clone());
+        let listener_task = {
+            let state = self.state.clone();
+            tenancy::spawn_invalidation_listener(state.db.clone(), move || state.invalidate_tenant_caches())
+        };
         // Background jobs, unless dedicated `sportello worker` nodes run them.
         let workers = match self.state.settings.jobs_in_process {
-            true => Some(jobs::start_workers(self.state.clone(), jobs::registry()).await?),
+            true => Some(start_workers(self.state.clone()).await?),
             false => None,
         };
         // Rate-limit keys that recovered their whole budget are dropped every minute.
@@ -213,7 +216,7 @@ pub fn tenant_routes(upload_max_bytes: u64) -> Vec<authz::RouteSpec> {
         auth::account::routes(),
         cases::routes(upload_max_bytes),
         backoffice::routes(),
-        notify::pages::routes(),
+        portal::dev_outbox::routes(),
     ]
     .into_iter()
     .flatten()
@@ -293,4 +296,27 @@ async fn readiness(State(state): State<AppState>) -> impl IntoResponse {
         "storage": if store_ok { "ok" } else { "unreachable" },
     });
     (status, Json(body))
+}
+
+/// Every kind of background work, from what each feature contributes (as
+/// routes are): the one place where a feature's jobs are registered.
+pub fn job_registry() -> jobs::Registry {
+    jobs::Registry::new()
+        .with(notify::jobs())
+        .with(jobs::webhook::jobs())
+        .with(auth::prune::jobs())
+        .with(backoffice::timers::jobs())
+}
+
+/// The job workers of this process, with the hourly prune scheduled beside them.
+pub async fn start_workers(state: AppState) -> anyhow::Result<jobs::Workers> {
+    let workers = jobs::start_workers(state.clone(), job_registry()).await?;
+    Ok(workers.with_scheduler(|stop| auth::prune::schedule_until(state, stop)))
+}
+
+/// Our migrations, then the job queue's (the `underway` schema) and what the
+/// runtime group needs of it. All as the owner role.
+pub async fn migrate(admin: &sqlx::PgPool) -> anyhow::Result<()> {
+    db::migrate(admin).await?;
+    jobs::migrate(admin).await.context("running the job queue's migrations")
 }

@@ -36,6 +36,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// What the domain (`crate::procedure`) needs of the platform.
+    pub fn env(&self) -> crate::procedure::Env<'_> {
+        crate::procedure::Env { settings: &self.settings, store: &self.store }
+    }
+
     /// A tenant changed somewhere: forget everything derived from tenant data.
     pub fn invalidate_tenant_caches(&self) {
         self.tenants.invalidate_all();

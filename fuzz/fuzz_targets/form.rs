@@ -12,7 +12,7 @@ mod common;
 use std::collections::HashMap;
 
 use libfuzzer_sys::fuzz_target;
-use sportello::cases::form::{
+use sportello::procedure::form::{
     apply_action, html_id, parse_action, parse_step, step_view, summary, validate_all, Answers,
 };
 

@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use rustls::pki_types::CertificateDer;
 use sportello::auth::crs::card_of;
-use sportello::web::forms::{
+use sportello::input::{
     normalize_email, normalize_fiscal_code, normalize_iban, normalize_mobile, normalize_phone, normalize_vat_number,
 };
 

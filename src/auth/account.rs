@@ -19,17 +19,15 @@ use super::{
     password,
     ratelimit::Action,
     session::{self, ClientInfo, CurrentSession},
-    users,
 };
+use crate::users;
 use crate::{
     db::TenantTx,
     error::{AppError, AppResult},
+    input::{normalize_email, normalize_mobile, FormErrors},
     state::AppState,
-    tenancy::CurrentTenant,
-    web::{
-        forms::{normalize_email, normalize_mobile, FormErrors},
-        render_page,
-    },
+    web::render_page,
+    web::CurrentTenant,
 };
 
 const READ: Access = Access::signed_in("account", "read");
@@ -360,8 +358,8 @@ async fn download_data(
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     let user = users::by_id(&mut tx, session.user_id).await?.ok_or(AppError::NotFound)?;
     let sessions = list_sessions(&mut tx, &session).await?;
-    let cases = crate::cases::db::cases_of_user(&mut tx, session.user_id).await?;
-    let delegations = crate::cases::delegations::active(&mut tx, session.user_id).await?;
+    let cases = crate::procedure::store::cases_of_user(&mut tx, session.user_id).await?;
+    let delegations = crate::procedure::delegations::active(&mut tx, session.user_id).await?;
     tx.commit().await?;
     let body = serde_json::json!({
         "ente": tenant.0.name,
@@ -417,7 +415,7 @@ async fn delete_account(
     let drafts: Vec<(uuid::Uuid,)> =
         sqlx::query_as("select id from cases where user_id = $1").bind(user.id).fetch_all(tx.conn()).await?;
     for (draft,) in drafts {
-        crate::cases::db::delete_draft(&mut tx, draft).await?;
+        crate::procedure::store::delete_draft(&mut tx, draft).await?;
     }
     // Sessions, codes, flows and delegations go with the user (foreign keys cascade).
     sqlx::query("delete from users where id = $1").bind(user.id).execute(tx.conn()).await?;

@@ -18,7 +18,8 @@ use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
 use moka::future::Cache;
 use uuid::Uuid;
 
-use super::{session::CurrentSession, Level, Method};
+use super::session::CurrentSession;
+use crate::tenancy::{Level, Method};
 use crate::{
     db::TenantTx,
     error::AppError,

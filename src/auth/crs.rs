@@ -28,27 +28,23 @@ use super::{
     authz::{Access, RouteSpec},
     csrf::CsrfToken,
     login::{auth_context, insert_next, safe_next},
-    session::{self, ClientInfo, MaybeSession, TrustedPeer},
-    users::{self, ProvenIdentity},
-    Level, Method,
+    session::{self, ClientInfo, MaybeSession},
 };
+use crate::tenancy::{Level, Method};
+use crate::users::{self, ProvenIdentity};
+use crate::web::{client::TrustedPeer, tls::PresentedChain};
 use crate::{
     db::TenantTx,
     error::{AppError, AppResult},
+    input::normalize_fiscal_code,
     state::AppState,
-    tenancy::CurrentTenant,
-    web::{forms::normalize_fiscal_code, render_page},
+    web::render_page,
+    web::CurrentTenant,
 };
 
 pub fn routes() -> Vec<RouteSpec> {
     vec![RouteSpec::new("/accesso/crs", &["GET"], Access::Public, get(card_sign_in))]
 }
-
-/// The certificates the client presented in the TLS handshake of this
-/// connection, end-entity first. Only proof of possession of the key has been
-/// checked (by rustls); whether the chain is acceptable is `CardVerifier::check`'s call.
-#[derive(Clone, Debug)]
-pub struct PresentedChain(pub Arc<Vec<CertificateDer<'static>>>);
 
 /// Why a card was not accepted; each is a message in `locales/it.toml`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

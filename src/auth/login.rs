@@ -18,13 +18,14 @@ use super::{
     password,
     ratelimit::Action,
     session::{self, ClientInfo, MaybeSession},
-    users, Level, Method,
 };
+use crate::tenancy::{Level, Method};
+use crate::users;
 use crate::{
     db::TenantTx,
     error::{AppError, AppResult},
     state::AppState,
-    tenancy::CurrentTenant,
+    web::CurrentTenant,
     web::{base_context, render_page},
 };
 

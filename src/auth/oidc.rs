@@ -27,13 +27,14 @@ use super::{
     login::{auth_context, safe_next},
     ratelimit::Action,
     session::{self, ClientInfo, CurrentSession, MaybeSession},
-    users,
 };
+use crate::users;
+use crate::web::CurrentTenant;
 use crate::{
     db::TenantTx,
     error::{AppError, AppResult},
     state::AppState,
-    tenancy::{CurrentTenant, Tenant},
+    tenancy::Tenant,
     web::render_page,
 };
 
@@ -247,7 +248,7 @@ async fn callback(
     let cookie = session::start(
         &mut tx,
         user_id,
-        super::Method::Oidc,
+        crate::tenancy::Method::Oidc,
         settings.level,
         previous.as_ref().map(|s| s.token_hash.as_slice()),
         &client_info,

@@ -407,8 +407,8 @@ pub async fn confirm_contacts(
     email_code: &str,
     sms_code: &str,
     spent_message: &'static str,
-) -> sqlx::Result<crate::web::forms::FormErrors> {
-    let mut errors = crate::web::forms::FormErrors::default();
+) -> sqlx::Result<crate::input::FormErrors> {
+    let mut errors = crate::input::FormErrors::default();
     for (field, purpose, column, code) in [
         ("email_code", Purpose::VerifyEmail, "email", email_code),
         ("sms_code", Purpose::VerifyMobile, "mobile", sms_code),

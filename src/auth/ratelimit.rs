@@ -4,7 +4,7 @@
 //! budget, still far below brute force. (What must hold across nodes — codes
 //! sent, SMS spent — is counted in the database: see `auth::otp::send_codes`.)
 //!
-//! The client address is the one `web::dispatch` decided (`session::ClientAddr`:
+//! The client address is the one `web::dispatch` decided (`web::client::ClientAddr`:
 //! the right-most address not in `trusted_proxies`); an IPv6 client is limited
 //! by its /64, which one subscriber usually holds whole.
 
@@ -28,9 +28,7 @@ pub enum Action {
 
 const ACTIONS: usize = 5;
 
-/// Default SPID/CIE/staff sign-in starts per client address per 10 minutes
-/// (`sign_in_start_limit` in the platform settings).
-pub const DEFAULT_SIGN_IN_STARTS: u32 = 60;
+pub use crate::config::DEFAULT_SIGN_IN_STARTS;
 
 type Limiter = DefaultKeyedRateLimiter<(u8, String)>;
 

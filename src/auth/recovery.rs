@@ -19,15 +19,9 @@ use super::{
     password,
     ratelimit::Action,
     session::{self, ClientInfo},
-    users,
 };
-use crate::{
-    db::TenantTx,
-    error::AppResult,
-    state::AppState,
-    tenancy::CurrentTenant,
-    web::{forms::FormErrors, render_page},
-};
+use crate::users;
+use crate::{db::TenantTx, error::AppResult, input::FormErrors, state::AppState, web::render_page, web::CurrentTenant};
 
 pub fn routes() -> Vec<RouteSpec> {
     vec![

@@ -19,18 +19,16 @@ use super::{
     password,
     ratelimit::Action,
     session::{self, ClientInfo},
-    users::{self, NewAccount},
-    Method,
 };
+use crate::tenancy::Method;
+use crate::users::{self, NewAccount};
 use crate::{
     db::TenantTx,
     error::{AppError, AppResult},
+    input::{normalize_email, normalize_fiscal_code, normalize_mobile, FormErrors},
     state::AppState,
-    tenancy::CurrentTenant,
-    web::{
-        forms::{normalize_email, normalize_fiscal_code, normalize_mobile, FormErrors},
-        render_page,
-    },
+    web::render_page,
+    web::CurrentTenant,
 };
 
 pub fn routes() -> Vec<RouteSpec> {

@@ -20,15 +20,16 @@ use super::{
     ratelimit::Action,
     saml::{self, IdpMetadata, SpConfig, SpidError, SpidLevel},
     session::{self, ClientInfo, MaybeSession},
-    users::{self, ProvenIdentity},
-    Level, Method,
 };
+use crate::tenancy::{Level, Method};
+use crate::users::{self, ProvenIdentity};
+use crate::web::CurrentTenant;
 use crate::{
     config::Settings,
     db::TenantTx,
     error::{AppError, AppResult},
     state::AppState,
-    tenancy::{CurrentTenant, Tenant},
+    tenancy::Tenant,
     web::{base_context, render_page},
 };
 
@@ -435,7 +436,7 @@ async fn acs(
             return failure(&state, &tenant, status, e.user_message_it());
         }
     };
-    let Some(fiscal_code) = crate::web::forms::normalize_fiscal_code(&identity.fiscal_number).or_else(|| {
+    let Some(fiscal_code) = crate::input::normalize_fiscal_code(&identity.fiscal_number).or_else(|| {
         Some(identity.fiscal_number.clone()).filter(|f| f.len() == 11 && f.bytes().all(|b| b.is_ascii_digit()))
     }) else {
         return failure(&state, &tenant, StatusCode::FORBIDDEN, "auth.saml_no_fiscal_code".into());

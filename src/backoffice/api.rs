@@ -21,23 +21,24 @@ use uuid::Uuid;
 use super::{
     db::{self as bdb, InboxFilter, PAGE_SIZE},
     desk::{self, today},
-    engine::{self, Operator, OperatorKind, Refusal, TransitionInput},
 };
+use crate::procedure::engine::{self, Operator, OperatorKind, Refusal, TransitionInput};
 use crate::{
     auth::{
         authz::{Access, RouteSpec},
         session::{new_token, token_hash},
-        users,
-    },
-    cases::{
-        db::{self as cdb, Actor, NewDocument},
-        integrations, messages, view,
     },
     db::TenantTx,
     error::{AppError, AppResult},
     fascicolo::{names::safe_file_name, UploadPolicy, AGID_FORMATS},
+    procedure::{
+        clock, integrations, messages,
+        store::{self, Actor, NewDocument},
+    },
     state::AppState,
-    tenancy::{CurrentTenant, Tenant},
+    tenancy::Tenant,
+    users,
+    web::{download, CurrentTenant},
 };
 
 pub const SCOPES: &[&str] = &["cases:read", "cases:transition", "cases:message", "cases:document"];
@@ -195,9 +196,9 @@ async fn read(
     let case = desk::load(&mut tx, id, &client.operator, false).await?;
     let workflow = case.workflow();
     let citizen = users::by_id(&mut tx, case.user_id).await?.ok_or(AppError::NotFound)?;
-    let clock = engine::clock_of(&mut tx, &case).await?;
-    let documents = cdb::documents(&mut tx, id).await?;
-    let events = cdb::events(&mut tx, id, true).await?;
+    let clock = clock::clock_of(&mut tx, &case).await?;
+    let documents = store::documents(&mut tx, id).await?;
+    let events = store::events(&mut tx, id, true).await?;
     let requests = integrations::of_case(&mut tx, id).await?;
     let thread = messages::of_case(&mut tx, id).await?;
     tx.commit().await?;
@@ -246,7 +247,7 @@ async fn transition(
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     let case = desk::load_to_process(&mut tx, id, &client.operator).await?;
     let input = TransitionInput { reason: body.reason, due_date: body.due_date };
-    match engine::run_transition(&state, &tenant.0, &mut tx, &case, &key, &client.operator, &input).await {
+    match engine::run_transition(state.env(), &tenant.0, &mut tx, &case, &key, &client.operator, &input).await {
         Ok(()) => {
             tx.commit().await?;
             Ok(StatusCode::NO_CONTENT.into_response())
@@ -284,9 +285,10 @@ async fn message(
     }
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     let case = desk::load_to_process(&mut tx, id, &client.operator).await?;
-    let message = messages::office_writes(&state, &tenant.0, &mut tx, case.id, &client.operator.label, text).await?;
+    let message =
+        messages::office_writes(&state.settings, &tenant.0, &mut tx, case.id, &client.operator.label, text).await?;
     let after = json!({ "message": message, "text": text });
-    super::audit(&mut tx, &client.operator, "case.message", case.id, None, Some(after)).await?;
+    engine::audit(&mut tx, &client.operator, "case.message", case.id, None, Some(after)).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": message }))).into_response())
 }
@@ -344,7 +346,7 @@ async fn upload(
     };
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     let case = desk::load_to_process(&mut tx, id, &client.operator).await?;
-    let document = cdb::add_document(
+    let document = store::add_document(
         &mut tx,
         &state.store,
         NewDocument {
@@ -361,7 +363,7 @@ async fn upload(
         },
     )
     .await?;
-    cdb::add_event(
+    store::add_event(
         &mut tx,
         case.id,
         "document_added",
@@ -371,7 +373,7 @@ async fn upload(
     )
     .await?;
     let after = json!({ "document": document.id, "name": name, "sha256": document.sha256, "size": document.size });
-    super::audit(&mut tx, &client.operator, "case.document_added", case.id, None, Some(after)).await?;
+    engine::audit(&mut tx, &client.operator, "case.document_added", case.id, None, Some(after)).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": document.id, "sha256": document.sha256, "size": document.size })))
         .into_response())
@@ -386,9 +388,9 @@ async fn download(
     client.require("cases:read")?;
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     desk::load(&mut tx, id, &client.operator, false).await?;
-    let document = cdb::document(&mut tx, id, document_id).await?.ok_or(AppError::NotFound)?;
+    let document = store::document(&mut tx, id, document_id).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
-    view::stream_document(&state, tenant.0.id, &document).await
+    download::stream_document(&state, tenant.0.id, &document).await
 }
 
 async fn openapi(tenant: CurrentTenant) -> Json<Value> {

@@ -11,26 +11,21 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{
-    db as bdb,
-    engine::{self, Problems, Refusal, TransitionInput},
-    Operator, Staff,
-};
+use super::{db as bdb, Operator, Staff};
+use crate::procedure::engine::{self, Problems, Refusal, TransitionInput};
 use crate::{
-    auth::{csrf::CsrfToken, login::auth_context, users},
-    cases::{
-        db::{self as cdb, Actor, Case},
-        delegations,
-        draft::file_names,
-        form, integrations, messages,
-        submit::office_name,
-        view,
-    },
+    auth::{csrf::CsrfToken, login::auth_context},
     db::TenantTx,
     error::{AppError, AppResult},
+    procedure::{
+        clock, delegations, form, integrations, messages,
+        store::{self, file_names, office_name, Actor, Case},
+        workflow,
+    },
     state::AppState,
-    tenancy::CurrentTenant,
-    web::{render_page, time::rome_local},
+    time::rome_local,
+    users,
+    web::{download, render_page, CurrentTenant},
 };
 
 /// The case if the operator may see it; any other case of any ente is not found.
@@ -38,7 +33,7 @@ pub async fn load(tx: &mut TenantTx, id: Uuid, operator: &Operator, for_update: 
     if operator.kind != super::OperatorKind::System && !bdb::visible(tx, id, &operator.read_offices).await? {
         return Err(AppError::NotFound);
     }
-    cdb::case_by_id(tx, id, for_update).await?.ok_or(AppError::NotFound)
+    store::case_by_id(tx, id, for_update).await?.ok_or(AppError::NotFound)
 }
 
 /// The case, locked, if the operator may also work on it (seeing is not enough).
@@ -82,11 +77,11 @@ async fn render(
     let case = load(&mut tx, id, operator, false).await?;
     let workflow = case.workflow();
     let citizen = users::by_id(&mut tx, case.user_id).await?.ok_or(AppError::NotFound)?;
-    let documents = cdb::documents(&mut tx, id).await?;
+    let documents = store::documents(&mut tx, id).await?;
     let answers = form::summary(&case.form.0, &case.answers.0, &file_names(&documents));
-    let clock = engine::clock_of(&mut tx, &case).await?;
+    let clock = clock::clock_of(&mut tx, &case).await?;
     let context_data = (
-        cdb::events(&mut tx, id, true).await?,
+        store::events(&mut tx, id, true).await?,
         integrations::of_case(&mut tx, id).await?,
         messages::of_case(&mut tx, id).await?,
         bdb::notes(&mut tx, id).await?,
@@ -105,7 +100,7 @@ async fn render(
     let transitions: Vec<_> = engine::offered(&case, &workflow, operator)
         .into_iter()
         .map(|t| {
-            let waits = workflow.status(&t.to).is_some_and(|s| s.phase == super::workflow::Phase::AwaitingIntegration);
+            let waits = workflow.status(&t.to).is_some_and(|s| s.phase == workflow::Phase::AwaitingIntegration);
             json!({ "key": t.key, "label": t.label, "reason": t.reason, "asks_due_date": waits })
         })
         .collect();
@@ -173,7 +168,7 @@ pub async fn transition(
     let input = TransitionInput { reason: form.motivazione.clone(), due_date };
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     let case = load_to_process(&mut tx, id, &operator).await?;
-    match engine::run_transition(&state, &tenant.0, &mut tx, &case, &key, &operator, &input).await {
+    match engine::run_transition(state.env(), &tenant.0, &mut tx, &case, &key, &operator, &input).await {
         Ok(()) => {
             tx.commit().await?;
             Ok(back_to(id, "stato"))
@@ -245,7 +240,7 @@ pub async fn assign_case(tx: &mut TenantTx, case: &Case, operator: &Operator, wh
     };
     let summary =
         if name.is_empty() { "Pratica non più assegnata".to_string() } else { format!("Assegnata a {name}") };
-    cdb::add_event(
+    store::add_event(
         tx,
         case.id,
         "internal_assigned",
@@ -255,7 +250,7 @@ pub async fn assign_case(tx: &mut TenantTx, case: &Case, operator: &Operator, wh
     )
     .await?;
     let (before, after) = (json!({ "assignee": case.assignee_id }), json!({ "assignee": assignee }));
-    super::audit(tx, operator, "case.assign", case.id, Some(before), Some(after)).await?;
+    engine::audit(tx, operator, "case.assign", case.id, Some(before), Some(after)).await?;
     Ok(())
 }
 
@@ -285,7 +280,7 @@ pub async fn note(
     let case = load(&mut tx, id, &operator, true).await?;
     let author = operator.user_id.ok_or(AppError::Forbidden)?;
     let note = bdb::add_note(&mut tx, case.id, author, text).await?;
-    super::audit(&mut tx, &operator, "case.note", case.id, None, Some(json!({ "note": note, "text": text }))).await?;
+    engine::audit(&mut tx, &operator, "case.note", case.id, None, Some(json!({ "note": note, "text": text }))).await?;
     tx.commit().await?;
     Ok(back_to(id, "note"))
 }
@@ -317,8 +312,8 @@ pub async fn message(
     };
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     let case = load_to_process(&mut tx, id, &operator).await?;
-    let message = messages::office_writes(&state, &tenant.0, &mut tx, case.id, &operator.label, text).await?;
-    super::audit(&mut tx, &operator, "case.message", case.id, None, Some(json!({ "message": message, "text": text })))
+    let message = messages::office_writes(&state.settings, &tenant.0, &mut tx, case.id, &operator.label, text).await?;
+    engine::audit(&mut tx, &operator, "case.message", case.id, None, Some(json!({ "message": message, "text": text })))
         .await?;
     tx.commit().await?;
     Ok(back_to(id, "messaggi"))
@@ -361,7 +356,7 @@ pub async fn ask_opinion(
     )
     .await?;
     let after = json!({ "task": task, "office": form.ufficio, "question": text });
-    super::audit(&mut tx, &operator, "case.opinion_requested", case.id, None, Some(after)).await?;
+    engine::audit(&mut tx, &operator, "case.opinion_requested", case.id, None, Some(after)).await?;
     tx.commit().await?;
     Ok(back_to(id, "pareri"))
 }
@@ -382,7 +377,7 @@ pub async fn answer_task(
     if !bdb::answer_task(&mut tx, case.id, task, &operator.process_offices, text, &operator.label).await? {
         return Err(AppError::NotFound);
     }
-    cdb::add_event(
+    store::add_event(
         &mut tx,
         case.id,
         "internal_answered",
@@ -392,7 +387,7 @@ pub async fn answer_task(
     )
     .await?;
     let after = json!({ "task": task, "answer": text });
-    super::audit(&mut tx, &operator, "case.opinion_answered", case.id, None, Some(after)).await?;
+    engine::audit(&mut tx, &operator, "case.opinion_answered", case.id, None, Some(after)).await?;
     tx.commit().await?;
     Ok(back_to(id, "pareri"))
 }
@@ -405,9 +400,9 @@ pub async fn download(
 ) -> AppResult<Response> {
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     load(&mut tx, id, &operator, false).await?;
-    let document = cdb::document(&mut tx, id, document_id).await?.ok_or(AppError::NotFound)?;
+    let document = store::document(&mut tx, id, document_id).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
-    view::stream_document(&state, tenant.0.id, &document).await
+    download::stream_document(&state, tenant.0.id, &document).await
 }
 
 /// Today in Rome (the legal calendar).

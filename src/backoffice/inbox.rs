@@ -11,16 +11,15 @@ use uuid::Uuid;
 use super::{
     db::{self as bdb, InboxFilter, PAGE_SIZE},
     desk::{self, today},
-    engine::{self, TransitionInput},
     Staff,
 };
+use crate::procedure::engine::{self, TransitionInput};
 use crate::{
     auth::{csrf::CsrfToken, login::auth_context},
     db::TenantTx,
     error::{AppError, AppResult},
     state::AppState,
-    tenancy::CurrentTenant,
-    web::render_page,
+    web::{render_page, CurrentTenant},
 };
 
 pub const PHASES: &[&str] = &["submitted", "in_progress", "awaiting_integration", "accepted", "rejected", "closed"];
@@ -116,7 +115,7 @@ pub async fn bulk(
                 "assegna" => desk::assign_case(&mut tx, &case, &operator, &assignee).await.map(|()| true),
                 "transizione" => {
                     let input = TransitionInput { reason: reason.clone(), due_date: None };
-                    match engine::run_transition(&state, &tenant.0, &mut tx, &case, &transition, &operator, &input)
+                    match engine::run_transition(state.env(), &tenant.0, &mut tx, &case, &transition, &operator, &input)
                         .await
                     {
                         Ok(()) => Ok(true),

@@ -3,13 +3,10 @@
 //! clock; the REST API for the ente's own systems (`/api/v1`).
 
 pub mod api;
-pub mod clock;
 pub mod db;
 pub mod desk;
-pub mod engine;
 pub mod inbox;
 pub mod timers;
-pub mod workflow;
 
 use axum::{
     extract::FromRequestParts,
@@ -17,18 +14,18 @@ use axum::{
     routing::{get, post},
 };
 
+use crate::procedure::engine::{Operator, OperatorKind};
 use crate::{
     auth::{
         authz::{Access, RouteSpec},
         session::CurrentSession,
-        Method,
     },
     db::TenantTx,
     error::AppError,
     state::AppState,
-    tenancy::{CurrentTenant, Tenant},
+    tenancy::{Method, Tenant},
+    web::CurrentTenant,
 };
-pub use engine::{Operator, OperatorKind};
 
 const READ: Access = Access::signed_in("backoffice", "read");
 
@@ -87,31 +84,6 @@ impl FromRequestParts<AppState> for Staff {
             process_offices: allowed("process").await?,
         }))
     }
-}
-
-/// Appends an operator's (or the system's) action on a case to the ente's
-/// hash-chained audit trail. Called last in the transaction: it holds the
-/// ente's audit lock until commit (see docs/AUDIT.md).
-pub async fn audit(
-    tx: &mut TenantTx,
-    operator: &Operator,
-    action: &str,
-    case_id: uuid::Uuid,
-    before: Option<serde_json::Value>,
-    after: Option<serde_json::Value>,
-) -> sqlx::Result<i64> {
-    use crate::audit::{Actor, ActorKind, Change};
-    let actor = match operator.kind {
-        OperatorKind::Staff => Actor { kind: ActorKind::Staff, id: operator.user_id, label: operator.label.clone() },
-        OperatorKind::Api => Actor { kind: ActorKind::Api, id: None, label: operator.label.clone() },
-        OperatorKind::System => Actor::system(&operator.label),
-    };
-    crate::audit::append(
-        tx,
-        &actor,
-        Change { action, object_type: "case", object_id: case_id.to_string(), before, after },
-    )
-    .await
 }
 
 /// The ente's office codes (a handful; read per request, no cache to go stale).

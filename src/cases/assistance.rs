@@ -12,18 +12,19 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{
-    db,
-    messages::{self, check_body, notify_office, Thread},
-};
+use super::messages::check_body;
 use crate::{
     auth::{csrf::CsrfToken, login::auth_context, session::CurrentSession},
     db::TenantTx,
     error::{AppError, AppResult},
+    input::FormErrors,
     notify,
+    procedure::{
+        messages::{self, notify_office, Thread},
+        store,
+    },
     state::AppState,
-    tenancy::CurrentTenant,
-    web::{forms::FormErrors, render_page},
+    web::{render_page, CurrentTenant},
 };
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -75,7 +76,7 @@ async fn render_list(
             .bind(session.user_id)
             .fetch_all(tx.conn())
             .await?;
-    let cases = db::cases_of_user(&mut tx, session.user_id).await?;
+    let cases = store::cases_of_user(&mut tx, session.user_id).await?;
     tx.commit().await?;
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let mut context = auth_context(tenant, csrf);
@@ -104,7 +105,7 @@ pub async fn open(
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     // Only one of the person's own cases can be named.
     let case = match Uuid::parse_str(form.case_id.trim()) {
-        Ok(id) => Some(db::case_of_user(&mut tx, id, session.user_id, false).await?.ok_or(AppError::NotFound)?),
+        Ok(id) => Some(store::case_of_user(&mut tx, id, session.user_id, false).await?.ok_or(AppError::NotFound)?),
         Err(_) => None,
     };
     let (true, Ok(body)) = (errors.is_empty(), body) else {
@@ -160,7 +161,7 @@ pub async fn staff_replies(
             .await?;
     let (user_id, subject) = owner.ok_or(AppError::NotFound)?;
     let message = messages::insert(tx, Thread::Assistance(id), sender, author_name, body).await?;
-    if let Some(email) = crate::auth::users::by_id(tx, user_id).await?.and_then(|u| u.email) {
+    if let Some(email) = crate::users::by_id(tx, user_id).await?.and_then(|u| u.email) {
         let link =
             format!("{}://{}/area-personale/assistenza/{id}", state.settings.public_scheme(), tenant.primary_host);
         let text = format!(
@@ -212,7 +213,7 @@ pub async fn reply(
     tenant: CurrentTenant,
     session: CurrentSession,
     Path(id): Path<Uuid>,
-    Form(form): Form<messages::MessageForm>,
+    Form(form): Form<super::messages::MessageForm>,
 ) -> AppResult<Response> {
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     let request = own(&mut tx, id, session.user_id).await?;

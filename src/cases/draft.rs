@@ -1,8 +1,6 @@
 //! Starting a case and filling its form: a draft saved at every step, files
 //! attached as they are chosen, a summary to confirm before submission.
 
-use std::collections::HashMap;
-
 use axum::{
     extract::{Multipart, Path, State},
     http::StatusCode,
@@ -12,19 +10,20 @@ use axum::{
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{
-    db::{self, Case, Document},
-    delegations,
-    form::{self, FieldErrors, FormSpec, Identity},
-    uploads::{self, Target},
-};
+use super::uploads::{self, Target};
 use crate::{
-    auth::{csrf::CsrfToken, login::auth_context, session::CurrentSession, users, Level},
+    auth::{csrf::CsrfToken, login::auth_context, session::CurrentSession},
     db::TenantTx,
     error::{AppError, AppResult},
+    procedure::{
+        delegations,
+        form::{self, FieldErrors, FormSpec, Identity},
+        store::{self, file_counts, file_names, Case, Document},
+    },
     state::AppState,
-    tenancy::CurrentTenant,
-    web::render_page,
+    tenancy::Level,
+    users,
+    web::{render_page, CurrentTenant},
 };
 
 pub async fn start_page(
@@ -77,9 +76,9 @@ pub async fn start(
         ..Default::default()
     };
     let answers = form::prefill(&spec, &identity);
-    let case = db::create_draft(
+    let case = store::create_draft(
         &mut tx,
-        db::NewDraft { user_id: user.id, delegation_id, procedure: &terms, form: &spec, answers: &answers },
+        store::NewDraft { user_id: user.id, delegation_id, procedure: &terms, form: &spec, answers: &answers },
     )
     .await?;
     tx.commit().await?;
@@ -88,8 +87,8 @@ pub async fn start(
 
 /// The procedure, if it can be started online by this session; a session
 /// below the procedure's level of assurance is sent to sign in again.
-async fn startable(tx: &mut TenantTx, slug: &str, session: &CurrentSession) -> AppResult<db::ProcedureTerms> {
-    let terms = db::procedure_terms(tx, slug).await?.filter(|t| t.online).ok_or(AppError::NotFound)?;
+async fn startable(tx: &mut TenantTx, slug: &str, session: &CurrentSession) -> AppResult<store::ProcedureTerms> {
+    let terms = store::procedure_terms(tx, slug).await?.filter(|t| t.online).ok_or(AppError::NotFound)?;
     // An out-of-range level in the data asks for the highest.
     if session.level < Level::try_from(terms.min_level).unwrap_or(Level::L3) {
         return Err(AppError::SignInRequired { next: format!("/servizi/{slug}/richiesta") });
@@ -104,7 +103,7 @@ pub fn step_url(case_id: Uuid, step: usize) -> String {
 /// The draft of this user, locked for the transaction; a submitted case is
 /// not a draft any more (the caller sends the user to its page).
 pub async fn own_draft(tx: &mut TenantTx, id: Uuid, session: &CurrentSession) -> AppResult<Result<Case, Response>> {
-    let case = db::case_of_user(tx, id, session.user_id, true).await?.ok_or(AppError::NotFound)?;
+    let case = store::case_of_user(tx, id, session.user_id, true).await?.ok_or(AppError::NotFound)?;
     if !case.is_draft() {
         return Ok(Err(Redirect::to(&format!("/area-personale/pratiche/{id}")).into_response()));
     }
@@ -124,7 +123,7 @@ pub async fn step_page(
         Err(redirect) => return Ok(redirect),
     };
     let step = step_index(&case, number)?;
-    let documents = db::documents(&mut tx, id).await?;
+    let documents = store::documents(&mut tx, id).await?;
     tx.commit().await?;
     let answers = case.answers.0.clone();
     render_step(&state, &tenant, &csrf, &case, step, &answers, &FieldErrors::default(), &documents, StatusCode::OK)
@@ -179,18 +178,18 @@ pub async fn save_step(
         // Nothing of this step is kept: the files did not all reach storage.
         tx.rollback().await?;
         let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-        let documents = db::documents(&mut tx, id).await?;
+        let documents = store::documents(&mut tx, id).await?;
         tx.commit().await?;
         let status = StatusCode::SERVICE_UNAVAILABLE;
         return render_step(&state, &tenant, &csrf, &case, step, &answers, &errors, &documents, status);
     }
     // The draft keeps what was typed, valid or not: nothing is lost.
-    db::save_answers(&mut tx, id, &answers, if errors.is_empty() { step as i32 + 1 } else { step as i32 }).await?;
-    let documents = db::documents(&mut tx, id).await?;
+    store::save_answers(&mut tx, id, &answers, if errors.is_empty() { step as i32 + 1 } else { step as i32 }).await?;
+    let documents = store::documents(&mut tx, id).await?;
     if let Some(action) = form::parse_action(&received.fields) {
         // A row added or removed: the same step again, without errors yet.
         form::apply_action(&spec, step, &mut answers, &action);
-        db::save_answers(&mut tx, id, &answers, step as i32).await?;
+        store::save_answers(&mut tx, id, &answers, step as i32).await?;
         tx.commit().await?;
         return render_step(
             &state,
@@ -224,17 +223,6 @@ pub async fn save_step(
 fn file_policy(state: &AppState, spec: &FormSpec, step: usize, name: &str) -> Option<crate::fascicolo::UploadPolicy> {
     let field = spec.steps[step].fields.iter().find(|f| f.key == name && f.kind == form::FieldType::File)?;
     Some(uploads::policy(state, &field.accept, Some(u64::from(field.max_mb()))))
-}
-
-/// How many documents each file field holds.
-pub fn file_counts(documents: &[Document]) -> HashMap<String, usize> {
-    let mut counts = HashMap::new();
-    for d in documents {
-        if let Some(key) = &d.field_key {
-            *counts.entry(key.clone()).or_default() += 1;
-        }
-    }
-    counts
 }
 
 /// Required file fields of this step still without a document.
@@ -288,7 +276,7 @@ pub async fn remove_attachment(
         Ok(case) => case,
         Err(redirect) => return Ok(redirect),
     };
-    if !db::remove_draft_document(&mut tx, id, document_id).await? {
+    if !store::remove_draft_document(&mut tx, id, document_id).await? {
         return Err(AppError::NotFound);
     }
     tx.commit().await?;
@@ -309,7 +297,7 @@ pub async fn summary_page(
         Ok(case) => case,
         Err(redirect) => return Ok(redirect),
     };
-    let documents = db::documents(&mut tx, id).await?;
+    let documents = store::documents(&mut tx, id).await?;
     let acting_for = delegations::acting_for(&mut tx, case.delegation_id).await?;
     tx.commit().await?;
     let errors = form::validate_all(&case.form.0, &case.answers.0, &file_counts(&documents));
@@ -345,16 +333,6 @@ pub fn render_summary(
     Ok((status, render_page(state, &tenant.site(), "cases/summary.html", &context)?).into_response())
 }
 
-pub fn file_names(documents: &[Document]) -> HashMap<String, Vec<String>> {
-    let mut names: HashMap<String, Vec<String>> = HashMap::new();
-    for d in documents {
-        if let Some(key) = &d.field_key {
-            names.entry(key.clone()).or_default().push(d.name.clone());
-        }
-    }
-    names
-}
-
 pub async fn delete_draft(
     State(state): State<AppState>,
     tenant: CurrentTenant,
@@ -365,7 +343,7 @@ pub async fn delete_draft(
     if let Err(redirect) = own_draft(&mut tx, id, &session).await? {
         return Ok(redirect);
     }
-    db::delete_draft(&mut tx, id).await?;
+    store::delete_draft(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Redirect::to("/area-personale").into_response())
 }

@@ -8,145 +8,29 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
-use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{
-    db::{self, Actor, Case},
-    form::FieldErrors,
-    submit::case_link,
-    uploads::{self, Target},
-};
+use super::uploads::{self, Target};
 use crate::{
-    auth::{csrf::CsrfToken, login::auth_context, session::CurrentSession, users},
-    backoffice::{clock::ClockEffect, engine},
+    auth::{csrf::CsrfToken, login::auth_context, session::CurrentSession},
     db::TenantTx,
     error::{AppError, AppResult},
-    notify,
+    procedure::{
+        engine,
+        form::FieldErrors,
+        integrations::{one, IntegrationRequest},
+        store::{self, Actor, Case},
+    },
     registry::{self, Direction},
     state::AppState,
-    tenancy::{CurrentTenant, Tenant},
-    web::render_page,
+    users,
+    web::{render_page, CurrentTenant},
 };
 
 /// The formats an answer may carry: the documents the AgID guidelines accept
 /// and citizens actually have.
 pub const ANSWER_FORMATS: &[&str] = &["pdf", "p7m", "jpg", "png", "odt", "docx", "txt", "xml"];
-
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct IntegrationRequest {
-    pub id: Uuid,
-    pub case_id: Uuid,
-    pub reason: String,
-    pub due_date: Option<NaiveDate>,
-    pub requested_by: String,
-    pub requested_at: DateTime<Utc>,
-    pub answered_at: Option<DateTime<Utc>>,
-    pub answer: Option<String>,
-    pub answer_registry_year: Option<i32>,
-    pub answer_registry_number: Option<i64>,
-}
-
-const COLUMNS: &str = "id, case_id, reason, due_date, requested_by, requested_at, answered_at, answer, \
-                       answer_registry_year, answer_registry_number";
-
-pub async fn of_case(tx: &mut TenantTx, case_id: Uuid) -> sqlx::Result<Vec<IntegrationRequest>> {
-    sqlx::query_as(&format!("select {COLUMNS} from integration_requests where case_id = $1 order by requested_at"))
-        .bind(case_id)
-        .fetch_all(tx.conn())
-        .await
-}
-
-async fn one(tx: &mut TenantTx, case_id: Uuid, id: Uuid) -> sqlx::Result<Option<IntegrationRequest>> {
-    sqlx::query_as(&format!("select {COLUMNS} from integration_requests where case_id = $1 and id = $2 for update"))
-        .bind(case_id)
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await
-}
-
-/// Records a request of the office and tells the citizen (e-mail queued in
-/// this transaction). The status change is the workflow engine's
-/// (`backoffice::engine::run_transition`), which calls this.
-#[allow(clippy::too_many_arguments)]
-pub async fn request_integration(
-    state: &AppState,
-    tenant: &Tenant,
-    tx: &mut TenantTx,
-    case_id: Uuid,
-    reason: &str,
-    due_date: Option<NaiveDate>,
-    requested_by: &str,
-    clock: ClockEffect,
-) -> AppResult<Uuid> {
-    let case = db::case_by_id(tx, case_id, true).await?.ok_or(AppError::NotFound)?;
-    if case.is_draft() {
-        return Err(AppError::NotFound);
-    }
-    let id = Uuid::new_v4();
-    let clock_effect = match clock {
-        ClockEffect::Suspend => "suspend",
-        ClockEffect::Interrupt => "interrupt",
-    };
-    sqlx::query(
-        "insert into integration_requests (tenant_id, id, case_id, reason, due_date, requested_by, clock_effect)
-         values ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(tx.tenant_id)
-    .bind(id)
-    .bind(case_id)
-    .bind(reason)
-    .bind(due_date)
-    .bind(requested_by)
-    .bind(clock_effect)
-    .execute(tx.conn())
-    .await?;
-    db::add_event(
-        tx,
-        case_id,
-        "integration_requested",
-        Actor::Office,
-        "L'ufficio ha chiesto un'integrazione",
-        json!({ "request": id, "clock": clock_effect }),
-    )
-    .await?;
-    let mut text = format!("l'ufficio chiede di integrare la richiesta \"{}\":\n\n{reason}", case.procedure_title);
-    if let Some(day) = due_date {
-        text.push_str(&format!("\n\nRispondi entro il {}.", crate::web::time::format_date(day)));
-    }
-    let clock_text = match clock {
-        ClockEffect::Suspend => "Il termine del procedimento è sospeso fino alla tua risposta.",
-        ClockEffect::Interrupt => "Il termine del procedimento ricomincia da capo dalla tua risposta.",
-    };
-    text.push_str(&format!("\n{clock_text}"));
-    notify_citizen(state, tenant, tx, &case, &format!("Integrazione richiesta — pratica {}", case.reference), &text)
-        .await?;
-    Ok(id)
-}
-
-/// An e-mail to the citizen about their case, queued in the transaction.
-pub async fn notify_citizen(
-    state: &AppState,
-    tenant: &Tenant,
-    tx: &mut TenantTx,
-    case: &Case,
-    subject: &str,
-    text: &str,
-) -> AppResult<()> {
-    let Some(user) = users::by_id(tx, case.user_id).await? else { return Ok(()) };
-    if let Some(email) = &user.email {
-        let body = format!(
-            "Gentile {},\n\n{text}\n\nTrovi la pratica nella tua area personale:\n{}\n\n{}",
-            user.given_name,
-            case_link(state, tenant, case.id),
-            tenant.name
-        );
-        notify::queue_mail(tx, email, subject, &body).await?;
-    }
-    Ok(())
-}
 
 pub async fn answer_page(
     State(state): State<AppState>,
@@ -156,7 +40,7 @@ pub async fn answer_page(
     Path((case_id, id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<Response> {
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let case = db::case_of_user(&mut tx, case_id, session.user_id, false).await?.ok_or(AppError::NotFound)?;
+    let case = store::case_of_user(&mut tx, case_id, session.user_id, false).await?.ok_or(AppError::NotFound)?;
     let request = one(&mut tx, case_id, id).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
     render_answer(&state, &tenant, &csrf, &case, &request, "", &FieldErrors::default(), StatusCode::OK)
@@ -195,7 +79,7 @@ pub async fn answer(
     // Checked before the body is read, in a transaction of its own: no
     // connection is held while the files arrive.
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    db::case_of_user(&mut tx, case_id, session.user_id, false).await?.ok_or(AppError::NotFound)?;
+    store::case_of_user(&mut tx, case_id, session.user_id, false).await?.ok_or(AppError::NotFound)?;
     let request = one(&mut tx, case_id, id).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
     if request.answered_at.is_some() {
@@ -209,7 +93,7 @@ pub async fn answer(
     // One short transaction records and registers the answer; the case and the
     // request are locked again (answered meanwhile, from another tab?).
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let case = db::case_of_user(&mut tx, case_id, session.user_id, true).await?.ok_or(AppError::NotFound)?;
+    let case = store::case_of_user(&mut tx, case_id, session.user_id, true).await?.ok_or(AppError::NotFound)?;
     let request = one(&mut tx, case_id, id).await?.ok_or(AppError::NotFound)?;
     if request.answered_at.is_some() {
         return Ok(Redirect::to(&format!("/area-personale/pratiche/{case_id}")).into_response());
@@ -255,7 +139,7 @@ pub async fn answer(
         },
     )
     .await?;
-    db::register_documents(&mut tx, case_id, Some(id), entry.year, entry.number).await?;
+    store::register_documents(&mut tx, case_id, Some(id), entry.year, entry.number).await?;
     sqlx::query(
         "update integration_requests set answered_at = now(), answer = $2, answer_registry_year = $3,
              answer_registry_number = $4 where id = $1",
@@ -272,7 +156,7 @@ pub async fn answer(
             .fetch_one(tx.conn())
             .await?;
     let mark = entry.mark(&tenant.0.profile.ipa_code);
-    db::add_event(
+    store::add_event(
         &mut tx,
         case_id,
         "integration_answered",
@@ -283,7 +167,7 @@ pub async fn answer(
     .await?;
     if pending.0 == 0 {
         // The last pending answer: the case goes back to the office.
-        engine::resume_after_integration(&state, &tenant.0, &mut tx, case_id).await?;
+        engine::resume_after_integration(state.env(), &tenant.0, &mut tx, case_id).await?;
     }
     tx.commit().await?;
     Ok(Redirect::to(&format!("/area-personale/pratiche/{case_id}?integrazione=1")).into_response())

@@ -3,13 +3,10 @@
 //! integrations, messages, assistance and acting for others.
 
 pub mod assistance;
-pub mod db;
 pub mod delegations;
 pub mod draft;
-pub mod form;
 pub mod integrations;
 pub mod messages;
-pub mod receipt;
 pub mod submit;
 pub mod sweep;
 pub mod uploads;

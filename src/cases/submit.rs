@@ -14,22 +14,25 @@ use bytes::Bytes;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{
-    db::{self, Actor, Case, Document, NewDocument},
-    delegations,
-    draft::{self, file_counts, file_names},
-    form, receipt,
-};
+use super::draft;
 use crate::{
-    auth::{csrf::CsrfToken, login::auth_context, session::CurrentSession, users},
+    auth::{csrf::CsrfToken, login::auth_context, session::CurrentSession},
     db::TenantTx,
     error::{AppError, AppResult},
     fascicolo::{Format, UploadError, UploadPolicy},
     notify,
+    procedure::{
+        delegations, form,
+        integrations::case_link,
+        receipt,
+        store::{self, file_counts, file_names, office_name, Actor, Case, Document, NewDocument},
+        timers,
+    },
     registry::{self, Direction},
     state::AppState,
-    tenancy::{CurrentTenant, Tenant},
-    web::render_page,
+    tenancy::Tenant,
+    users,
+    web::{render_page, CurrentTenant},
 };
 
 /// Submissions wait here, holding no database connection, rather than in the
@@ -50,12 +53,12 @@ pub async fn submit(
         Ok(case) => case,
         Err(redirect) => return Ok(redirect),
     };
-    let mut documents = db::documents(&mut tx, id).await?;
+    let mut documents = store::documents(&mut tx, id).await?;
     // Files of a field that a later answer hid are not part of the application.
     for hidden in
         documents.iter().filter(|d| d.field_key.as_deref().is_some_and(|k| !case.form.0.is_shown(k, &case.answers.0)))
     {
-        db::remove_draft_document(&mut tx, id, hidden.id).await?;
+        store::remove_draft_document(&mut tx, id, hidden.id).await?;
     }
     documents.retain(|d| d.field_key.as_deref().is_none_or(|k| case.form.0.is_shown(k, &case.answers.0)));
     let errors = form::validate_all(&case.form.0, &case.answers.0, &file_counts(&documents));
@@ -90,11 +93,11 @@ pub enum SubmitError {
     Other(#[from] AppError),
 }
 
-impl From<db::DocumentError> for SubmitError {
-    fn from(e: db::DocumentError) -> Self {
+impl From<store::DocumentError> for SubmitError {
+    fn from(e: store::DocumentError) -> Self {
         match e {
-            db::DocumentError::Storage(e) => Self::Storage(UploadError::Storage(e)),
-            db::DocumentError::Db(e) => e.into(),
+            store::DocumentError::Storage(e) => Self::Storage(UploadError::Storage(e)),
+            store::DocumentError::Db(e) => e.into(),
         }
     }
 }
@@ -132,7 +135,7 @@ pub async fn submit_case(
     });
     let bytes = Bytes::from(serde_json::to_vec_pretty(&application).map_err(|e| AppError::Internal(e.into()))?);
     let stored = put(state, tx.tenant_id, bytes, Format::Txt).await?;
-    db::add_document(
+    store::add_document(
         tx,
         &state.store,
         NewDocument {
@@ -179,8 +182,8 @@ pub async fn submit_case(
     .fetch_one(tx.conn())
     .await?;
     // The initial status's timers and the overdue alert are armed with the submission.
-    crate::backoffice::timers::arm(tx, &workflow, case.id, &initial.key, entry.registered_at).await?;
-    crate::backoffice::timers::arm_overdue(tx, case.id, due_date).await?;
+    timers::arm(tx, &workflow, case.id, &initial.key, entry.registered_at).await?;
+    timers::arm_overdue(tx, case.id, due_date).await?;
     let mark = entry.mark(&tenant.profile.ipa_code);
     let office = office_name(tx, &case.office_code).await?;
     let sections: Vec<receipt::ReceiptSection> = form::summary(&case.form.0, &case.answers.0, &file_names(documents))
@@ -209,7 +212,7 @@ pub async fn submit_case(
     });
     let stored = put(state, tx.tenant_id, Bytes::from(pdf), Format::Pdf).await?;
     let receipt_name = format!("ricevuta-{}.pdf", mark);
-    let receipt = db::add_document(
+    let receipt = store::add_document(
         tx,
         &state.store,
         NewDocument {
@@ -227,8 +230,8 @@ pub async fn submit_case(
     )
     .await?;
     // The uploads, the application and the receipt all carry the number.
-    db::register_documents(tx, case.id, None, entry.year, entry.number).await?;
-    db::add_event(
+    store::register_documents(tx, case.id, None, entry.year, entry.number).await?;
+    store::add_event(
         tx,
         case.id,
         "submitted",
@@ -246,7 +249,7 @@ pub async fn submit_case(
             title = case.procedure_title,
             reference = case.reference,
             due = due_date.format("%d/%m/%Y"),
-            link = case_link(state, tenant, case.id),
+            link = case_link(&state.settings, tenant, case.id),
             ente = tenant.name,
         );
         notify::queue_mail(tx, email, &format!("Richiesta ricevuta — protocollo {mark}"), &body).await?;
@@ -266,14 +269,4 @@ async fn put(
         UploadError::Storage(_) => SubmitError::Storage(e),
         other => SubmitError::Other(AppError::Internal(anyhow::anyhow!("generated document refused: {other}"))),
     })
-}
-
-pub async fn office_name(tx: &mut TenantTx, code: &str) -> sqlx::Result<String> {
-    let name: Option<(String,)> =
-        sqlx::query_as("select name from offices where code = $1").bind(code).fetch_optional(tx.conn()).await?;
-    Ok(name.map(|(n,)| n).unwrap_or_else(|| code.to_string()))
-}
-
-pub fn case_link(state: &AppState, tenant: &Tenant, case_id: Uuid) -> String {
-    format!("{}://{}/area-personale/pratiche/{case_id}", state.settings.public_scheme(), tenant.primary_host)
 }

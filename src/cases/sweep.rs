@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use uuid::Uuid;
 
-use super::db;
+use crate::procedure::store;
 use crate::{db::TenantTx, state::AppState};
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -48,7 +48,7 @@ pub async fn candidates(state: &AppState, grace: Duration) -> anyhow::Result<Vec
             continue;
         }
         let mut tx = TenantTx::begin(&state.db, tenant_id).await?;
-        let referenced = db::referenced_hashes(&mut tx).await?;
+        let referenced = store::referenced_hashes(&mut tx).await?;
         tx.commit().await?;
         for object in objects {
             if object.last_modified < cutoff && !referenced.contains(&object.sha256) {
@@ -61,15 +61,15 @@ pub async fn candidates(state: &AppState, grace: Duration) -> anyhow::Result<Vec
 
 /// Deletes the candidates that are still orphans; returns how many went. Each
 /// in its own short transaction holding the exclusive lock on the object (see
-/// `db::add_document`, which takes the shared one): under it the references and
+/// `store::add_document`, which takes the shared one): under it the references and
 /// the object's age are checked again — a document recorded since the listing,
 /// or an upload that re-used the object since (which refreshes it), keeps it.
 pub async fn remove(state: &AppState, candidates: &[Candidate], grace: Duration) -> anyhow::Result<usize> {
     let mut removed = 0;
     for candidate in candidates {
         let mut tx = TenantTx::begin(&state.db, candidate.tenant_id).await?;
-        db::lock_object(&mut tx, &candidate.sha256, true).await?;
-        let orphan = !db::is_referenced(&mut tx, &candidate.sha256).await?;
+        store::lock_object(&mut tx, &candidate.sha256, true).await?;
+        let orphan = !store::is_referenced(&mut tx, &candidate.sha256).await?;
         let old = match state.store.last_modified(candidate.tenant_id, &candidate.sha256).await? {
             Some(modified) => modified < cutoff(grace),
             None => false,

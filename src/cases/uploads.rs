@@ -18,7 +18,7 @@ use std::{
 use axum::extract::{multipart::MultipartError, Multipart};
 use uuid::Uuid;
 
-use super::db::{self, Document, DocumentError, NewDocument};
+use crate::procedure::store::{self, Document, DocumentError, NewDocument};
 use crate::{
     db::TenantTx,
     error::AppError,
@@ -140,7 +140,7 @@ pub async fn record(
             integration_id: target.integration_id,
             message_id: target.message_id,
         };
-        match db::add_document(tx, &state.store, new).await {
+        match store::add_document(tx, &state.store, new).await {
             Ok(document) => documents.push(document),
             Err(DocumentError::Storage(e)) => {
                 tracing::warn!(error = ?e, sha256 = %file.object.sha256, "stored file gone before it was recorded");

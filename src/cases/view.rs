@@ -3,29 +3,24 @@
 //! download of a document of the case file.
 
 use axum::{
-    body::Body,
     extract::{Path, Query, State},
-    http::{header, HeaderValue},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{
-    db, delegations,
-    draft::step_url,
-    integrations,
-    messages::{self, Thread},
-    submit::office_name,
-};
+use super::draft::step_url;
 use crate::{
     auth::{csrf::CsrfToken, login::auth_context, session::CurrentSession},
     db::TenantTx,
     error::{AppError, AppResult},
-    fascicolo::StoreError,
+    procedure::{
+        delegations, integrations,
+        messages::{self, Thread},
+        store::{self, office_name},
+    },
     state::AppState,
-    tenancy::CurrentTenant,
-    web::render_page,
+    web::{download, render_page, CurrentTenant},
 };
 
 pub async fn home(
@@ -36,7 +31,7 @@ pub async fn home(
 ) -> AppResult<Response> {
     let roles = state.authz.roles_of(&state, &tenant.0, &session).await?;
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let cases = db::cases_of_user(&mut tx, session.user_id).await?;
+    let cases = store::cases_of_user(&mut tx, session.user_id).await?;
     let (unread,): (i64,) = sqlx::query_as(
         "select count(*) from messages m
          left join cases c on c.id = m.case_id
@@ -80,20 +75,20 @@ pub async fn case_page(
     Query(query): Query<CaseQuery>,
 ) -> AppResult<Response> {
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let case = db::case_of_user(&mut tx, id, session.user_id, false).await?.ok_or(AppError::NotFound)?;
+    let case = store::case_of_user(&mut tx, id, session.user_id, false).await?.ok_or(AppError::NotFound)?;
     if case.is_draft() {
         tx.commit().await?;
         let step = (case.step as usize).min(case.form.0.steps.len().saturating_sub(1));
         return Ok(Redirect::to(&step_url(id, step)).into_response());
     }
-    let events = db::events(&mut tx, id, false).await?;
-    let documents = db::documents(&mut tx, id).await?;
+    let events = store::events(&mut tx, id, false).await?;
+    let documents = store::documents(&mut tx, id).await?;
     let requests = integrations::of_case(&mut tx, id).await?;
     let thread = messages::of_case(&mut tx, id).await?;
     let office = office_name(&mut tx, &case.office_code).await?;
     let acting_for = delegations::acting_for(&mut tx, case.delegation_id).await?;
     messages::mark_read_by_citizen(&mut tx, Thread::Case(id)).await?;
-    let clock = crate::backoffice::engine::clock_of(&mut tx, &case).await?;
+    let clock = crate::procedure::clock::clock_of(&mut tx, &case).await?;
     tx.commit().await?;
     let workflow = case.workflow();
     let mut context = auth_context(&tenant, &csrf);
@@ -124,41 +119,8 @@ pub async fn download(
     Path((case_id, document_id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<Response> {
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    db::case_of_user(&mut tx, case_id, session.user_id, false).await?.ok_or(AppError::NotFound)?;
-    let document = db::document(&mut tx, case_id, document_id).await?.ok_or(AppError::NotFound)?;
+    store::case_of_user(&mut tx, case_id, session.user_id, false).await?.ok_or(AppError::NotFound)?;
+    let document = store::document(&mut tx, case_id, document_id).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
-    stream_document(&state, tenant.0.id, &document).await
-}
-
-/// Streams a document from storage as a download (citizen and office alike).
-pub async fn stream_document(state: &AppState, tenant_id: Uuid, document: &db::Document) -> AppResult<Response> {
-    let object = match state.store.get(tenant_id, &document.sha256).await {
-        Ok(object) => object,
-        Err(StoreError::NotFound) => {
-            return Err(AppError::Internal(anyhow::anyhow!("document {} has no stored object", document.id)))
-        }
-        Err(e) => {
-            tracing::warn!(error = ?e, "storage unavailable for a download");
-            return Err(AppError::Unavailable);
-        }
-    };
-    let disposition = format!(
-        "attachment; filename=\"{}\"; filename*=UTF-8''{}",
-        ascii_fallback(&document.name),
-        percent_encoding::utf8_percent_encode(&document.name, percent_encoding::NON_ALPHANUMERIC)
-    );
-    let mut response = Body::from_stream(object.stream).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(&document.mime).map_err(anyhow::Error::from)?);
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(object.size));
-    headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).map_err(anyhow::Error::from)?);
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-    headers
-        .insert(header::ETAG, HeaderValue::from_str(&format!("\"{}\"", document.sha256)).map_err(anyhow::Error::from)?);
-    Ok(response)
-}
-
-/// The file name for clients that ignore `filename*`: ASCII, no quotes.
-fn ascii_fallback(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect()
+    download::stream_document(&state, tenant.0.id, &document).await
 }

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::types::Json;
 
-use super::spec::{CatalogSpec, Fee};
 use crate::db::TenantTx;
+use crate::procedure::spec::{CatalogSpec, Fee};
 
 /// Makes the tenant's catalogue match the recipe. Returns the rows it changed.
 pub async fn sync_catalog(tx: &mut TenantTx, spec: &CatalogSpec) -> sqlx::Result<u64> {

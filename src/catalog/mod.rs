@@ -1,7 +1,6 @@
 //! The public catalogue of procedures: tree, procedure pages, search.
 
 pub mod db;
-pub mod spec;
 
 use axum::{
     extract::{Path, Query, State},
@@ -12,12 +11,13 @@ use axum::{
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::web::CurrentTenant;
 use crate::{
     auth::authz::{Access, RouteSpec},
     db::TenantTx,
     error::{AppError, AppResult},
     state::AppState,
-    tenancy::{CurrentTenant, Tenant},
+    tenancy::Tenant,
     web::{base_context, render::json_for_script, render_page},
 };
 
@@ -72,7 +72,7 @@ async fn procedure_page(
     context.insert("json_ld", &json_for_script(&government_service(&tenant.0, &procedure, &url)));
     context.insert("updated_on", &procedure.updated_at.format("%d/%m/%Y").to_string());
     // "Accedi al servizio" names the sign-in methods strong enough for it.
-    let level = crate::auth::Level::try_from(procedure.min_level).unwrap_or(crate::auth::Level::L1);
+    let level = crate::tenancy::Level::try_from(procedure.min_level).unwrap_or(crate::tenancy::Level::L1);
     let methods: Vec<&str> = tenant.0.auth.methods_reaching(level).into_iter().map(|m| m.as_str()).collect();
     context.insert("access_methods", &methods);
     context.insert("procedure", &procedure);

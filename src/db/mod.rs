@@ -139,12 +139,9 @@ pub async fn ensure_bound_by_row_level_security(pool: &PgPool) -> anyhow::Result
     Ok(())
 }
 
-/// Our migrations, then the job queue's (the `underway` schema, see `crate::jobs`),
-/// then what the runtime group needs of the latter. All as the owner role.
+/// Our migrations, as the owner role (`startup::migrate` runs the job queue's too).
 pub async fn migrate(admin: &PgPool) -> anyhow::Result<()> {
-    sqlx::migrate!("./migrations").run(admin).await.context("running migrations")?;
-    crate::jobs::migrate(admin).await.context("running the job queue's migrations")?;
-    Ok(())
+    sqlx::migrate!("./migrations").run(admin).await.context("running migrations")
 }
 
 /// A transaction scoped to one ente: `app.tenant_id` is set before anything else,

@@ -14,7 +14,6 @@
 //! idempotent themselves (a mail already marked sent is not sent again).
 
 pub mod outbound;
-pub mod prune;
 pub mod webhook;
 
 use std::{collections::HashMap, future::Future, pin::Pin, sync::Arc, time::Duration};
@@ -27,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use underway::{task::RetryPolicy, Queue, Task, Worker};
 use uuid::Uuid;
 
-use crate::{config::Settings, db::TenantTx, notify, state::AppState};
+use crate::{config::Settings, db::TenantTx, state::AppState};
 
 /// The one queue every kind of job goes through.
 pub const QUEUE: &str = "sportello";
@@ -73,6 +72,11 @@ impl Registry {
         Self::default()
     }
 
+    /// Adds the kinds a feature contributes (see `startup::job_registry`).
+    pub fn with(self, handlers: Vec<(&'static str, Handler)>) -> Self {
+        handlers.into_iter().fold(self, |registry, (kind, handler)| registry.on(kind, handler))
+    }
+
     pub fn on(mut self, kind: &'static str, handler: Handler) -> Self {
         let previous = self.handlers.insert(kind, handler);
         assert!(previous.is_none(), "two handlers for job kind {kind}");
@@ -82,31 +86,6 @@ impl Registry {
     pub fn handler(&self, kind: &str) -> Option<Handler> {
         self.handlers.get(kind).copied()
     }
-}
-
-/// Every kind of background work: the one place where a kind is added.
-pub fn registry() -> Registry {
-    Registry::new()
-        .on(notify::MAIL_JOB, |state, tenant, payload| {
-            Box::pin(async move { notify::deliver_mail(&state, tenant, payload).await })
-        })
-        .on(notify::SMS_JOB, |state, tenant, payload| {
-            Box::pin(async move { notify::deliver_sms(&state, tenant, payload).await })
-        })
-        .on(webhook::KIND, |state, tenant, payload| Box::pin(webhook::deliver(state, tenant, payload)))
-        .on(prune::KIND, |state, tenant, _payload| {
-            Box::pin(async move { prune::prune(&state, tenant).await.map(drop) })
-        })
-        .on(crate::backoffice::timers::TIMER_JOB, |state, tenant, payload| {
-            Box::pin(async move {
-                crate::backoffice::timers::fire_timer(&state, tenant, serde_json::from_value(payload)?).await
-            })
-        })
-        .on(crate::backoffice::timers::OVERDUE_JOB, |state, tenant, payload| {
-            Box::pin(async move {
-                crate::backoffice::timers::fire_overdue(&state, tenant, serde_json::from_value(payload)?).await
-            })
-        })
 }
 
 /// What a job row carries (the task's input in the queue).
@@ -335,18 +314,16 @@ pub async fn migrate(admin: &PgPool) -> anyhow::Result<()> {
 pub struct Workers {
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
-    /// Enqueues the hourly prune jobs (`prune::schedule_until`).
-    scheduler: tokio::task::JoinHandle<()>,
+    /// Periodic schedulers running beside the workers (the hourly prune).
+    schedulers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Starts the workers: they claim jobs as soon as they are committed (`NOTIFY`),
-/// and look for due retries and abandoned jobs every `jobs_poll_secs`. Next to
-/// them, the hourly scheduling of the prune jobs.
+/// and look for due retries and abandoned jobs every `jobs_poll_secs`.
 pub async fn start_workers(state: AppState, registry: Registry) -> anyhow::Result<Workers> {
     let policy = Policy::from_settings(&state.settings);
     let stop = CancellationToken::new();
     let queue = Queue::builder().name(QUEUE).pool(state.db.clone()).build().await.context("opening the job queue")?;
-    let scheduler = tokio::spawn(prune::schedule_until(state.clone(), stop.clone()));
     let task = JobTask { policy: policy.clone(), runner: Some((state, Arc::new(registry))) };
     let mut worker = Worker::new(Arc::new(queue), task);
     worker.set_shutdown_token(stop.clone());
@@ -367,14 +344,25 @@ pub async fn start_workers(state: AppState, registry: Registry) -> anyhow::Resul
             tracing::info!("job workers stopped");
         }
     });
-    Ok(Workers { stop, task, scheduler })
+    Ok(Workers { stop, task, schedulers: Vec::new() })
 }
 
 impl Workers {
+    /// Runs a scheduler beside the workers, until they stop.
+    pub fn with_scheduler<F: Future<Output = ()> + Send + 'static>(
+        mut self,
+        scheduler: impl FnOnce(CancellationToken) -> F,
+    ) -> Self {
+        self.schedulers.push(tokio::spawn(scheduler(self.stop.clone())));
+        self
+    }
+
     /// Stops claiming jobs and waits for the running ones to finish.
     pub async fn shutdown(self) {
         self.stop.cancel();
-        let _ = self.scheduler.await;
+        for scheduler in self.schedulers {
+            let _ = scheduler.await;
+        }
         let _ = self.task.await;
     }
 }

@@ -42,6 +42,11 @@ pub fn url_digest(url: &str) -> String {
     hex::encode(&sha2::Sha256::digest(url.as_bytes())[..16])
 }
 
+/// The job kinds this module runs (see `startup::job_registry`).
+pub fn jobs() -> Vec<(&'static str, super::Handler)> {
+    vec![(KIND, |state, tenant, payload| Box::pin(deliver(state, tenant, payload)))]
+}
+
 pub async fn deliver(state: AppState, tenant: Uuid, payload: serde_json::Value) -> anyhow::Result<()> {
     let payload: Payload = serde_json::from_value(payload).context("webhook payload")?;
     let Ok(url) = reqwest::Url::parse(&payload.url) else {

@@ -5,7 +5,6 @@
 //! system with backoff; a delivered row is never sent again.
 
 pub mod mail;
-pub mod pages;
 pub mod sms;
 
 use anyhow::Context;
@@ -20,6 +19,14 @@ use crate::{
 /// Job kinds of the two outboxes (see `jobs::registry`).
 pub const MAIL_JOB: &str = "mail";
 pub const SMS_JOB: &str = "sms";
+
+/// The job kinds this module runs (see `startup::job_registry`).
+pub fn jobs() -> Vec<(&'static str, crate::jobs::Handler)> {
+    vec![
+        (MAIL_JOB, |state, tenant, payload| Box::pin(async move { deliver_mail(&state, tenant, payload).await })),
+        (SMS_JOB, |state, tenant, payload| Box::pin(async move { deliver_sms(&state, tenant, payload).await })),
+    ]
+}
 
 pub async fn queue_mail(tx: &mut TenantTx, to: &str, subject: &str, body: &str) -> sqlx::Result<Uuid> {
     let id = Uuid::new_v4();

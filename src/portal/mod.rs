@@ -1,6 +1,8 @@
 //! The ente's public portal around the catalogue: home, access guide, the banner
 //! for the ente's own website, and branding assets.
 
+pub mod dev_outbox;
+
 use axum::{
     body::Body,
     extract::{Path, State},
@@ -15,7 +17,7 @@ use crate::{
     db::TenantTx,
     error::{AppError, AppResult},
     state::AppState,
-    tenancy::CurrentTenant,
+    web::CurrentTenant,
     web::{base_context, render_page},
 };
 

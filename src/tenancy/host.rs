@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use axum::http::{header::HOST, HeaderMap};
+use http::{header::HOST, HeaderMap};
 use ipnet::IpNet;
 
 pub const MAX_HOST_LEN: usize = 253;

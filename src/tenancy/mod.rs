@@ -3,18 +3,18 @@
 
 pub mod host;
 pub mod model;
-pub mod onboarding;
+pub mod sign_in;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
-use axum::extract::{ConnectInfo, Request};
 use moka::future::Cache;
 use sqlx::{postgres::PgListener, PgPool};
 use uuid::Uuid;
 
-pub use model::{Tenant, TenantStatus};
+pub use model::{is_valid_slug, Tenant, TenantStatus};
+pub use sign_in::{AuthSettings, Level, Method};
 
-use crate::{error::AppError, state::AppState};
+use crate::error::AppError;
 
 /// Channel every node listens on; the payload is the changed tenant's id.
 pub const NOTIFY_CHANNEL: &str = "sportello_tenants";
@@ -101,25 +101,28 @@ async fn load_tenant(pool: &PgPool, host: &str) -> sqlx::Result<Option<Tenant>> 
 
 /// Listens for tenant changes and drops every cache that may hold stale data.
 /// A lost connection may have lost notifications, so it drops them too.
-pub fn spawn_invalidation_listener(state: AppState) -> tokio::task::JoinHandle<()> {
+pub fn spawn_invalidation_listener(
+    pool: PgPool,
+    drop_caches: impl Fn() + Send + Sync + 'static,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            match PgListener::connect_with(&state.db).await {
+            match PgListener::connect_with(&pool).await {
                 Ok(mut listener) => {
                     if listener.listen(NOTIFY_CHANNEL).await.is_err() {
                         tokio::time::sleep(Duration::from_secs(1)).await;
                         continue;
                     }
-                    state.invalidate_tenant_caches();
+                    drop_caches();
                     loop {
                         match listener.try_recv().await {
                             Ok(Some(notification)) => {
                                 tracing::info!(tenant = notification.payload(), "tenant changed, caches dropped");
-                                state.invalidate_tenant_caches();
+                                drop_caches();
                             }
                             Ok(None) => {
                                 tracing::warn!("tenant change listener reconnected; caches dropped");
-                                state.invalidate_tenant_caches();
+                                drop_caches();
                             }
                             Err(e) => {
                                 tracing::warn!(error = %e, "tenant change listener failed");
@@ -133,37 +136,4 @@ pub fn spawn_invalidation_listener(state: AppState) -> tokio::task::JoinHandle<(
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     })
-}
-
-/// The normalised host a request asked for (see `host::requested_host`).
-pub fn host_of(state: &AppState, request: &Request) -> Result<String, AppError> {
-    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let raw = host::requested_host(request.headers(), peer, &state.settings.trusted_proxies);
-    host::normalize_host(raw.unwrap_or_default()).map_err(|_| AppError::BadHost)
-}
-
-/// The site for a normalised host; unknown hosts are an error. A suspended tenant
-/// is returned as is, for the caller to refuse.
-pub async fn site_for_host(state: &AppState, host: &str) -> Result<Site, AppError> {
-    state.tenants.resolve(host).await?.ok_or(AppError::UnknownHost)
-}
-
-/// Extractor for handlers of the tenant router: the ente this request is for.
-pub struct CurrentTenant(pub Arc<Tenant>);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CurrentTenant {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
-        match parts.extensions.get::<Site>() {
-            Some(Site::Tenant(t)) => Ok(Self(t.clone())),
-            _ => Err(AppError::NotFound),
-        }
-    }
-}
-
-impl CurrentTenant {
-    pub fn site(&self) -> Site {
-        Site::Tenant(self.0.clone())
-    }
 }

@@ -29,7 +29,7 @@ pub struct Tenant {
     pub theme: String,
     pub primary_host: String,
     pub profile: Profile,
-    pub auth: crate::auth::settings::AuthSettings,
+    pub auth: crate::tenancy::sign_in::AuthSettings,
 }
 
 /// Public profile stored as JSON in `tenants.profile`; it reaches templates as
@@ -84,4 +84,11 @@ impl QuickLink {
     pub fn is_external(&self) -> bool {
         self.url.starts_with("http://") || self.url.starts_with("https://")
     }
+}
+
+pub fn is_valid_slug(slug: &str) -> bool {
+    (1..=63).contains(&slug.len())
+        && !slug.starts_with('-')
+        && !slug.ends_with('-')
+        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }

@@ -1,14 +1,14 @@
 //! HTTP plumbing shared by every feature: site dispatch, the page renderer,
 //! error pages, security headers, the public page cache.
 
+pub mod client;
+pub mod download;
 pub mod errors;
-pub mod forms;
 pub mod headers;
 pub mod page_cache;
 pub mod render;
 pub mod request_id;
 pub mod server;
-pub mod time;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -21,14 +21,19 @@ use axum::{
 use tera::Context;
 use tower::ServiceExt;
 
+use self::client::{client_address, ClientAddr, TrustedPeer};
 use crate::{
-    auth::session::{client_address, ClientAddr, TrustedPeer},
+    error::AppError,
     error::AppResult,
     state::AppState,
-    tenancy::{host::is_trusted_peer, host_of, site_for_host, Site, TenantStatus},
+    tenancy::{host, host::is_trusted_peer, Site, TenantStatus},
 };
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The session cookie's name: the page cache never shares an answer to a
+/// request that carries it (sessions themselves are `auth::session`'s).
+pub const SESSION_COOKIE: &str = "sportello_sid";
 
 /// Context every page starts from: the language and who the site is.
 pub fn base_context(site: &Site) -> Context {
@@ -86,4 +91,37 @@ pub async fn dispatch(State(routers): State<SiteRouters>, mut request: Request) 
     let client = client_address(peer, request.headers(), &state.settings.trusted_proxies);
     request.extensions_mut().insert(ClientAddr(client));
     router.oneshot(request).await.unwrap_or_else(|never| match never {})
+}
+
+/// The normalised host a request asked for (see `host::requested_host`).
+pub fn host_of(state: &AppState, request: &Request) -> Result<String, AppError> {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let raw = host::requested_host(request.headers(), peer, &state.settings.trusted_proxies);
+    host::normalize_host(raw.unwrap_or_default()).map_err(|_| AppError::BadHost)
+}
+
+/// The site for a normalised host; unknown hosts are an error. A suspended tenant
+/// is returned as is, for the caller to refuse.
+pub async fn site_for_host(state: &AppState, host: &str) -> Result<Site, AppError> {
+    state.tenants.resolve(host).await?.ok_or(AppError::UnknownHost)
+}
+
+/// Extractor for handlers of the tenant router: the ente this request is for.
+pub struct CurrentTenant(pub std::sync::Arc<crate::tenancy::Tenant>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CurrentTenant {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<Site>() {
+            Some(Site::Tenant(t)) => Ok(Self(t.clone())),
+            _ => Err(AppError::NotFound),
+        }
+    }
+}
+
+impl CurrentTenant {
+    pub fn site(&self) -> Site {
+        Site::Tenant(self.0.clone())
+    }
 }

@@ -29,7 +29,7 @@ use super::{request_id, REQUEST_ID_HEADER};
 use crate::tenancy::host::requested_host;
 
 /// A request carrying the session cookie is personal and never cached.
-use crate::auth::session::SESSION_COOKIE;
+use super::SESSION_COOKIE;
 const MAX_CACHED_BODY: usize = 2 * 1024 * 1024;
 
 #[derive(Clone)]

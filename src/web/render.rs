@@ -179,9 +179,9 @@ fn paragraphs(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> 
 fn when(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
     let text = value.as_str().unwrap_or_default();
     let shown = if let Ok(at) = text.parse::<chrono::DateTime<chrono::Utc>>() {
-        super::time::format_rome_datetime(at)
+        crate::time::format_rome_datetime(at)
     } else if let Ok(date) = text.parse::<chrono::NaiveDate>() {
-        super::time::format_date(date)
+        crate::time::format_date(date)
     } else {
         text.to_string()
     };
@@ -189,7 +189,7 @@ fn when(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
 }
 
 fn size(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
-    Ok(Value::String(super::time::format_size(value.as_u64().unwrap_or_default())))
+    Ok(Value::String(crate::time::format_size(value.as_u64().unwrap_or_default())))
 }
 
 /// Serialises JSON-LD so that it cannot close its `<script>` element early.

@@ -31,7 +31,8 @@ use tokio::{
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use crate::{auth::crs::PresentedChain, config::Settings};
+use super::tls::PresentedChain;
+use crate::config::Settings;
 
 /// In-flight requests get this long to finish at shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);

@@ -5,7 +5,7 @@
 //! Connections are served by `web::server` (the loop both listeners share), each
 //! handshaken in its own task (a slow client never holds up the accept loop); the
 //! certificates the client presented are attached to every request of that
-//! connection as `auth::crs::PresentedChain`.
+//! connection as `PresentedChain`.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -17,10 +17,13 @@ use rustls::{
 use tokio::net::TcpStream;
 use tokio_rustls::{server::TlsStream, TlsAcceptor};
 
-use crate::{
-    auth::crs::{crypto_provider, CardVerifier, PresentedChain},
-    config::Settings,
-};
+use crate::config::Settings;
+
+/// The certificates the client presented in the TLS handshake of this
+/// connection, end-entity first. Only proof of possession of the key has been
+/// checked (by rustls); whether the chain is acceptable is `CardVerifier::check`'s call.
+#[derive(Clone, Debug)]
+pub struct PresentedChain(pub Arc<Vec<CertificateDer<'static>>>);
 
 /// A client gets this long to finish the handshake (the PIN prompt of a card
 /// happens inside it, so not too short).
@@ -28,7 +31,13 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The TLS configuration of `tls_listen`: our certificate, and a request for a
 /// client certificate from the CRS CAs when they are configured.
-pub fn acceptor(settings: &Settings, cards: &CardVerifier) -> anyhow::Result<TlsAcceptor> {
+/// `client_verifier` asks for (and checks the signatures of) card certificates;
+/// `None` asks for none.
+pub fn acceptor(
+    settings: &Settings,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    client_verifier: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+) -> anyhow::Result<TlsAcceptor> {
     let cert_file = settings.tls_cert_file.as_ref().context("tls_listen needs tls_cert_file")?;
     let key_file = settings.tls_key_file.as_ref().context("tls_listen needs tls_key_file")?;
     let chain = CertificateDer::pem_file_iter(cert_file)
@@ -37,8 +46,8 @@ pub fn acceptor(settings: &Settings, cards: &CardVerifier) -> anyhow::Result<Tls
     anyhow::ensure!(!chain.is_empty(), "tls_cert_file: no certificate in {}", cert_file.display());
     let key = PrivateKeyDer::from_pem_file(key_file)
         .with_context(|| format!("tls_key_file: reading {}", key_file.display()))?;
-    let builder = ServerConfig::builder_with_provider(crypto_provider()).with_safe_default_protocol_versions()?;
-    let builder = match cards.handshake_verifier() {
+    let builder = ServerConfig::builder_with_provider(provider).with_safe_default_protocol_versions()?;
+    let builder = match client_verifier {
         Some(verifier) => builder.with_client_cert_verifier(verifier),
         None => builder.with_no_client_auth(),
     };

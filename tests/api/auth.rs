@@ -57,7 +57,7 @@ pub async fn register(app: &TestApp, host: &str, email: &str, mobile: &str) -> B
     assert_eq!(location(&response), "/registrazione/verifica");
     let tenant = host.split('.').next().unwrap();
     let email_code = six_digits(&last_message(app, tenant, "mail_outbox", email).await);
-    let e164 = sportello::web::forms::normalize_mobile(mobile).unwrap();
+    let e164 = sportello::input::normalize_mobile(mobile).unwrap();
     let sms_code = six_digits(&last_message(app, tenant, "sms_outbox", &e164).await);
     let response =
         browser.post("/registrazione/verifica", &[("email_code", &email_code), ("sms_code", &sms_code)]).await;
@@ -74,7 +74,7 @@ pub async fn sign_in_with_otp(app: &TestApp, browser: &mut Browser, email: &str,
     assert_eq!(response.status(), 303);
     assert_eq!(location(&response), "/accesso/codice");
     let tenant = browser.host.split('.').next().unwrap().to_string();
-    let e164 = sportello::web::forms::normalize_mobile(mobile).unwrap();
+    let e164 = sportello::input::normalize_mobile(mobile).unwrap();
     let code = six_digits(&last_message(app, &tenant, "sms_outbox", &e164).await);
     let response = browser.post("/accesso/codice", &[("code", &code)]).await;
     assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());

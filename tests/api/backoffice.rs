@@ -467,13 +467,13 @@ async fn a_procedure_files_workflow_drives_its_cases() {
     // The file's workflow on the generic procedure (its form is simpler to fill),
     // with the inspection asked of the registry office so that Anna gets it.
     let mut owner = valmora(&app).await;
-    let workflow: sqlx::types::Json<sportello::backoffice::workflow::Workflow> =
+    let workflow: sqlx::types::Json<sportello::procedure::workflow::Workflow> =
         sqlx::query_scalar("select workflow from procedures where slug = 'passo-carrabile'")
             .fetch_one(owner.conn())
             .await
             .unwrap();
     let mut workflow = workflow.0;
-    assert_eq!(workflow.clock_on_integration, sportello::backoffice::clock::ClockEffect::Interrupt);
+    assert_eq!(workflow.clock_on_integration, sportello::procedure::clock::ClockEffect::Interrupt);
     let text = serde_json::to_string(&workflow).unwrap().replace(r#""office":"UO-TEC""#, r#""office":"UO-ANAG""#);
     workflow = serde_json::from_str(&text).unwrap();
     sqlx::query("update procedures set workflow = $1 where slug = $2")

@@ -5,9 +5,11 @@
 
 use reqwest::multipart::{Form, Part};
 use sportello::{
-    backoffice::engine::{self, Operator, TransitionInput},
-    cases::{db as cases_db, integrations, messages},
     db::TenantTx,
+    procedure::{
+        engine::{self, Operator, TransitionInput},
+        integrations, messages, store as cases_db,
+    },
 };
 use uuid::Uuid;
 
@@ -104,7 +106,7 @@ pub async fn office_requests(
         reason: reason.into(),
         due_date: Some(sportello::backoffice::desk::today() + chrono::Duration::days(30)),
     };
-    engine::run_transition(&app.state, tenant, tx, &locked, "richiedi_integrazione", &Operator::system(), &input)
+    engine::run_transition(app.state.env(), tenant, tx, &locked, "richiedi_integrazione", &Operator::system(), &input)
         .await
         .unwrap();
     integrations::of_case(tx, case).await.unwrap().last().unwrap().id
@@ -185,9 +187,16 @@ async fn a_citizen_starts_fills_submits_and_follows_a_case() {
     let tenant_model = tenant_of(&app, VALMORA).await;
     let mut tx = TenantTx::begin(&app.db.app, tenant).await.unwrap();
     let request = office_requests(&app, &tenant_model, &mut tx, id, "Manca la visura catastale aggiornata.").await;
-    messages::office_writes(&state, &tenant_model, &mut tx, id, "Geom. Bianchi", "Buongiorno, attendiamo la visura.")
-        .await
-        .unwrap();
+    messages::office_writes(
+        &state.settings,
+        &tenant_model,
+        &mut tx,
+        id,
+        "Geom. Bianchi",
+        "Buongiorno, attendiamo la visura.",
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     let home = maria.get_text("/area-personale").await;
     assert!(home.contains("In attesa di una tua risposta") && home.contains("Messaggi non letti: 1"), "{home}");

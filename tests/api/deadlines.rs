@@ -5,11 +5,8 @@
 use chrono::NaiveDate;
 use serde_json::json;
 use sportello::{
-    backoffice::{
-        clock::{compute, ClockEffect::*, ClockState, Tick, Tick::*},
-        engine,
-    },
     db::TenantTx,
+    procedure::clock::{self, compute, ClockEffect::*, ClockState, Tick, Tick::*},
 };
 
 use crate::{
@@ -241,7 +238,7 @@ fn events_become_ticks() {
         (at("2026-04-03"), "status_changed", &closed),
         (at("2026-04-04"), "status_changed", &reopened),
     ];
-    let ticks = engine::ticks_of(events.iter().map(|(at, kind, data)| (*at, *kind, *data)));
+    let ticks = clock::ticks_of(events.iter().map(|(at, kind, data)| (*at, *kind, *data)));
     assert_eq!(
         ticks,
         vec![
@@ -265,7 +262,7 @@ async fn a_case_keeps_the_clock_rule_it_started_with() {
     let mut maria = citizen(&app, VALMORA, "maria@example.it", "347 123 4567").await;
 
     // The procedure interrupts the clock when this case starts...
-    let mut interrupting = sportello::backoffice::workflow::Workflow::standard();
+    let mut interrupting = sportello::procedure::workflow::Workflow::standard();
     interrupting.clock_on_integration = Interrupt;
     let mut owner = TenantTx::begin(&app.db.admin, tenant.id).await.unwrap();
     sqlx::query("update procedures set workflow = $1 where slug = $2")
@@ -295,9 +292,9 @@ async fn a_case_keeps_the_clock_rule_it_started_with() {
         .await
         .unwrap();
     assert_eq!(effect, "interrupt", "the case's own workflow decides");
-    let locked = sportello::cases::db::case_by_id(&mut tx, case, false).await.unwrap().unwrap();
+    let locked = sportello::procedure::store::case_by_id(&mut tx, case, false).await.unwrap().unwrap();
     assert_eq!(locked.due_date, None, "no due date while the clock waits on the citizen");
-    let clock = engine::clock_of(&mut tx, &locked).await.unwrap();
+    let clock = clock::clock_of(&mut tx, &locked).await.unwrap();
     assert_eq!((clock.state, clock.pauses), (ClockState::Suspended, 1));
     tx.commit().await.unwrap();
     let page = maria.get_text(&format!("/area-personale/pratiche/{case}")).await;

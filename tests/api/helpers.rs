@@ -8,9 +8,9 @@ use reqwest::{header::HOST, redirect::Policy, Response};
 use sportello::{
     config::Settings,
     db::{self, embedded::Cluster, DbTargets, APP_ROLE, OWNER_ROLE},
+    onboarding,
     startup::Application,
     state::AppState,
-    tenancy::onboarding,
     web::render::Renderer,
 };
 use sqlx::PgPool;
@@ -75,7 +75,7 @@ async fn cluster() -> &'static TestCluster {
             db::bootstrap_roles(&cluster.superuser()).await.unwrap();
             db::create_database(&cluster.superuser(), TEMPLATE_DB, None).await.unwrap();
             let admin = db::connect(&cluster.options(OWNER_ROLE, TEMPLATE_DB), 2).await.unwrap();
-            db::migrate(&admin).await.unwrap();
+            sportello::startup::migrate(&admin).await.unwrap();
             let settings = test_settings();
             let renderer = Renderer::load(&settings.themes_dir, &settings.locales_dir).unwrap();
             for dir in onboarding::tenant_dirs(&settings.tenants_dir).unwrap() {

@@ -3,7 +3,7 @@
 
 use std::{process::Command, time::Duration};
 
-use sportello::tenancy::{onboarding, TenantStatus};
+use sportello::{onboarding, tenancy::TenantStatus};
 
 use crate::helpers::{copy_dir, get_on, root, spawn_app, spawn_app_with, spawn_node, test_settings};
 

@@ -8,7 +8,7 @@ use std::{
 };
 
 use reqwest::header::LOCATION;
-use sportello::{tenancy::onboarding, web::render::Renderer};
+use sportello::{onboarding, web::render::Renderer};
 
 use crate::helpers::{client, copy_dir, location, root, scratch, spawn_app, test_settings, Browser, TestApp};
 

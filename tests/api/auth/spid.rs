@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use sportello::tenancy::onboarding;
+use sportello::onboarding;
 
 use crate::helpers::{root, scratch, spawn_app_with, test_settings};
 

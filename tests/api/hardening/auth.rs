@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use reqwest::header::{COOKIE, HOST, ORIGIN};
-use sportello::{config::Settings, db::TenantTx, tenancy::onboarding, web::render::Renderer};
+use sportello::{config::Settings, db::TenantTx, onboarding, web::render::Renderer};
 
 use crate::{
     auth::{
@@ -499,7 +499,7 @@ async fn unfinished_registrations_expire_after_a_day_and_free_the_email() {
     .await;
     // What the scheduled prune job does for the ente (runtime role, its scope).
     let id = app.tenant_id_of("valmora").await;
-    let pruned = sportello::jobs::prune::prune(&app.state, id).await.unwrap();
+    let pruned = sportello::auth::prune::prune(&app.state, id).await.unwrap();
     assert_eq!(pruned.registrations, 1);
     let left = |email: &'static str| valmora_count(&app, "select count(*) from users where email = $1", email);
     assert_eq!(

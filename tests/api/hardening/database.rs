@@ -60,9 +60,9 @@ async fn fiscal_codes_of_one_ente_are_out_of_reach_of_another() {
     let (roccamare, valmora) = (ids[0].0, ids[1].0);
     // A citizen of Roccamare signed in with SPID once.
     let mut tx = TenantTx::begin(&db.app, roccamare).await.unwrap();
-    sportello::auth::users::for_identity(
+    sportello::users::for_identity(
         &mut tx,
-        sportello::auth::users::ProvenIdentity {
+        sportello::users::ProvenIdentity {
             fiscal_code: "BNCLRA80A41H501X",
             given_name: "Lara",
             family_name: "Bianchi",

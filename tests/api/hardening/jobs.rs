@@ -13,14 +13,14 @@ use std::{
 
 use axum::{extract::State, http::HeaderMap, routing::post, Router};
 use sportello::{
-    backoffice::{
-        engine::{self, Operator, TransitionInput},
-        workflow::{Action, Workflow},
-    },
-    cases::db as cases_db,
     config::Settings,
     db::TenantTx,
     jobs::{self, webhook},
+    procedure::{
+        engine::{self, Operator, TransitionInput},
+        store as cases_db,
+        workflow::{Action, Workflow},
+    },
 };
 use uuid::Uuid;
 
@@ -253,9 +253,17 @@ async fn a_long_webhook_url_with_a_token_transitions_the_case_and_the_token_stay
     let mut tx = TenantTx::begin(&app.state.db, tenant).await.unwrap();
     let locked = cases_db::case_by_id(&mut tx, case, true).await.unwrap().unwrap();
     let input = TransitionInput { reason: String::new(), due_date: None };
-    engine::run_transition(&app.state, &tenant_row, &mut tx, &locked, "prendi_in_carico", &Operator::system(), &input)
-        .await
-        .expect("the transition with a long webhook URL");
+    engine::run_transition(
+        app.state.env(),
+        &tenant_row,
+        &mut tx,
+        &locked,
+        "prendi_in_carico",
+        &Operator::system(),
+        &input,
+    )
+    .await
+    .expect("the transition with a long webhook URL");
     tx.commit().await.unwrap();
 
     // Delivered, to the whole URL, on the second attempt.
@@ -517,13 +525,13 @@ async fn the_hourly_prune_is_enqueued_once_per_ente_however_many_nodes_schedule_
     let enti: i64 = sqlx::query_scalar("select count(*) from tenants").fetch_one(&app.db.admin).await.unwrap();
     let at = chrono::Utc::now();
     // Two nodes in the same hour: the second finds every key taken.
-    assert_eq!(jobs::prune::schedule(&app.state, at).await.unwrap() as i64, enti);
-    assert_eq!(jobs::prune::schedule(&app.state, at).await.unwrap(), 0);
+    assert_eq!(sportello::auth::prune::schedule(&app.state, at).await.unwrap() as i64, enti);
+    assert_eq!(sportello::auth::prune::schedule(&app.state, at).await.unwrap(), 0);
     let valmora = app.tenant_id_of("valmora").await;
-    let task = task_of(&app, valmora, jobs::prune::KIND, &jobs::prune::hour_key(at)).await;
+    let task = task_of(&app, valmora, sportello::auth::prune::KIND, &sportello::auth::prune::hour_key(at)).await;
     assert_eq!(finished(&app, task).await, "succeeded");
     // The next hour, again once.
     let next = at + chrono::Duration::hours(1);
-    assert_eq!(jobs::prune::schedule(&app.state, next).await.unwrap() as i64, enti);
-    assert_eq!(jobs::prune::schedule(&app.state, next).await.unwrap(), 0);
+    assert_eq!(sportello::auth::prune::schedule(&app.state, next).await.unwrap() as i64, enti);
+    assert_eq!(sportello::auth::prune::schedule(&app.state, next).await.unwrap(), 0);
 }

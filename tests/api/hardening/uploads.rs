@@ -6,10 +6,11 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::multipart::{Form, Part};
 use sportello::{
-    cases::{db as cases_db, sweep},
+    cases::sweep,
     config::Settings,
     db::TenantTx,
     fascicolo::{Store, StoreError, UploadPolicy},
+    procedure::store as cases_db,
 };
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},

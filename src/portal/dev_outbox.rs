@@ -10,7 +10,7 @@ use crate::{
     db::TenantTx,
     error::{AppError, AppResult},
     state::AppState,
-    tenancy::CurrentTenant,
+    web::CurrentTenant,
     web::{base_context, render_page},
 };
 
@@ -39,7 +39,7 @@ async fn outbox_page(state: &AppState, tenant: &CurrentTenant, sql: &str, kind: 
     let mut context = base_context(&tenant.site());
     context.insert("messages", &messages);
     context.insert("kind", kind);
-    render_page(state, &tenant.site(), "platform/dev_outbox.html", &context)
+    render_page(state, &tenant.site(), "portal/dev_outbox.html", &context)
 }
 
 async fn sms_outbox(State(state): State<AppState>, tenant: CurrentTenant) -> AppResult<Html<String>> {

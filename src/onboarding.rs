@@ -9,16 +9,17 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::{
-    host::normalize_host,
-    model::{Contacts, Profile, QuickLink},
-    NOTIFY_CHANNEL,
-};
 use crate::{
     audit::{self, Actor, Change},
-    auth::{authz, settings::AuthSettings},
+    auth::authz,
     catalog,
     db::TenantTx,
+    tenancy::{
+        host::normalize_host,
+        is_valid_slug,
+        model::{Contacts, Profile, QuickLink},
+        AuthSettings, NOTIFY_CHANNEL,
+    },
 };
 
 /// `tenants/<slug>/tenant.toml`.
@@ -44,9 +45,9 @@ pub struct TenantFile {
     #[serde(default)]
     pub quick_links: Vec<QuickLink>,
     #[serde(default)]
-    pub categories: Vec<catalog::spec::CategorySpec>,
+    pub categories: Vec<crate::procedure::spec::CategorySpec>,
     #[serde(default)]
-    pub offices: Vec<catalog::spec::OfficeSpec>,
+    pub offices: Vec<crate::procedure::spec::OfficeSpec>,
     #[serde(default)]
     pub auth: AuthSettings,
     /// Operators and ente admins: their corporate e-mail and roles.
@@ -85,7 +86,7 @@ pub struct TenantRecipe {
     pub slug: String,
     pub file: TenantFile,
     pub assets: Vec<Asset>,
-    pub catalog: catalog::spec::CatalogSpec,
+    pub catalog: crate::procedure::spec::CatalogSpec,
     /// Authorization rules: `policy.csv` (or the platform default) plus staff roles.
     pub rules: Vec<[String; 5]>,
 }
@@ -103,13 +104,6 @@ pub struct ApplyReport {
     pub created: bool,
     /// Rows inserted, updated or unpublished; 0 means the database already matched.
     pub changes: u64,
-}
-
-pub fn is_valid_slug(slug: &str) -> bool {
-    (1..=63).contains(&slug.len())
-        && !slug.starts_with('-')
-        && !slug.ends_with('-')
-        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 impl TenantRecipe {
@@ -151,7 +145,7 @@ impl TenantRecipe {
                 assets.push(load_asset(&dir, name, file_name)?);
             }
         }
-        let catalog = catalog::spec::CatalogSpec::load(&dir, &file.categories, &file.offices)?;
+        let catalog = crate::procedure::spec::CatalogSpec::load(&dir, &file.categories, &file.offices)?;
         let policy_path = dir.join("policy.csv");
         let policy = if policy_path.exists() {
             std::fs::read_to_string(&policy_path)?
@@ -160,7 +154,7 @@ impl TenantRecipe {
         };
         let mut rules = authz::parse_policy(&policy, &slug).with_context(|| format!("{}", policy_path.display()))?;
         for staff in &file.staff {
-            let email = crate::web::forms::normalize_email(&staff.email)
+            let email = crate::input::normalize_email(&staff.email)
                 .with_context(|| format!("{}: staff e-mail {:?}", path.display(), staff.email))?;
             for role in &staff.roles {
                 rules.push(["g".into(), format!("staff:{email}"), role.clone(), slug.clone(), String::new()]);
@@ -212,7 +206,7 @@ impl TenantRecipe {
             ipa_code: f.ipa_code.clone(),
             region: f.region.clone(),
             province: f.province.clone(),
-            branding: super::model::Branding {
+            branding: crate::tenancy::model::Branding {
                 primary_color: f.branding.primary_color.to_ascii_lowercase(),
                 banner_title: f.branding.banner_title.clone(),
                 banner_text: f.branding.banner_text.clone(),
@@ -301,7 +295,7 @@ pub async fn apply(admin: &PgPool, recipe: &TenantRecipe, base_domain: &str) -> 
     changes += catalog::db::sync_catalog(&mut tx, &recipe.catalog).await?;
     changes += authz::sync_rules(&mut tx, &recipe.rules).await?;
     let auth = &recipe.file.auth;
-    if auth.enabled(crate::auth::Method::Spid) || auth.enabled(crate::auth::Method::Cie) {
+    if auth.enabled(crate::tenancy::Method::Spid) || auth.enabled(crate::tenancy::Method::Cie) {
         changes += ensure_saml_keys(&mut tx, recipe, base_domain).await?;
     }
     if let Some(oidc) = &recipe.file.auth.oidc {
@@ -450,10 +444,14 @@ pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<TenantRow>> {
 }
 
 /// Sets the tenant's status; `Ok(false)` when no tenant has that slug.
-pub async fn set_status(admin: &PgPool, slug: &str, status: super::model::TenantStatus) -> anyhow::Result<bool> {
+pub async fn set_status(
+    admin: &PgPool,
+    slug: &str,
+    status: crate::tenancy::model::TenantStatus,
+) -> anyhow::Result<bool> {
     let status = match status {
-        super::model::TenantStatus::Active => "active",
-        super::model::TenantStatus::Suspended => "suspended",
+        crate::tenancy::model::TenantStatus::Active => "active",
+        crate::tenancy::model::TenantStatus::Suspended => "suspended",
     };
     let mut tx = admin.begin().await?;
     let id: Option<Uuid> =

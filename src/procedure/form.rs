@@ -17,9 +17,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::web::forms::{
-    normalize_email, normalize_fiscal_code, normalize_iban, normalize_phone, normalize_vat_number,
-};
+use crate::input::{normalize_email, normalize_fiscal_code, normalize_iban, normalize_phone, normalize_vat_number};
 
 // ---------------------------------------------------------------------------
 // Spec
@@ -2718,7 +2716,7 @@ fields = [ { key = "t", label = "T", type = "text", show_if = { field = "c", equ
                 if path.extension().is_none_or(|e| e != "toml") {
                     continue;
                 }
-                let spec: crate::catalog::spec::ProcedureSpec =
+                let spec: crate::procedure::spec::ProcedureSpec =
                     toml::from_str(&std::fs::read_to_string(&path).unwrap())
                         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 if let Some(form) = spec.form {

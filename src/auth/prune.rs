@@ -14,10 +14,14 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::NewJob;
-use crate::{db::TenantTx, state::AppState};
+use crate::{db::TenantTx, jobs::NewJob, state::AppState};
 
 pub const KIND: &str = "prune";
+
+/// The job kinds this module runs (see `startup::job_registry`).
+pub fn jobs() -> Vec<(&'static str, crate::jobs::Handler)> {
+    vec![(KIND, |state, tenant, _payload| Box::pin(async move { prune(&state, tenant).await.map(drop) }))]
+}
 
 /// How often each ente is pruned.
 pub const EVERY: Duration = Duration::from_secs(3600);
@@ -62,7 +66,7 @@ pub async fn schedule(state: &AppState, at: DateTime<Utc>) -> anyhow::Result<usi
     let mut fresh = 0;
     for tenant in tenants {
         let mut tx = TenantTx::begin(&state.db, tenant).await?;
-        if super::enqueue(&mut tx, job(at)).await? {
+        if crate::jobs::enqueue(&mut tx, job(at)).await? {
             fresh += 1;
         }
         tx.commit().await?;
@@ -72,7 +76,7 @@ pub async fn schedule(state: &AppState, at: DateTime<Utc>) -> anyhow::Result<usi
 
 /// Schedules the prune jobs every `EVERY` (the first time `FIRST_AFTER` the
 /// start) until `stop`. Run next to the workers.
-pub(super) async fn schedule_until(state: AppState, stop: CancellationToken) {
+pub async fn schedule_until(state: AppState, stop: CancellationToken) {
     let mut wait = FIRST_AFTER;
     loop {
         tokio::select! {
@@ -98,7 +102,7 @@ pub async fn prune(state: &AppState, tenant: Uuid) -> anyhow::Result<Pruned> {
         // Past their absolute lifetime, or idle for longer than a session may
         // be (`session::find_session` refuses both).
         sessions: sqlx::query("delete from sessions where expires_at < now() or last_seen_at < now() - $1::interval")
-            .bind(format!("{} seconds", crate::auth::session::IDLE_TTL.num_seconds()))
+            .bind(format!("{} seconds", super::session::IDLE_TTL.num_seconds()))
             .execute(tx.conn())
             .await?
             .rows_affected(),
@@ -116,8 +120,8 @@ pub async fn prune(state: &AppState, tenant: Uuid) -> anyhow::Result<Pruned> {
         code_sends: 0,
         jobs: 0,
     };
-    pruned.registrations = crate::auth::registration::expire_unverified(&mut tx).await?;
-    pruned.code_sends = crate::auth::otp::prune_send_log(&mut tx).await?;
+    pruned.registrations = super::registration::expire_unverified(&mut tx).await?;
+    pruned.code_sends = super::otp::prune_send_log(&mut tx).await?;
     sqlx::query("delete from sms_daily_usage where day < (now() at time zone 'Europe/Rome')::date - 31")
         .execute(tx.conn())
         .await?;

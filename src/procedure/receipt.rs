@@ -14,7 +14,7 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 
-use crate::web::time::{format_date, format_rome_datetime, format_size, rome_local, rome_offset_hours};
+use crate::time::{format_date, format_rome_datetime, format_size, rome_local, rome_offset_hours};
 use pdf_writer::{Content, Date, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 use sha2::{Digest, Sha256};
 

@@ -6,7 +6,8 @@ use std::{collections::HashSet, path::Path};
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
-use crate::{backoffice::workflow::Workflow, cases::form::FormSpec, tenancy::onboarding::is_valid_slug};
+use super::{form::FormSpec, workflow::Workflow};
+use crate::tenancy::is_valid_slug;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

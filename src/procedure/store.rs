@@ -1,6 +1,8 @@
 //! Cases SQL. Every function takes the tenant scope; row-level security keeps
 //! other enti out, and the citizen's own cases are picked by `user_id` here.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -8,7 +10,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::form::{Answers, FormSpec};
-use crate::backoffice::workflow::Workflow;
+use super::workflow::Workflow;
 use crate::db::TenantTx;
 use crate::error::AppError;
 use crate::fascicolo::{Store, StoreError};
@@ -435,4 +437,31 @@ pub async fn referenced_hashes(tx: &mut TenantTx) -> sqlx::Result<std::collectio
     let rows: Vec<(String,)> =
         sqlx::query_as("select distinct sha256 from case_documents").fetch_all(tx.conn()).await?;
     Ok(rows.into_iter().map(|(h,)| h).collect())
+}
+
+pub async fn office_name(tx: &mut TenantTx, code: &str) -> sqlx::Result<String> {
+    let name: Option<(String,)> =
+        sqlx::query_as("select name from offices where code = $1").bind(code).fetch_optional(tx.conn()).await?;
+    Ok(name.map(|(n,)| n).unwrap_or_else(|| code.to_string()))
+}
+
+/// How many documents each file field holds.
+pub fn file_counts(documents: &[Document]) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for d in documents {
+        if let Some(key) = &d.field_key {
+            *counts.entry(key.clone()).or_default() += 1;
+        }
+    }
+    counts
+}
+
+pub fn file_names(documents: &[Document]) -> HashMap<String, Vec<String>> {
+    let mut names: HashMap<String, Vec<String>> = HashMap::new();
+    for d in documents {
+        if let Some(key) = &d.field_key {
+            names.entry(key.clone()).or_default().push(d.name.clone());
+        }
+    }
+    names
 }

@@ -13,22 +13,20 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    clock::{self, Clock, ClockEffect, ClockState, Tick},
+    clock::{self},
+    integrations, messages, receipt,
+    store::{self, office_name, Actor, Case, NewDocument},
+    timers,
     workflow::{Action, Phase, Reason, Status, Transition, Workflow},
+    Env,
 };
 use crate::{
-    cases::{
-        db::{self, Actor, Case, NewDocument},
-        integrations, messages, receipt,
-        submit::office_name,
-    },
     db::TenantTx,
     error::{AppError, AppResult},
     fascicolo::{Format, UploadError, UploadPolicy},
     registry::{self, Direction},
-    state::AppState,
     tenancy::Tenant,
-    web::time::{format_date, rome_local},
+    time::{format_date, rome_local},
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -151,7 +149,7 @@ pub fn check_input(
 
 /// Runs `key` on the case (locked by the caller with `for update`).
 pub async fn run_transition(
-    state: &AppState,
+    env: Env<'_>,
     tenant: &Tenant,
     tx: &mut TenantTx,
     case: &Case,
@@ -175,11 +173,20 @@ pub async fn run_transition(
     let reason = input.reason.trim();
     if target.phase == Phase::AwaitingIntegration {
         let effect = workflow.clock_on_integration;
-        integrations::request_integration(state, tenant, tx, case.id, reason, input.due_date, &operator.label, effect)
-            .await?;
+        integrations::request_integration(
+            env.settings,
+            tenant,
+            tx,
+            case.id,
+            reason,
+            input.due_date,
+            &operator.label,
+            effect,
+        )
+        .await?;
     }
-    enter_status(state, tenant, tx, case, &workflow, target, Some(transition), operator, reason).await?;
-    super::audit(
+    enter_status(env, tenant, tx, case, &workflow, target, Some(transition), operator, reason).await?;
+    audit(
         tx,
         operator,
         "case.transition",
@@ -196,7 +203,7 @@ pub async fn run_transition(
 /// the status's actions run.
 #[allow(clippy::too_many_arguments)]
 async fn enter_status(
-    state: &AppState,
+    env: Env<'_>,
     tenant: &Tenant,
     tx: &mut TenantTx,
     case: &Case,
@@ -222,7 +229,7 @@ async fn enter_status(
     if !reason.is_empty() && target.phase != Phase::AwaitingIntegration {
         summary.push_str(&format!(" — {reason}"));
     }
-    db::add_event(
+    store::add_event(
         tx,
         case.id,
         "status_changed",
@@ -235,7 +242,7 @@ async fn enter_status(
         }),
     )
     .await?;
-    refresh_due_date(tx, case.id).await?;
+    clock::refresh_due_date(tx, case.id).await?;
     if target.phase != Phase::AwaitingIntegration {
         // The integration request tells the citizen itself, with its reason.
         let mut text = format!("la pratica \"{}\" è ora nello stato: {}.", case.procedure_title, target.label);
@@ -243,7 +250,7 @@ async fn enter_status(
             text.push_str(&format!("\n\nMotivazione: {reason}"));
         }
         integrations::notify_citizen(
-            state,
+            env.settings,
             tenant,
             tx,
             case,
@@ -253,15 +260,15 @@ async fn enter_status(
         .await?;
     }
     for action in &target.on_enter {
-        run_action(state, tenant, tx, case, workflow, action, operator, reason, &target.key, entered_at).await?;
+        run_action(env, tenant, tx, case, workflow, action, operator, reason, &target.key, entered_at).await?;
     }
-    super::timers::arm(tx, workflow, case.id, &target.key, entered_at).await?;
+    timers::arm(tx, workflow, case.id, &target.key, entered_at).await?;
     Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn run_action(
-    state: &AppState,
+    env: Env<'_>,
     tenant: &Tenant,
     tx: &mut TenantTx,
     case: &Case,
@@ -274,11 +281,11 @@ async fn run_action(
 ) -> AppResult<()> {
     match action {
         Action::NotifyCitizen(text) => {
-            messages::office_writes(state, tenant, tx, case.id, &tenant.name, text).await?;
+            messages::office_writes(env.settings, tenant, tx, case.id, &tenant.name, text).await?;
         }
         Action::GenerateDocument(key) => {
             let template = workflow.document(key).expect("checked workflow");
-            issue_document(state, tenant, tx, case, &template.title, &template.body, reason).await?;
+            issue_document(env, tenant, tx, case, &template.title, &template.body, reason).await?;
         }
         Action::Webhook(url) => {
             queue_webhook(tx, case, url, status, entered_at).await?;
@@ -293,20 +300,20 @@ async fn run_action(
 /// The citizen answered every pending request: the case goes where its
 /// waiting status says, and the clock resumes (or restarts).
 pub async fn resume_after_integration(
-    state: &AppState,
+    env: Env<'_>,
     tenant: &Tenant,
     tx: &mut TenantTx,
     case_id: Uuid,
 ) -> AppResult<()> {
-    let case = db::case_by_id(tx, case_id, true).await?.ok_or(AppError::NotFound)?;
+    let case = store::case_by_id(tx, case_id, true).await?.ok_or(AppError::NotFound)?;
     let workflow = case.workflow();
     let Some(current) = case.state.as_deref().and_then(|s| workflow.status(s)) else { return Ok(()) };
     let Some(resume_to) = current.resume_to.as_deref().and_then(|s| workflow.status(s)) else {
         // Closed meanwhile by the office: the answer is filed, nothing moves.
-        return refresh_due_date(tx, case_id).await.map_err(Into::into);
+        return clock::refresh_due_date(tx, case_id).await.map_err(Into::into);
     };
-    enter_status(state, tenant, tx, &case, &workflow, resume_to, None, &Operator::system(), "").await?;
-    super::audit(
+    enter_status(env, tenant, tx, &case, &workflow, resume_to, None, &Operator::system(), "").await?;
+    audit(
         tx,
         &Operator::system(),
         "case.resume",
@@ -321,7 +328,7 @@ pub async fn resume_after_integration(
 /// Generates the act from the template, stores it, registers it (outgoing)
 /// and files it in the case with the registry number.
 async fn issue_document(
-    state: &AppState,
+    env: Env<'_>,
     tenant: &Tenant,
     tx: &mut TenantTx,
     case: &Case,
@@ -329,8 +336,7 @@ async fn issue_document(
     template: &str,
     reason: &str,
 ) -> AppResult<()> {
-    let citizen =
-        crate::auth::users::by_id(tx, case.user_id).await?.map(|u| u.name_and_fiscal_code()).unwrap_or_default();
+    let citizen = crate::users::by_id(tx, case.user_id).await?.map(|u| u.name_and_fiscal_code()).unwrap_or_default();
     let mark = case.registry_mark(&tenant.profile.ipa_code).unwrap_or_default();
     let submitted_on = case.submitted_at.map(|t| format_date(rome_local(t).date())).unwrap_or_default();
     let now = Utc::now();
@@ -355,14 +361,14 @@ async fn issue_document(
         issued_at: now,
     });
     let policy = UploadPolicy { max_bytes: u64::MAX, accepted: vec![Format::Pdf] };
-    let stored = state.store.put_bytes(tx.tenant_id, Bytes::from(pdf), &policy).await.map_err(|e| match e {
+    let stored = env.store.put_bytes(tx.tenant_id, Bytes::from(pdf), &policy).await.map_err(|e| match e {
         UploadError::Storage(_) => AppError::Unavailable,
         other => AppError::Internal(anyhow::anyhow!("generated act refused: {other}")),
     })?;
     let name = format!("{}-{}.pdf", slug_of(title), case.reference);
-    db::add_document(
+    store::add_document(
         tx,
-        &state.store,
+        env.store,
         NewDocument {
             case_id: case.id,
             field_key: None,
@@ -398,7 +404,7 @@ async fn issue_document(
     .bind(entry.number)
     .execute(tx.conn())
     .await?;
-    db::add_event(
+    store::add_event(
         tx,
         case.id,
         "document_issued",
@@ -445,8 +451,15 @@ async fn queue_webhook(
     });
     crate::jobs::enqueue(tx, crate::jobs::webhook::job(url, body, &key)).await?;
     let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
-    db::add_event(tx, case.id, "internal_webhook", Actor::System, &format!("Notifica a {host}"), json!({ "key": key }))
-        .await?;
+    store::add_event(
+        tx,
+        case.id,
+        "internal_webhook",
+        Actor::System,
+        &format!("Notifica a {host}"),
+        json!({ "key": key }),
+    )
+    .await?;
     Ok(())
 }
 
@@ -475,7 +488,7 @@ pub async fn add_task(
     .await?;
     let summary = if kind == "opinion" { "Parere interno richiesto" } else { "Attività assegnata a un ufficio" };
     // Internal: the citizen's timeline hides office-only kinds.
-    db::add_event(
+    store::add_event(
         tx,
         case_id,
         &format!("internal_{kind}"),
@@ -487,53 +500,27 @@ pub async fn add_task(
     Ok(id)
 }
 
-/// The clock of the case, from its timeline, as of today in Rome.
-pub async fn clock_of(tx: &mut TenantTx, case: &Case) -> sqlx::Result<Clock> {
-    let rows: Vec<(chrono::DateTime<Utc>, String, serde_json::Value)> =
-        sqlx::query_as("select at, kind, data from case_events where case_id = $1 order by id")
-            .bind(case.id)
-            .fetch_all(tx.conn())
-            .await?;
-    let ticks = ticks_of(rows.iter().map(|(at, kind, data)| (*at, kind.as_str(), data)));
-    Ok(clock::compute(case.time_limit_days.into(), &ticks, rome_local(Utc::now()).date()))
-}
-
-/// The clock-moving facts among a case's events.
-pub fn ticks_of<'a>(
-    events: impl Iterator<Item = (chrono::DateTime<Utc>, &'a str, &'a serde_json::Value)>,
-) -> Vec<Tick> {
-    events
-        .filter_map(|(at, kind, data)| {
-            let day = rome_local(at).date();
-            match kind {
-                "submitted" => Some(Tick::Start(day)),
-                "integration_requested" => {
-                    let effect = match data["clock"].as_str() {
-                        Some("interrupt") => ClockEffect::Interrupt,
-                        _ => ClockEffect::Suspend,
-                    };
-                    Some(Tick::Pause(day, effect))
-                }
-                "integration_answered" => Some(Tick::Resume(day)),
-                "status_changed" if data["final"] == true => Some(Tick::Stop(day)),
-                "status_changed" if data["reopen"] == true => Some(Tick::Reopen(day)),
-                _ => None,
-            }
-        })
-        .collect()
-}
-
-/// Keeps `cases.due_date` (what the inbox sorts on) equal to the clock's.
-pub async fn refresh_due_date(tx: &mut TenantTx, case_id: Uuid) -> sqlx::Result<()> {
-    let Some(case) = db::case_by_id(tx, case_id, false).await? else { return Ok(()) };
-    let clock = clock_of(tx, &case).await?;
-    sqlx::query("update cases set due_date = $2 where id = $1")
-        .bind(case_id)
-        .bind(clock.due_date)
-        .execute(tx.conn())
-        .await?;
-    if let (ClockState::Running, Some(due)) = (clock.state, clock.due_date) {
-        super::timers::arm_overdue(tx, case_id, due).await?;
-    }
-    Ok(())
+/// Appends an operator's (or the system's) action on a case to the ente's
+/// hash-chained audit trail. Called last in the transaction: it holds the
+/// ente's audit lock until commit (see docs/AUDIT.md).
+pub async fn audit(
+    tx: &mut TenantTx,
+    operator: &Operator,
+    action: &str,
+    case_id: uuid::Uuid,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) -> sqlx::Result<i64> {
+    use crate::audit::{Actor, ActorKind, Change};
+    let actor = match operator.kind {
+        OperatorKind::Staff => Actor { kind: ActorKind::Staff, id: operator.user_id, label: operator.label.clone() },
+        OperatorKind::Api => Actor { kind: ActorKind::Api, id: None, label: operator.label.clone() },
+        OperatorKind::System => Actor::system(&operator.label),
+    };
+    crate::audit::append(
+        tx,
+        &actor,
+        Change { action, object_type: "case", object_id: case_id.to_string(), before, after },
+    )
+    .await
 }

@@ -6,8 +6,12 @@
 //! Computed from the case's events, never stored as a running counter: the
 //! timeline is the single source, so a due date can always be explained.
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::store::{self, Case};
+use crate::{db::TenantTx, time::rome_local};
 
 /// What an integration request does to the clock (the procedure says which).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,6 +156,57 @@ pub fn compute(time_limit_days: i64, ticks: &[Tick], today: NaiveDate) -> Clock 
         suspended_since: if state == ClockState::Suspended { paused_at } else { None },
         pauses,
     }
+}
+
+/// The clock of the case, from its timeline, as of today in Rome.
+pub async fn clock_of(tx: &mut TenantTx, case: &Case) -> sqlx::Result<Clock> {
+    let rows: Vec<(chrono::DateTime<Utc>, String, serde_json::Value)> =
+        sqlx::query_as("select at, kind, data from case_events where case_id = $1 order by id")
+            .bind(case.id)
+            .fetch_all(tx.conn())
+            .await?;
+    let ticks = ticks_of(rows.iter().map(|(at, kind, data)| (*at, kind.as_str(), data)));
+    Ok(compute(case.time_limit_days.into(), &ticks, rome_local(Utc::now()).date()))
+}
+
+/// The clock-moving facts among a case's events.
+pub fn ticks_of<'a>(
+    events: impl Iterator<Item = (chrono::DateTime<Utc>, &'a str, &'a serde_json::Value)>,
+) -> Vec<Tick> {
+    events
+        .filter_map(|(at, kind, data)| {
+            let day = rome_local(at).date();
+            match kind {
+                "submitted" => Some(Tick::Start(day)),
+                "integration_requested" => {
+                    let effect = match data["clock"].as_str() {
+                        Some("interrupt") => ClockEffect::Interrupt,
+                        _ => ClockEffect::Suspend,
+                    };
+                    Some(Tick::Pause(day, effect))
+                }
+                "integration_answered" => Some(Tick::Resume(day)),
+                "status_changed" if data["final"] == true => Some(Tick::Stop(day)),
+                "status_changed" if data["reopen"] == true => Some(Tick::Reopen(day)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Keeps `cases.due_date` (what the inbox sorts on) equal to the clock's.
+pub async fn refresh_due_date(tx: &mut TenantTx, case_id: Uuid) -> sqlx::Result<()> {
+    let Some(case) = store::case_by_id(tx, case_id, false).await? else { return Ok(()) };
+    let clock = clock_of(tx, &case).await?;
+    sqlx::query("update cases set due_date = $2 where id = $1")
+        .bind(case_id)
+        .bind(clock.due_date)
+        .execute(tx.conn())
+        .await?;
+    if let (ClockState::Running, Some(due)) = (clock.state, clock.due_date) {
+        super::timers::arm_overdue(tx, case_id, due).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

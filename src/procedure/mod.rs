@@ -1,0 +1,27 @@
+//! The domain of procedures and cases, shared by the citizen's counter
+//! (`crate::cases`) and the office (`crate::backoffice`), with no HTTP in it:
+//! the procedure spec, the form model, the workflow definition and the legal
+//! clock; the case, its status and its SQL (cases, events, documents); and the
+//! generated documents (receipts, acts).
+
+pub mod clock;
+pub mod delegations;
+pub mod engine;
+pub mod form;
+pub mod integrations;
+pub mod messages;
+pub mod receipt;
+pub mod spec;
+pub mod store;
+pub mod timers;
+pub mod workflow;
+
+use crate::{config::Settings, fascicolo::Store};
+
+/// What the domain needs of the running platform: the settings (public links
+/// in e-mails) and the case-file storage. Handlers pass `state.env()`.
+#[derive(Clone, Copy)]
+pub struct Env<'a> {
+    pub settings: &'a Settings,
+    pub store: &'a Store,
+}
