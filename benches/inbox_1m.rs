@@ -17,11 +17,9 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use sportello::{
-    backoffice::{
-        db::{inbox, InboxFilter},
-        workflow::Workflow,
-    },
+    backoffice::db::{inbox, InboxFilter},
     db::{self, TenantTx, APP_ROLE, DATABASE, OWNER_ROLE},
+    procedure::workflow::Workflow,
 };
 use sqlx::{postgres::PgConnectOptions, Connection, PgConnection, PgPool};
 use uuid::Uuid;
