@@ -218,14 +218,16 @@ pub async fn append(tx: &mut TenantTx, actor: &Actor, change: Change<'_>) -> sql
     // `before`/`after` make a round trip through jsonb and `at` comes from the
     // database, so what is hashed is exactly what `verify` will read back (jsonb
     // reorders keys and normalises numbers; timestamps keep microseconds).
-    let (last_seq, last_hash, at, before, after): (
-        Option<i64>,
-        Option<Vec<u8>>,
-        DateTime<Utc>,
-        Option<Value>,
-        Option<Value>,
-    ) = sqlx::query_as(
-        "select h.seq, h.hash, clock_timestamp(), $2::jsonb, $3::jsonb
+    #[derive(sqlx::FromRow)]
+    struct Head {
+        last_seq: Option<i64>,
+        last_hash: Option<Vec<u8>>,
+        at: DateTime<Utc>,
+        before: Option<Value>,
+        after: Option<Value>,
+    }
+    let Head { last_seq, last_hash, at, before, after } = sqlx::query_as(
+        "select h.seq as last_seq, h.hash as last_hash, clock_timestamp() as at, $2::jsonb as before, $3::jsonb as after
              from (values (1)) as one
              left join lateral (select seq, hash from audit_log where tenant_id = $1 order by seq desc limit 1) as h
                on true",

@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::{
+    access::{self, CaseToProcess, CaseToRead},
     db::{self as bdb, InboxFilter, PAGE_SIZE},
     desk::{self, today},
 };
@@ -81,16 +82,23 @@ impl FromRequestParts<AppState> for ApiClient {
         let tenant = CurrentTenant::from_request_parts(parts, state).await?;
         let secret = bearer(&parts.headers).ok_or(AppError::Unauthorized)?;
         let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-        let row: Option<(Uuid, String, String, Vec<String>, Vec<String>)> = sqlx::query_as(
+        #[derive(sqlx::FromRow)]
+        struct Token {
+            name: String,
+            role: String,
+            offices: Vec<String>,
+            scopes: Vec<String>,
+        }
+        let row: Option<Token> = sqlx::query_as(
             "update api_tokens set last_used_at = now()
-             where secret_sha256 = $1 and revoked_at is null returning id, name, role, offices, scopes",
+             where secret_sha256 = $1 and revoked_at is null returning name, role, offices, scopes",
         )
         .bind(token_hash(secret))
         .fetch_optional(tx.conn())
         .await?;
         tx.commit().await?;
         // Another ente's token is just an unknown token here (RLS).
-        let (_id, name, role, offices, scopes) = row.ok_or(AppError::Unauthorized)?;
+        let Token { name, role, offices, scopes } = row.ok_or(AppError::Unauthorized)?;
         let subjects = vec![role.clone()];
         let (mut read, mut process) = (Vec::new(), Vec::new());
         for code in super::office_codes(state, &tenant.0).await? {
@@ -186,14 +194,11 @@ async fn list(
 }
 
 async fn read(
-    State(state): State<AppState>,
     tenant: CurrentTenant,
-    client: ApiClient,
-    Path(id): Path<Uuid>,
+    CaseToRead { by: client, mut tx, case }: CaseToRead<ApiClient>,
 ) -> AppResult<Json<Value>> {
     client.require("cases:read")?;
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let case = desk::load(&mut tx, id, &client.operator, false).await?;
+    let id = case.id;
     let workflow = case.workflow();
     let citizen = users::by_id(&mut tx, case.user_id).await?.ok_or(AppError::NotFound)?;
     let clock = clock::clock_of(&mut tx, &case).await?;
@@ -238,14 +243,12 @@ struct TransitionBody {
 async fn transition(
     State(state): State<AppState>,
     tenant: CurrentTenant,
-    client: ApiClient,
-    Path((id, key)): Path<(Uuid, String)>,
+    CaseToProcess { by: client, mut tx, case }: CaseToProcess<ApiClient>,
+    Path((_, key)): Path<(Uuid, String)>,
     body: axum::body::Bytes,
 ) -> AppResult<Response> {
     client.require("cases:transition")?;
     let body: TransitionBody = serde_json::from_slice(&body).map_err(|_| AppError::BadRequest("JSON body"))?;
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let case = desk::load_to_process(&mut tx, id, &client.operator).await?;
     let input = TransitionInput { reason: body.reason, due_date: body.due_date };
     match engine::run_transition(state.env(), &tenant.0, &mut tx, &case, &key, &client.operator, &input).await {
         Ok(()) => {
@@ -271,8 +274,7 @@ struct MessageBody {
 async fn message(
     State(state): State<AppState>,
     tenant: CurrentTenant,
-    client: ApiClient,
-    Path(id): Path<Uuid>,
+    CaseToProcess { by: client, mut tx, case }: CaseToProcess<ApiClient>,
     body: axum::body::Bytes,
 ) -> AppResult<Response> {
     client.require("cases:message")?;
@@ -283,8 +285,6 @@ async fn message(
         fields.insert("text".into(), "Scrivi un testo (al massimo 5000 caratteri).".into());
         return Err(AppError::Invalid(fields));
     }
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let case = desk::load_to_process(&mut tx, id, &client.operator).await?;
     let message =
         messages::office_writes(&state.settings, &tenant.0, &mut tx, case.id, &client.operator.label, text).await?;
     let after = json!({ "message": message, "text": text });
@@ -324,7 +324,7 @@ async fn upload(
     // Upload slots: the staff member's own, or one shared by the ente's API tokens.
     let _slot = state.uploads.acquire(tenant.0.id, client.operator.user_id.unwrap_or(tenant.0.id))?;
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    desk::load_to_process(&mut tx, id, &client.operator).await?;
+    access::load_to_process(&mut tx, id, &client.operator).await?;
     tx.commit().await?;
     let policy = UploadPolicy { max_bytes: state.settings.upload_max_bytes, accepted: AGID_FORMATS.to_vec() };
     let stream = body.into_data_stream();
@@ -345,7 +345,7 @@ async fn upload(
         }
     };
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let case = desk::load_to_process(&mut tx, id, &client.operator).await?;
+    let case = access::load_to_process(&mut tx, id, &client.operator).await?;
     let document = store::add_document(
         &mut tx,
         &state.store,
@@ -382,13 +382,11 @@ async fn upload(
 async fn download(
     State(state): State<AppState>,
     tenant: CurrentTenant,
-    client: ApiClient,
-    Path((id, document_id)): Path<(Uuid, Uuid)>,
+    CaseToRead { by: client, mut tx, case }: CaseToRead<ApiClient>,
+    Path((_, document_id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<Response> {
     client.require("cases:read")?;
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    desk::load(&mut tx, id, &client.operator, false).await?;
-    let document = store::document(&mut tx, id, document_id).await?.ok_or(AppError::NotFound)?;
+    let document = store::document(&mut tx, case.id, document_id).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
     download::stream_document(&state, tenant.0.id, &document).await
 }

@@ -4,9 +4,10 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::db::TenantTx;
+use crate::{db::TenantTx, procedure::status::CaseStatus};
 
 /// The inbox's filters, as the query string carries them (Italian names: they
 /// show in the address bar).
@@ -39,7 +40,7 @@ pub struct InboxRow {
     pub reference: String,
     pub procedure_title: String,
     pub office_code: String,
-    pub status: String,
+    pub status: CaseStatus,
     pub state_label: Option<String>,
     pub state_colour: Option<String>,
     pub registry_year: Option<i32>,
@@ -114,15 +115,18 @@ pub async fn inbox(
     filter: &InboxFilter,
     today: NaiveDate,
 ) -> sqlx::Result<Vec<InboxRow>> {
-    let mut sql = String::from(
+    let finals = CaseStatus::final_names();
+    let mut sql = QueryBuilder::<Postgres>::new(
         "select c.id, c.reference, c.procedure_title, c.office_code, c.status,
                 (select s->>'label' from jsonb_array_elements(c.workflow->'statuses') s where s->>'key' = c.state)
                     as state_label,
                 (select s->>'colour' from jsonb_array_elements(c.workflow->'statuses') s where s->>'key' = c.state)
                     as state_colour,
                 c.registry_year, c.registry_number, c.submitted_at, c.due_date,
-                coalesce(c.due_date < (now() at time zone 'Europe/Rome')::date
-                         and c.status not in ('accepted', 'rejected', 'closed'), false) as overdue,
+                coalesce(c.due_date < (now() at time zone 'Europe/Rome')::date and c.status <> all(",
+    );
+    sql.push_bind(finals.clone()).push(
+        "), false) as overdue,
                 trim(u.given_name || ' ' || u.family_name) as citizen_name, u.fiscal_code,
                 c.assignee_id, trim(a.given_name || ' ' || a.family_name) as assignee_name,
                 (select count(*) from case_tasks t where t.case_id = c.id and t.answered_at is null) as open_tasks,
@@ -132,105 +136,75 @@ pub async fn inbox(
          join users u on u.id = c.user_id
          left join users a on a.id = c.assignee_id
          where c.status <> 'draft'
-           and (c.office_code = any($1)
-                or exists (select 1 from case_tasks t
-                           where t.case_id = c.id and t.office_code = any($1) and t.answered_at is null))",
+           and (c.office_code = any(",
     );
-    let mut n = 1;
-    let mut next = || {
-        n += 1;
-        format!("${n}")
-    };
-    // Bound in this order below.
-    let procedure = (!filter.procedura.is_empty()).then(|| filter.procedura.clone());
-    if procedure.is_some() {
-        sql.push_str(&format!(" and c.procedure_slug = {}", next()));
+    sql.push_bind(offices.to_vec()).push(
+        ") or exists (select 1 from case_tasks t
+                           where t.case_id = c.id and t.office_code = any(",
+    );
+    sql.push_bind(offices.to_vec()).push(") and t.answered_at is null))");
+    if !filter.procedura.is_empty() {
+        sql.push(" and c.procedure_slug = ").push_bind(filter.procedura.clone());
     }
-    let phase = match filter.stato.as_str() {
+    match filter.stato.as_str() {
         "" | "aperte" => {
-            sql.push_str(" and c.status not in ('accepted', 'rejected', 'closed')");
-            None
+            sql.push(" and c.status <> all(").push_bind(finals.clone()).push(")");
         }
-        "tutte" => None,
+        "tutte" => {}
         other => {
-            sql.push_str(&format!(" and c.status = {}", next()));
-            Some(other.to_string())
+            sql.push(" and c.status = ").push_bind(other.to_string());
         }
-    };
-    let due_within: Option<i32> = match filter.scadenza.as_str() {
+    }
+    match filter.scadenza.as_str() {
         "scadute" => {
-            sql.push_str(&format!(
-                " and c.due_date < {} and c.status not in ('accepted', 'rejected', 'closed')",
-                next()
-            ));
-            Some(0)
+            sql.push(" and c.due_date < ").push_bind(today);
+            sql.push(" and c.status <> all(").push_bind(finals).push(")");
         }
-        "7" | "30" => {
-            sql.push_str(&format!(" and c.due_date <= {}", next()));
-            filter.scadenza.parse().ok()
+        days @ ("7" | "30") => {
+            let days: i64 = days.parse().expect("7 or 30");
+            sql.push(" and c.due_date <= ").push_bind(today + chrono::Duration::days(days));
         }
-        _ => None,
-    };
-    let assignee: Option<Option<Uuid>> = match filter.assegnatario.as_str() {
-        "" => None,
+        _ => {}
+    }
+    match filter.assegnatario.as_str() {
+        "" => {}
         "nessuno" => {
-            sql.push_str(" and c.assignee_id is null");
-            None
+            sql.push(" and c.assignee_id is null");
         }
         "me" => {
-            sql.push_str(&format!(" and c.assignee_id = {}", next()));
-            Some(me)
+            sql.push(" and c.assignee_id = ").push_bind(me);
         }
         other => {
-            sql.push_str(&format!(" and c.assignee_id = {}", next()));
-            Some(Uuid::parse_str(other).ok())
+            sql.push(" and c.assignee_id = ").push_bind(Uuid::parse_str(other).ok());
         }
-    };
-    let search = parse_search(&filter.q);
-    match &search {
+    }
+    match parse_search(&filter.q) {
         Search::None => {}
-        Search::Registry { year: Some(_), .. } => {
-            sql.push_str(&format!(" and c.registry_number = {} and c.registry_year = {}", next(), next()))
+        Search::Registry { year, number } => {
+            sql.push(" and c.registry_number = ").push_bind(number);
+            if let Some(year) = year {
+                sql.push(" and c.registry_year = ").push_bind(year);
+            }
         }
-        Search::Registry { year: None, .. } => sql.push_str(&format!(" and c.registry_number = {}", next())),
-        Search::Reference(_) => sql.push_str(&format!(" and c.reference = {}", next())),
-        Search::FiscalCode(_) => sql.push_str(&format!(" and u.fiscal_code = {}", next())),
-        Search::Name(_) => {
-            let p = next();
-            sql.push_str(&format!(
-                " and (lower(u.family_name) like {p} || '%' or lower(u.given_name || ' ' || u.family_name) like {p} || '%'
-                       or lower(u.family_name || ' ' || u.given_name) like {p} || '%')"
-            ))
+        Search::Reference(r) => {
+            sql.push(" and c.reference = ").push_bind(r);
+        }
+        Search::FiscalCode(f) => {
+            sql.push(" and u.fiscal_code = ").push_bind(f);
+        }
+        Search::Name(n) => {
+            let prefix = format!("{}%", n.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            sql.push(" and (lower(u.family_name) like ").push_bind(prefix.clone());
+            sql.push(" or lower(u.given_name || ' ' || u.family_name) like ").push_bind(prefix.clone());
+            sql.push(" or lower(u.family_name || ' ' || u.given_name) like ").push_bind(prefix).push(")");
         }
     }
     let page = i64::from(filter.pagina.unwrap_or(1).max(1)) - 1;
-    sql.push_str(&format!(
-        " order by c.due_date asc nulls last, c.submitted_at asc, c.id limit {} offset {}",
-        PAGE_SIZE + 1,
-        page * PAGE_SIZE
-    ));
-    let mut query = sqlx::query_as::<_, InboxRow>(&sql).bind(offices);
-    if let Some(p) = procedure {
-        query = query.bind(p);
-    }
-    if let Some(p) = phase {
-        query = query.bind(p);
-    }
-    if let Some(days) = due_within {
-        query = query.bind(today + chrono::Duration::days(days.into()));
-    }
-    if let Some(a) = assignee {
-        query = query.bind(a);
-    }
-    query = match search {
-        Search::None => query,
-        Search::Registry { year: Some(year), number } => query.bind(number).bind(year),
-        Search::Registry { year: None, number } => query.bind(number),
-        Search::Reference(r) => query.bind(r),
-        Search::FiscalCode(f) => query.bind(f),
-        Search::Name(n) => query.bind(n.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")),
-    };
-    query.fetch_all(tx.conn()).await
+    sql.push(" order by c.due_date asc nulls last, c.submitted_at asc, c.id limit ")
+        .push_bind(PAGE_SIZE + 1)
+        .push(" offset ")
+        .push_bind(page * PAGE_SIZE);
+    sql.build_query_as::<InboxRow>().fetch_all(tx.conn()).await
 }
 
 /// May the operator see this case (its office, or an open task for one of theirs)?

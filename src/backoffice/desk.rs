@@ -11,15 +11,19 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{db as bdb, Operator, Staff};
+use super::{
+    access::{self, CaseToProcess, CaseToRead},
+    db as bdb, Operator, Staff,
+};
 use crate::procedure::engine::{self, Problems, Refusal, TransitionInput};
 use crate::{
     auth::{csrf::CsrfToken, login::auth_context},
     db::TenantTx,
     error::{AppError, AppResult},
     procedure::{
-        clock, delegations, form, integrations, messages,
-        store::{self, file_names, office_name, Actor, Case},
+        case_file::{CaseFile, Reader},
+        form, messages,
+        store::{self, file_names, Actor, Case},
         workflow,
     },
     state::AppState,
@@ -27,23 +31,6 @@ use crate::{
     users,
     web::{download, render_page, CurrentTenant},
 };
-
-/// The case if the operator may see it; any other case of any ente is not found.
-pub async fn load(tx: &mut TenantTx, id: Uuid, operator: &Operator, for_update: bool) -> AppResult<Case> {
-    if operator.kind != super::OperatorKind::System && !bdb::visible(tx, id, &operator.read_offices).await? {
-        return Err(AppError::NotFound);
-    }
-    store::case_by_id(tx, id, for_update).await?.ok_or(AppError::NotFound)
-}
-
-/// The case, locked, if the operator may also work on it (seeing is not enough).
-pub async fn load_to_process(tx: &mut TenantTx, id: Uuid, operator: &Operator) -> AppResult<Case> {
-    let case = load(tx, id, operator, true).await?;
-    if !operator.may_process(&case.office_code) {
-        return Err(AppError::Forbidden);
-    }
-    Ok(case)
-}
 
 pub async fn page(
     State(state): State<AppState>,
@@ -74,24 +61,15 @@ async fn render(
     status: StatusCode,
 ) -> AppResult<Response> {
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let case = load(&mut tx, id, operator, false).await?;
+    let case = access::load(&mut tx, id, operator, false).await?;
     let workflow = case.workflow();
     let citizen = users::by_id(&mut tx, case.user_id).await?.ok_or(AppError::NotFound)?;
-    let documents = store::documents(&mut tx, id).await?;
-    let answers = form::summary(&case.form.0, &case.answers.0, &file_names(&documents));
-    let clock = clock::clock_of(&mut tx, &case).await?;
-    let context_data = (
-        store::events(&mut tx, id, true).await?,
-        integrations::of_case(&mut tx, id).await?,
-        messages::of_case(&mut tx, id).await?,
-        bdb::notes(&mut tx, id).await?,
-        bdb::tasks(&mut tx, id).await?,
-        bdb::colleagues(&mut tx).await?,
-        bdb::offices(&mut tx).await?,
-        office_name(&mut tx, &case.office_code).await?,
-        delegations::acting_for(&mut tx, case.delegation_id).await?,
-    );
-    let (events, requests, thread, notes, tasks, colleagues, offices, office, acting_for) = context_data;
+    let file = CaseFile::load(&mut tx, &case, Reader::Office).await?;
+    let answers = form::summary(&case.form.0, &case.answers.0, &file_names(&file.documents));
+    let notes = bdb::notes(&mut tx, id).await?;
+    let tasks = bdb::tasks(&mut tx, id).await?;
+    let colleagues = bdb::colleagues(&mut tx).await?;
+    let offices = bdb::offices(&mut tx).await?;
     if operator.may_process(&case.office_code) {
         messages::mark_read_by_office(&mut tx, id).await?;
     }
@@ -109,14 +87,8 @@ async fn render(
     context.insert("status_info", &status_info);
     context.insert("registry_mark", &case.registry_mark(&tenant.0.profile.ipa_code));
     context.insert("citizen", &citizen);
-    context.insert("acting_for", &acting_for);
-    context.insert("office", &office);
     context.insert("answers", &answers);
-    context.insert("documents", &documents);
-    context.insert("clock", &clock);
-    context.insert("events", &events);
-    context.insert("requests", &requests);
-    context.insert("messages", &thread);
+    context.extend(tera::Context::from_serialize(&file).map_err(anyhow::Error::from)?);
     context.insert("notes", &notes);
     context.insert("tasks", &tasks);
     context.insert("my_offices", &operator.read_offices);
@@ -148,7 +120,7 @@ pub async fn transition(
     State(state): State<AppState>,
     tenant: CurrentTenant,
     csrf: CsrfToken,
-    Staff(operator): Staff,
+    CaseToProcess { by: Staff(operator), mut tx, case }: CaseToProcess<Staff>,
     Path((id, key)): Path<(Uuid, String)>,
     Form(form): Form<TransitionForm>,
 ) -> AppResult<Response> {
@@ -161,13 +133,12 @@ pub async fn transition(
                 problems.insert("scadenza".into(), "Indica la data nel formato gg/mm/aaaa.".into());
                 let back =
                     DeskForm { transition: Some(key), reason: form.motivazione, due_date: form.scadenza, problems };
+                tx.rollback().await?;
                 return render(&state, &tenant, &csrf, &operator, id, back, StatusCode::UNPROCESSABLE_ENTITY).await;
             }
         },
     };
     let input = TransitionInput { reason: form.motivazione.clone(), due_date };
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let case = load_to_process(&mut tx, id, &operator).await?;
     match engine::run_transition(state.env(), &tenant.0, &mut tx, &case, &key, &operator, &input).await {
         Ok(()) => {
             tx.commit().await?;
@@ -205,17 +176,12 @@ pub struct AssignForm {
 }
 
 pub async fn assign(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
-    Staff(operator): Staff,
-    Path(id): Path<Uuid>,
+    CaseToProcess { by: Staff(operator), mut tx, case }: CaseToProcess<Staff>,
     Form(form): Form<AssignForm>,
 ) -> AppResult<Response> {
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let case = load_to_process(&mut tx, id, &operator).await?;
     assign_case(&mut tx, &case, &operator, &form.assegnatario).await?;
     tx.commit().await?;
-    Ok(back_to(id, "assegnazione"))
+    Ok(back_to(case.id, "assegnazione"))
 }
 
 /// Assigns the case to `who` (`me`, a colleague's id, or empty for nobody).
@@ -269,20 +235,18 @@ pub async fn note(
     State(state): State<AppState>,
     tenant: CurrentTenant,
     csrf: CsrfToken,
-    Staff(operator): Staff,
-    Path(id): Path<Uuid>,
+    CaseToRead { by: Staff(operator), mut tx, case }: CaseToRead<Staff>,
     Form(form): Form<TextForm>,
 ) -> AppResult<Response> {
     let Some(text) = checked_text(&form.testo) else {
-        return invalid_text(&state, &tenant, &csrf, &operator, id, "nota").await;
+        tx.rollback().await?;
+        return invalid_text(&state, &tenant, &csrf, &operator, case.id, "nota").await;
     };
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let case = load(&mut tx, id, &operator, true).await?;
     let author = operator.user_id.ok_or(AppError::Forbidden)?;
     let note = bdb::add_note(&mut tx, case.id, author, text).await?;
     engine::audit(&mut tx, &operator, "case.note", case.id, None, Some(json!({ "note": note, "text": text }))).await?;
     tx.commit().await?;
-    Ok(back_to(id, "note"))
+    Ok(back_to(case.id, "note"))
 }
 
 async fn invalid_text(
@@ -303,20 +267,18 @@ pub async fn message(
     State(state): State<AppState>,
     tenant: CurrentTenant,
     csrf: CsrfToken,
-    Staff(operator): Staff,
-    Path(id): Path<Uuid>,
+    CaseToProcess { by: Staff(operator), mut tx, case }: CaseToProcess<Staff>,
     Form(form): Form<TextForm>,
 ) -> AppResult<Response> {
     let Some(text) = checked_text(&form.testo) else {
-        return invalid_text(&state, &tenant, &csrf, &operator, id, "messaggio").await;
+        tx.rollback().await?;
+        return invalid_text(&state, &tenant, &csrf, &operator, case.id, "messaggio").await;
     };
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let case = load_to_process(&mut tx, id, &operator).await?;
     let message = messages::office_writes(&state.settings, &tenant.0, &mut tx, case.id, &operator.label, text).await?;
     engine::audit(&mut tx, &operator, "case.message", case.id, None, Some(json!({ "message": message, "text": text })))
         .await?;
     tx.commit().await?;
-    Ok(back_to(id, "messaggi"))
+    Ok(back_to(case.id, "messaggi"))
 }
 
 #[derive(Deserialize)]
@@ -331,15 +293,14 @@ pub async fn ask_opinion(
     State(state): State<AppState>,
     tenant: CurrentTenant,
     csrf: CsrfToken,
-    Staff(operator): Staff,
-    Path(id): Path<Uuid>,
+    CaseToProcess { by: Staff(operator), mut tx, case }: CaseToProcess<Staff>,
     Form(form): Form<OpinionForm>,
 ) -> AppResult<Response> {
+    let id = case.id;
     let Some(text) = checked_text(&form.testo) else {
+        tx.rollback().await?;
         return invalid_text(&state, &tenant, &csrf, &operator, id, "parere").await;
     };
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let case = load_to_process(&mut tx, id, &operator).await?;
     if !bdb::offices(&mut tx).await?.iter().any(|o| o.code == form.ufficio) || form.ufficio == case.office_code {
         tx.rollback().await?;
         let mut problems = Problems::new();
@@ -365,15 +326,14 @@ pub async fn answer_task(
     State(state): State<AppState>,
     tenant: CurrentTenant,
     csrf: CsrfToken,
-    Staff(operator): Staff,
+    CaseToRead { by: Staff(operator), mut tx, case }: CaseToRead<Staff>,
     Path((id, task)): Path<(Uuid, Uuid)>,
     Form(form): Form<TextForm>,
 ) -> AppResult<Response> {
     let Some(text) = checked_text(&form.testo) else {
+        tx.rollback().await?;
         return invalid_text(&state, &tenant, &csrf, &operator, id, "risposta").await;
     };
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let case = load(&mut tx, id, &operator, true).await?;
     if !bdb::answer_task(&mut tx, case.id, task, &operator.process_offices, text, &operator.label).await? {
         return Err(AppError::NotFound);
     }
@@ -395,12 +355,10 @@ pub async fn answer_task(
 pub async fn download(
     State(state): State<AppState>,
     tenant: CurrentTenant,
-    Staff(operator): Staff,
-    Path((id, document_id)): Path<(Uuid, Uuid)>,
+    CaseToRead { mut tx, case, .. }: CaseToRead<Staff>,
+    Path((_, document_id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<Response> {
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    load(&mut tx, id, &operator, false).await?;
-    let document = store::document(&mut tx, id, document_id).await?.ok_or(AppError::NotFound)?;
+    let document = store::document(&mut tx, case.id, document_id).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
     download::stream_document(&state, tenant.0.id, &document).await
 }

@@ -108,7 +108,7 @@ pub async fn bulk(
     let (mut done, mut skipped) = (0u32, 0u32);
     for id in ids {
         let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-        let outcome = match desk::load_to_process(&mut tx, id, &operator).await {
+        let outcome = match super::access::load_to_process(&mut tx, id, &operator).await {
             Err(AppError::NotFound | AppError::Forbidden) => Ok(false),
             Err(e) => Err(e),
             Ok(case) => match action.as_str() {

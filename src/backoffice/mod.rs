@@ -2,6 +2,7 @@
 //! the case desk, workflow transitions, internal notes and opinions, the legal
 //! clock; the REST API for the ente's own systems (`/api/v1`).
 
+pub mod access;
 pub mod api;
 pub mod db;
 pub mod desk;

@@ -21,6 +21,7 @@ use crate::{
     notify,
     procedure::{
         messages::{self, notify_office, Thread},
+        status::CaseStatus,
         store,
     },
     state::AppState,
@@ -81,7 +82,7 @@ async fn render_list(
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let mut context = auth_context(tenant, csrf);
     context.insert("requests", &requests);
-    context.insert("cases", &cases.iter().filter(|c| c.status != "draft").collect::<Vec<_>>());
+    context.insert("cases", &cases.iter().filter(|c| c.status != CaseStatus::Draft).collect::<Vec<_>>());
     context.insert("form", form);
     context.insert("errors", &errors);
     Ok((status, render_page(state, &tenant.site(), "cases/assistance_list.html", &context)?).into_response())

@@ -10,7 +10,10 @@ use axum::{
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::uploads::{self, Target};
+use super::{
+    access::{self, OwnDraft},
+    uploads::{self, Target},
+};
 use crate::{
     auth::{csrf::CsrfToken, login::auth_context, session::CurrentSession},
     db::TenantTx,
@@ -100,30 +103,15 @@ pub fn step_url(case_id: Uuid, step: usize) -> String {
     format!("/area-personale/pratiche/{case_id}/passo/{}", step + 1)
 }
 
-/// The draft of this user, locked for the transaction; a submitted case is
-/// not a draft any more (the caller sends the user to its page).
-pub async fn own_draft(tx: &mut TenantTx, id: Uuid, session: &CurrentSession) -> AppResult<Result<Case, Response>> {
-    let case = store::case_of_user(tx, id, session.user_id, true).await?.ok_or(AppError::NotFound)?;
-    if !case.is_draft() {
-        return Ok(Err(Redirect::to(&format!("/area-personale/pratiche/{id}")).into_response()));
-    }
-    Ok(Ok(case))
-}
-
 pub async fn step_page(
     State(state): State<AppState>,
     tenant: CurrentTenant,
     csrf: CsrfToken,
-    session: CurrentSession,
-    Path((id, number)): Path<(Uuid, usize)>,
+    OwnDraft { mut tx, case, .. }: OwnDraft,
+    Path((_, number)): Path<(Uuid, usize)>,
 ) -> AppResult<Response> {
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let case = match own_draft(&mut tx, id, &session).await? {
-        Ok(case) => case,
-        Err(redirect) => return Ok(redirect),
-    };
     let step = step_index(&case, number)?;
-    let documents = store::documents(&mut tx, id).await?;
+    let documents = store::documents(&mut tx, case.id).await?;
     tx.commit().await?;
     let answers = case.answers.0.clone();
     render_step(&state, &tenant, &csrf, &case, step, &answers, &FieldErrors::default(), &documents, StatusCode::OK)
@@ -150,7 +138,7 @@ pub async fn save_step(
     // Whose draft, which step: checked before the body is read, in a
     // transaction of its own — no connection is held while the files arrive.
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let case = match own_draft(&mut tx, id, &session).await? {
+    let case = match access::own_draft(&mut tx, id, &session).await? {
         Ok(case) => case,
         Err(redirect) => return Ok(redirect),
     };
@@ -162,7 +150,7 @@ pub async fn save_step(
     // One short transaction records the step; the draft is locked again (it may
     // have been submitted or deleted while the files arrived).
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let case = match own_draft(&mut tx, id, &session).await? {
+    let case = match access::own_draft(&mut tx, id, &session).await? {
         Ok(case) => case,
         Err(redirect) => return Ok(redirect),
     };
@@ -265,17 +253,10 @@ pub struct RemoveForm {
 }
 
 pub async fn remove_attachment(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
-    session: CurrentSession,
+    OwnDraft { mut tx, case, .. }: OwnDraft,
     Path((id, document_id)): Path<(Uuid, Uuid)>,
     Form(form): Form<RemoveForm>,
 ) -> AppResult<Response> {
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let case = match own_draft(&mut tx, id, &session).await? {
-        Ok(case) => case,
-        Err(redirect) => return Ok(redirect),
-    };
     if !store::remove_draft_document(&mut tx, id, document_id).await? {
         return Err(AppError::NotFound);
     }
@@ -289,15 +270,9 @@ pub async fn summary_page(
     State(state): State<AppState>,
     tenant: CurrentTenant,
     csrf: CsrfToken,
-    session: CurrentSession,
-    Path(id): Path<Uuid>,
+    OwnDraft { mut tx, case, .. }: OwnDraft,
 ) -> AppResult<Response> {
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let case = match own_draft(&mut tx, id, &session).await? {
-        Ok(case) => case,
-        Err(redirect) => return Ok(redirect),
-    };
-    let documents = store::documents(&mut tx, id).await?;
+    let documents = store::documents(&mut tx, case.id).await?;
     let acting_for = delegations::acting_for(&mut tx, case.delegation_id).await?;
     tx.commit().await?;
     let errors = form::validate_all(&case.form.0, &case.answers.0, &file_counts(&documents));
@@ -333,17 +308,8 @@ pub fn render_summary(
     Ok((status, render_page(state, &tenant.site(), "cases/summary.html", &context)?).into_response())
 }
 
-pub async fn delete_draft(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
-    session: CurrentSession,
-    Path(id): Path<Uuid>,
-) -> AppResult<Response> {
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    if let Err(redirect) = own_draft(&mut tx, id, &session).await? {
-        return Ok(redirect);
-    }
-    store::delete_draft(&mut tx, id).await?;
+pub async fn delete_draft(OwnDraft { mut tx, case, .. }: OwnDraft) -> AppResult<Response> {
+    store::delete_draft(&mut tx, case.id).await?;
     tx.commit().await?;
     Ok(Redirect::to("/area-personale").into_response())
 }

@@ -11,7 +11,10 @@ use axum::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::uploads::{self, Target};
+use super::{
+    access::OwnCase,
+    uploads::{self, Target},
+};
 use crate::{
     auth::{csrf::CsrfToken, login::auth_context, session::CurrentSession},
     db::TenantTx,
@@ -36,12 +39,10 @@ pub async fn answer_page(
     State(state): State<AppState>,
     tenant: CurrentTenant,
     csrf: CsrfToken,
-    session: CurrentSession,
-    Path((case_id, id)): Path<(Uuid, Uuid)>,
+    OwnCase { mut tx, case, .. }: OwnCase,
+    Path((_, id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<Response> {
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let case = store::case_of_user(&mut tx, case_id, session.user_id, false).await?.ok_or(AppError::NotFound)?;
-    let request = one(&mut tx, case_id, id).await?.ok_or(AppError::NotFound)?;
+    let request = one(&mut tx, case.id, id).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
     render_answer(&state, &tenant, &csrf, &case, &request, "", &FieldErrors::default(), StatusCode::OK)
 }

@@ -2,15 +2,15 @@
 //! request), with an e-mail to the other side and read status.
 
 use axum::{
-    extract::{Path, State},
+    extract::State,
     response::{IntoResponse, Redirect, Response},
     Form,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use uuid::Uuid;
 
+use super::access::OwnCase;
 use crate::{
     auth::{csrf::CsrfToken, login::auth_context, session::CurrentSession},
     db::TenantTx,
@@ -42,14 +42,10 @@ pub fn check_body(body: &str) -> Result<&str, &'static str> {
 }
 
 pub async fn citizen_writes(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
-    session: CurrentSession,
-    Path(case_id): Path<Uuid>,
+    OwnCase { session, mut tx, case }: OwnCase,
     Form(form): Form<MessageForm>,
 ) -> AppResult<Response> {
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let case = store::case_of_user(&mut tx, case_id, session.user_id, false).await?.ok_or(AppError::NotFound)?;
+    let case_id = case.id;
     let body = match check_body(&form.body) {
         Ok(body) => body,
         Err(message) => {

@@ -2,6 +2,7 @@
 //! form, submission with a registry number and a receipt, the case's page,
 //! integrations, messages, assistance and acting for others.
 
+pub mod access;
 pub mod assistance;
 pub mod delegations;
 pub mod draft;

@@ -19,13 +19,14 @@ use crate::{
     auth::{csrf::CsrfToken, login::auth_context, session::CurrentSession},
     db::TenantTx,
     error::{AppError, AppResult},
-    fascicolo::{Format, UploadError, UploadPolicy},
     notify,
     procedure::{
-        delegations, form,
+        delegations,
+        documents::{file_generated, FilingError, Generated},
+        form,
         integrations::case_link,
         receipt,
-        store::{self, file_counts, file_names, office_name, Actor, Case, Document, NewDocument},
+        store::{self, file_counts, file_names, office_name, Actor, Case, Document},
         timers,
     },
     registry::{self, Direction},
@@ -49,7 +50,7 @@ pub async fn submit(
 ) -> AppResult<Response> {
     let _permit = SUBMISSIONS.acquire().await.map_err(|e| AppError::Internal(e.into()))?;
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let case = match draft::own_draft(&mut tx, id, &session).await? {
+    let case = match super::access::own_draft(&mut tx, id, &session).await? {
         Ok(case) => case,
         Err(redirect) => return Ok(redirect),
     };
@@ -72,7 +73,7 @@ pub async fn submit(
             tx.commit().await?;
             Ok(Redirect::to(&format!("/area-personale/pratiche/{id}?inviata=1")).into_response())
         }
-        Err(SubmitError::Storage(e)) => {
+        Err(FilingError::Storage(e)) => {
             drop(tx);
             tracing::warn!(error = ?e, case = %id, "submission stopped: storage unavailable");
             let mut context = auth_context(&tenant, &csrf);
@@ -81,30 +82,7 @@ pub async fn submit(
             let page = render_page(&state, &tenant.site(), "layout/message.html", &context)?;
             Ok((StatusCode::SERVICE_UNAVAILABLE, page).into_response())
         }
-        Err(SubmitError::Other(e)) => Err(e),
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SubmitError {
-    #[error("storage unavailable")]
-    Storage(#[source] UploadError),
-    #[error(transparent)]
-    Other(#[from] AppError),
-}
-
-impl From<store::DocumentError> for SubmitError {
-    fn from(e: store::DocumentError) -> Self {
-        match e {
-            store::DocumentError::Storage(e) => Self::Storage(UploadError::Storage(e)),
-            store::DocumentError::Db(e) => e.into(),
-        }
-    }
-}
-
-impl From<sqlx::Error> for SubmitError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Other(e.into())
+        Err(FilingError::Other(e)) => Err(e),
     }
 }
 
@@ -120,7 +98,7 @@ pub async fn submit_case(
     tx: &mut TenantTx,
     case: &Case,
     documents: &[Document],
-) -> Result<Submitted, SubmitError> {
+) -> Result<Submitted, FilingError> {
     let user = users::by_id(tx, case.user_id).await?.ok_or(AppError::NotFound)?;
     let applicant = user.name_and_fiscal_code();
     let acting_for = delegations::acting_for(tx, case.delegation_id).await?;
@@ -134,24 +112,8 @@ pub async fn submit_case(
         "documents": documents.iter().map(|d| json!({ "name": d.name, "sha256": d.sha256, "size": d.size })).collect::<Vec<_>>(),
     });
     let bytes = Bytes::from(serde_json::to_vec_pretty(&application).map_err(|e| AppError::Internal(e.into()))?);
-    let stored = put(state, tx.tenant_id, bytes, Format::Txt).await?;
-    store::add_document(
-        tx,
-        &state.store,
-        NewDocument {
-            case_id: case.id,
-            field_key: None,
-            origin: "submission",
-            name: "domanda.json",
-            format: "json",
-            mime: "application/json",
-            size: stored.size,
-            sha256: &stored.sha256,
-            integration_id: None,
-            message_id: None,
-        },
-    )
-    .await?;
+    let application =
+        file_generated(tx, &state.store, case.id, "submission", "domanda.json", Generated::Json, bytes).await?;
     // The number is taken last, so the counter row stays locked briefly.
     let subject = format!("Istanza {} — {}", case.reference, case.procedure_title);
     let entry = registry::register(
@@ -160,7 +122,7 @@ pub async fn submit_case(
             direction: Direction::Incoming,
             correspondent: &applicant,
             subject: &subject,
-            document_sha256: Some(&stored.sha256),
+            document_sha256: Some(&application.sha256),
             case_id: Some(case.id),
         },
     )
@@ -210,25 +172,9 @@ pub async fn submit_case(
         documents: &receipt_documents,
         legal_deadline: Some(due_date),
     });
-    let stored = put(state, tx.tenant_id, Bytes::from(pdf), Format::Pdf).await?;
     let receipt_name = format!("ricevuta-{}.pdf", mark);
-    let receipt = store::add_document(
-        tx,
-        &state.store,
-        NewDocument {
-            case_id: case.id,
-            field_key: None,
-            origin: "receipt",
-            name: &receipt_name,
-            format: "pdf",
-            mime: "application/pdf",
-            size: stored.size,
-            sha256: &stored.sha256,
-            integration_id: None,
-            message_id: None,
-        },
-    )
-    .await?;
+    let receipt =
+        file_generated(tx, &state.store, case.id, "receipt", &receipt_name, Generated::Pdf, Bytes::from(pdf)).await?;
     // The uploads, the application and the receipt all carry the number.
     store::register_documents(tx, case.id, None, entry.year, entry.number).await?;
     store::add_event(
@@ -255,18 +201,4 @@ pub async fn submit_case(
         notify::queue_mail(tx, email, &format!("Richiesta ricevuta — protocollo {mark}"), &body).await?;
     }
     Ok(Submitted { registry: entry, receipt })
-}
-
-/// Stores a document the platform generates.
-async fn put(
-    state: &AppState,
-    tenant_id: Uuid,
-    bytes: Bytes,
-    format: Format,
-) -> Result<crate::fascicolo::StoredObject, SubmitError> {
-    let policy = UploadPolicy { max_bytes: u64::MAX, accepted: vec![format] };
-    state.store.put_bytes(tenant_id, bytes, &policy).await.map_err(|e| match e {
-        UploadError::Storage(_) => SubmitError::Storage(e),
-        other => SubmitError::Other(AppError::Internal(anyhow::anyhow!("generated document refused: {other}"))),
-    })
 }

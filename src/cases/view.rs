@@ -9,15 +9,16 @@ use axum::{
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::draft::step_url;
+use super::{access::OwnCase, draft::step_url};
 use crate::{
     auth::{csrf::CsrfToken, login::auth_context, session::CurrentSession},
     db::TenantTx,
     error::{AppError, AppResult},
     procedure::{
-        delegations, integrations,
+        case_file::{CaseFile, Reader},
         messages::{self, Thread},
-        store::{self, office_name},
+        status::CaseStatus,
+        store,
     },
     state::AppState,
     web::{download, render_page, CurrentTenant},
@@ -42,9 +43,8 @@ pub async fn home(
     .fetch_one(tx.conn())
     .await?;
     tx.commit().await?;
-    let (drafts, rest): (Vec<_>, Vec<_>) = cases.into_iter().partition(|c| c.status == "draft");
-    let (closed, open): (Vec<_>, Vec<_>) =
-        rest.into_iter().partition(|c| matches!(c.status.as_str(), "accepted" | "rejected" | "closed"));
+    let (drafts, rest): (Vec<_>, Vec<_>) = cases.into_iter().partition(|c| c.status == CaseStatus::Draft);
+    let (closed, open): (Vec<_>, Vec<_>) = rest.into_iter().partition(|c| c.status.is_final());
     let mut context = auth_context(&tenant, &csrf);
     context.insert("session", &session);
     context.insert("display_name", &session.display_name());
@@ -70,38 +70,23 @@ pub async fn case_page(
     State(state): State<AppState>,
     tenant: CurrentTenant,
     csrf: CsrfToken,
-    session: CurrentSession,
-    Path(id): Path<Uuid>,
+    OwnCase { mut tx, case, .. }: OwnCase,
     Query(query): Query<CaseQuery>,
 ) -> AppResult<Response> {
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let case = store::case_of_user(&mut tx, id, session.user_id, false).await?.ok_or(AppError::NotFound)?;
     if case.is_draft() {
         tx.commit().await?;
         let step = (case.step as usize).min(case.form.0.steps.len().saturating_sub(1));
-        return Ok(Redirect::to(&step_url(id, step)).into_response());
+        return Ok(Redirect::to(&step_url(case.id, step)).into_response());
     }
-    let events = store::events(&mut tx, id, false).await?;
-    let documents = store::documents(&mut tx, id).await?;
-    let requests = integrations::of_case(&mut tx, id).await?;
-    let thread = messages::of_case(&mut tx, id).await?;
-    let office = office_name(&mut tx, &case.office_code).await?;
-    let acting_for = delegations::acting_for(&mut tx, case.delegation_id).await?;
-    messages::mark_read_by_citizen(&mut tx, Thread::Case(id)).await?;
-    let clock = crate::procedure::clock::clock_of(&mut tx, &case).await?;
+    let file = CaseFile::load(&mut tx, &case, Reader::Citizen).await?;
+    messages::mark_read_by_citizen(&mut tx, Thread::Case(case.id)).await?;
     tx.commit().await?;
     let workflow = case.workflow();
     let mut context = auth_context(&tenant, &csrf);
     context.insert("status_info", &case.state.as_deref().and_then(|s| workflow.status(s)));
-    context.insert("clock", &clock);
     context.insert("registry_mark", &case.registry_mark(&tenant.0.profile.ipa_code));
     context.insert("case", &case);
-    context.insert("office", &office);
-    context.insert("acting_for", &acting_for);
-    context.insert("events", &events);
-    context.insert("documents", &documents);
-    context.insert("requests", &requests);
-    context.insert("messages", &thread);
+    context.extend(tera::Context::from_serialize(&file).map_err(anyhow::Error::from)?);
     context.insert("just_submitted", &query.inviata.is_some());
     context.insert("just_answered", &query.integrazione.is_some());
     // Only our own message keys come back in the query.
@@ -115,12 +100,10 @@ pub async fn case_page(
 pub async fn download(
     State(state): State<AppState>,
     tenant: CurrentTenant,
-    session: CurrentSession,
-    Path((case_id, document_id)): Path<(Uuid, Uuid)>,
+    OwnCase { mut tx, case, .. }: OwnCase,
+    Path((_, document_id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<Response> {
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    store::case_of_user(&mut tx, case_id, session.user_id, false).await?.ok_or(AppError::NotFound)?;
-    let document = store::document(&mut tx, case_id, document_id).await?.ok_or(AppError::NotFound)?;
+    let document = store::document(&mut tx, case.id, document_id).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
     download::stream_document(&state, tenant.0.id, &document).await
 }

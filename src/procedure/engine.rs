@@ -14,8 +14,9 @@ use uuid::Uuid;
 
 use super::{
     clock::{self},
+    documents::{file_generated, Generated},
     integrations, messages, receipt,
-    store::{self, office_name, Actor, Case, NewDocument},
+    store::{self, office_name, Actor, Case},
     timers,
     workflow::{Action, Phase, Reason, Status, Transition, Workflow},
     Env,
@@ -23,7 +24,6 @@ use super::{
 use crate::{
     db::TenantTx,
     error::{AppError, AppResult},
-    fascicolo::{Format, UploadError, UploadPolicy},
     registry::{self, Direction},
     tenancy::Tenant,
     time::{format_date, rome_local},
@@ -360,36 +360,15 @@ async fn issue_document(
         body: &body,
         issued_at: now,
     });
-    let policy = UploadPolicy { max_bytes: u64::MAX, accepted: vec![Format::Pdf] };
-    let stored = env.store.put_bytes(tx.tenant_id, Bytes::from(pdf), &policy).await.map_err(|e| match e {
-        UploadError::Storage(_) => AppError::Unavailable,
-        other => AppError::Internal(anyhow::anyhow!("generated act refused: {other}")),
-    })?;
     let name = format!("{}-{}.pdf", slug_of(title), case.reference);
-    store::add_document(
-        tx,
-        env.store,
-        NewDocument {
-            case_id: case.id,
-            field_key: None,
-            origin: "office",
-            name: &name,
-            format: "pdf",
-            mime: "application/pdf",
-            size: stored.size,
-            sha256: &stored.sha256,
-            integration_id: None,
-            message_id: None,
-        },
-    )
-    .await?;
+    let act = file_generated(tx, env.store, case.id, "office", &name, Generated::Pdf, Bytes::from(pdf)).await?;
     let entry = registry::register(
         tx,
         registry::NewEntry {
             direction: Direction::Outgoing,
             correspondent: &citizen,
             subject: &format!("{title} — pratica {} — {}", case.reference, case.procedure_title),
-            document_sha256: Some(&stored.sha256),
+            document_sha256: Some(&act.sha256),
             case_id: Some(case.id),
         },
     )
@@ -399,7 +378,7 @@ async fn issue_document(
          where case_id = $1 and sha256 = $2 and origin = 'office' and registry_number is null",
     )
     .bind(case.id)
-    .bind(&stored.sha256)
+    .bind(&act.sha256)
     .bind(entry.year)
     .bind(entry.number)
     .execute(tx.conn())
@@ -410,7 +389,7 @@ async fn issue_document(
         "document_issued",
         Actor::Office,
         &format!("{title} emesso e protocollato con numero {}", entry.mark(&tenant.profile.ipa_code)),
-        json!({ "sha256": stored.sha256, "registry": entry.mark(&tenant.profile.ipa_code) }),
+        json!({ "sha256": act.sha256, "registry": entry.mark(&tenant.profile.ipa_code) }),
     )
     .await?;
     Ok(())

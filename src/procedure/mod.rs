@@ -4,14 +4,17 @@
 //! clock; the case, its status and its SQL (cases, events, documents); and the
 //! generated documents (receipts, acts).
 
+pub mod case_file;
 pub mod clock;
 pub mod delegations;
+pub mod documents;
 pub mod engine;
 pub mod form;
 pub mod integrations;
 pub mod messages;
 pub mod receipt;
 pub mod spec;
+pub mod status;
 pub mod store;
 pub mod timers;
 pub mod workflow;

@@ -10,7 +10,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::form::{Answers, FormSpec};
-use super::workflow::Workflow;
+use super::{status::CaseStatus, workflow::Workflow};
 use crate::db::TenantTx;
 use crate::error::AppError;
 use crate::fascicolo::{Store, StoreError};
@@ -30,7 +30,7 @@ pub struct Case {
     #[serde(skip)]
     pub answers: Json<Answers>,
     pub step: i32,
-    pub status: String,
+    pub status: CaseStatus,
     pub registry_year: Option<i32>,
     pub registry_number: Option<i64>,
     pub submitted_at: Option<DateTime<Utc>>,
@@ -52,7 +52,7 @@ impl Case {
     }
 
     pub fn is_draft(&self) -> bool {
-        self.status == "draft"
+        self.status == CaseStatus::Draft
     }
 
     pub fn registry_mark(&self, ipa_code: &str) -> Option<String> {
@@ -154,7 +154,7 @@ pub struct CaseCard {
     pub id: Uuid,
     pub reference: String,
     pub procedure_title: String,
-    pub status: String,
+    pub status: CaseStatus,
     pub office_name: String,
     pub registry_year: Option<i32>,
     pub registry_number: Option<i64>,
@@ -201,15 +201,6 @@ pub async fn delete_draft(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<()> {
     // The draft's events go with it through the foreign key's cascade: the
     // runtime role itself cannot delete an event (the timeline is append-only).
     sqlx::query("delete from cases where id = $1 and status = 'draft'").bind(id).execute(tx.conn()).await?;
-    Ok(())
-}
-
-pub async fn set_status(tx: &mut TenantTx, id: Uuid, status: &str) -> sqlx::Result<()> {
-    sqlx::query("update cases set status = $2, updated_at = now() where id = $1")
-        .bind(id)
-        .bind(status)
-        .execute(tx.conn())
-        .await?;
     Ok(())
 }
 

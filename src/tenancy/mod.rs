@@ -77,17 +77,27 @@ impl TenantResolver {
 }
 
 async fn load_tenant(pool: &PgPool, host: &str) -> sqlx::Result<Option<Tenant>> {
-    let row: Option<(Uuid, String, String, String, String, serde_json::Value, serde_json::Value, String)> =
-        sqlx::query_as(
-            "select t.id, t.slug, t.name, t.status, t.theme, t.profile, t.auth,
-                (select p.host from tenant_domains p where p.tenant_id = t.id and p.is_primary)
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: Uuid,
+        slug: String,
+        name: String,
+        status: String,
+        theme: String,
+        profile: serde_json::Value,
+        auth: serde_json::Value,
+        primary_host: String,
+    }
+    let row: Option<Row> = sqlx::query_as(
+        "select t.id, t.slug, t.name, t.status, t.theme, t.profile, t.auth,
+                (select p.host from tenant_domains p where p.tenant_id = t.id and p.is_primary) as primary_host
          from tenant_domains d join tenants t on t.id = d.tenant_id
          where d.host = $1",
-        )
-        .bind(host)
-        .fetch_optional(pool)
-        .await?;
-    Ok(row.map(|(id, slug, name, status, theme, profile, auth, primary_host)| Tenant {
+    )
+    .bind(host)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|Row { id, slug, name, status, theme, profile, auth, primary_host }| Tenant {
         id,
         slug,
         name,
