@@ -46,9 +46,9 @@ fn has_words(text: &str) -> bool {
     while let Some(at) = rest.find('&') {
         plain.push_str(&rest[..at]);
         let tail = &rest[at..];
-        let entity = tail.find(';').filter(|&end| {
-            end > 1 && end <= 10 && tail[1..end].chars().all(|c| c.is_ascii_alphanumeric() || c == '#')
-        });
+        let entity = tail
+            .find(';')
+            .filter(|&end| end > 1 && end <= 10 && tail[1..end].chars().all(|c| c.is_ascii_alphanumeric() || c == '#'));
         match entity {
             Some(end) => rest = &tail[end + 1..],
             None => {
@@ -184,7 +184,9 @@ fn is_read_attribute(tag_name: &str, name: &str, all: &[(String, String)]) -> bo
         "aria-label" | "title" | "alt" | "placeholder" | "aria-placeholder" | "aria-roledescription" => true,
         "value" => {
             tag_name == "input"
-                && all.iter().any(|(n, v)| n == "type" && matches!(v.to_ascii_lowercase().as_str(), "submit" | "button" | "reset"))
+                && all.iter().any(|(n, v)| {
+                    n == "type" && matches!(v.to_ascii_lowercase().as_str(), "submit" | "button" | "reset")
+                })
         }
         _ => false,
     }
@@ -223,8 +225,11 @@ fn literal_text(source: &str) -> Vec<(usize, String)> {
         }
         let close = after.find('>').map(|e| open + 1 + e + 1).unwrap_or(masked.len());
         let tag = &masked[open + 1..close - 1];
-        let tag_name: String =
-            tag.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '/' || *c == '!').collect::<String>().to_ascii_lowercase();
+        let tag_name: String = tag
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '/' || *c == '!')
+            .collect::<String>()
+            .to_ascii_lowercase();
         let attrs = attributes(tag);
         for (name, value) in &attrs {
             if is_read_attribute(&tag_name, name, &attrs) && has_words(value) {
@@ -370,4 +375,187 @@ fn every_key_a_template_uses_is_in_every_locale() {
     }
     assert!(used > 300, "only {used} t() calls found: is the scan still reading the templates?");
     assert!(missing.is_empty(), "keys used by templates and missing from a locale:\n{}", missing.join("\n"));
+}
+
+// ---- Language choice ----------------------------------------------------------
+
+use crate::{
+    auth::{ROCCAMARE, VALMORA},
+    helpers::{assert_translated, location, spawn_app, Browser, TestApp},
+};
+
+async fn page(app: &TestApp, host: &str, path: &str, headers: &[(&str, &str)]) -> (reqwest::header::HeaderMap, String) {
+    let response = app.get_with(host, path, headers).await;
+    assert_eq!(response.status(), 200, "GET {host}{path}");
+    let headers = response.headers().clone();
+    let html = response.text().await.unwrap();
+    assert_translated(&html);
+    (headers, html)
+}
+
+fn cache_outcome(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers.get("x-page-cache").map(|v| v.to_str().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn accept_language_brings_the_english_page_and_a_cookie_beats_the_header() {
+    let app = spawn_app().await;
+    let (headers, english) = page(&app, VALMORA, "/", &[("accept-language", "en-GB,en;q=0.9,it;q=0.5")]).await;
+    assert!(english.contains(r#"<html lang="en">"#), "{english}");
+    assert!(english.contains(">All services<") && english.contains("Sign in to your personal area"));
+    assert!(!english.contains("Tutti i servizi"));
+    let vary = headers.get_all("vary").iter().map(|v| v.to_str().unwrap().to_string()).collect::<Vec<_>>().join(", ");
+    assert!(vary.contains("Accept-Language") && vary.contains("Cookie"), "{vary}");
+
+    let (_, italian) =
+        page(&app, VALMORA, "/servizi", &[("accept-language", "en"), ("cookie", "sportello_lang=it")]).await;
+    assert!(italian.contains(r#"<html lang="it">"#) && italian.contains("Tutti i servizi di Comune di Valmora"));
+    let (_, english) =
+        page(&app, VALMORA, "/servizi", &[("accept-language", "it"), ("cookie", "sportello_lang=en")]).await;
+    assert!(english.contains(r#"<html lang="en">"#) && english.contains("All the services of Comune di Valmora"));
+
+    // Error pages, the sign-in page and the platform follow too.
+    let response = app.get_with(VALMORA, "/non-esiste", &[("accept-language", "en")]).await;
+    assert_eq!(response.status(), 404);
+    let html = response.text().await.unwrap();
+    assert!(html.contains(r#"<html lang="en">"#) && html.contains("Page not found"), "{html}");
+    let (_, access) = page(&app, VALMORA, "/accesso", &[("accept-language", "en")]).await;
+    assert!(access.contains("How to sign in") && access.contains("Sign in with SPID"));
+    let platform = format!("127.0.0.1:{}", app.port);
+    let (_, home) = page(&app, &platform, "/", &[("accept-language", "en")]).await;
+    assert!(home.contains(r#"<html lang="en">"#) && home.contains("Active councils"), "{home}");
+    let (_, home) = page(&app, &platform, "/", &[]).await;
+    assert!(home.contains(r#"<html lang="it">"#) && home.contains("Enti attivi"));
+}
+
+#[tokio::test]
+async fn an_ente_offering_only_italian_ignores_english() {
+    let app = spawn_app().await;
+    let (headers, html) =
+        page(&app, ROCCAMARE, "/", &[("accept-language", "en"), ("cookie", "sportello_lang=en")]).await;
+    assert!(html.contains(r#"<html lang="it">"#) && html.contains("Tutti i servizi"));
+    assert!(!html.contains(r#"data-element="language-menu""#), "one language, no menu");
+    assert!(headers.get("vary").is_none_or(|v| !v.to_str().unwrap().contains("Accept-Language")));
+    assert_eq!(app.get(ROCCAMARE, "/lingua/en?torna=/").await.status(), 404);
+}
+
+/// The header's links: `/lingua/en?torna=<this page>` sets the cookie and
+/// comes back; so does the way back to Italian. Never to another site.
+#[tokio::test]
+async fn the_language_menu_switches_and_comes_back_to_the_same_page() {
+    let app = spawn_app().await;
+    let mut browser = Browser::new(&app, VALMORA);
+    let italian = browser.get_text("/servizi/categoria/tributi").await;
+    let link = "&#x2F;lingua&#x2F;en?torna=%2Fservizi%2Fcategoria%2Ftributi";
+    assert!(italian.contains(link), "the menu links to English and back here");
+    let response = browser.get("/lingua/en?torna=%2Fservizi%2Fcategoria%2Ftributi").await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/servizi/categoria/tributi");
+    assert_eq!(browser.cookies.get("sportello_lang").map(String::as_str), Some("en"));
+    let english = browser.get_text("/servizi/categoria/tributi").await;
+    assert!(english.contains(r#"<html lang="en">"#) && english.contains(">Services</a>"), "{english}");
+    assert!(english.contains("&#x2F;lingua&#x2F;it?torna=%2Fservizi%2Fcategoria%2Ftributi"));
+
+    let response = browser.get("/lingua/it?torna=%2Fservizi").await;
+    assert_eq!(location(&response), "/servizi");
+    assert!(browser.get_text("/servizi").await.contains(r#"<html lang="it">"#));
+
+    for elsewhere in ["//evil.example/", "https://evil.example/", "%2F%2Fevil.example"] {
+        let response = browser.get(&format!("/lingua/en?torna={elsewhere}")).await;
+        assert_eq!(location(&response), "/", "{elsewhere}");
+    }
+    assert_eq!(browser.get("/lingua/fr?torna=/").await.status(), 404, "not offered");
+}
+
+#[tokio::test]
+async fn the_page_cache_never_serves_an_english_page_to_an_italian_visitor() {
+    let app = spawn_app().await;
+    let (headers, english) = page(&app, VALMORA, "/servizi", &[("accept-language", "en")]).await;
+    assert_eq!(cache_outcome(&headers).as_deref(), Some("miss"));
+    assert!(english.contains(r#"<html lang="en">"#));
+
+    let (headers, italian) = page(&app, VALMORA, "/servizi", &[]).await;
+    assert_eq!(cache_outcome(&headers).as_deref(), Some("miss"), "the Italian answer is not the English one");
+    assert!(italian.contains(r#"<html lang="it">"#));
+    for visitor in [
+        vec![],
+        vec![("accept-language", "it-IT,it;q=0.9,en;q=0.8")],
+        vec![("accept-language", "fr, de;q=0.5")],
+        vec![("accept-language", "en"), ("cookie", "sportello_lang=it")],
+    ] {
+        let (headers, html) = page(&app, VALMORA, "/servizi", &visitor).await;
+        assert_eq!(cache_outcome(&headers).as_deref(), Some("hit"), "{visitor:?}");
+        assert_eq!(html, italian, "{visitor:?}");
+    }
+    for visitor in
+        [vec![("accept-language", "en-US")], vec![("accept-language", "it"), ("cookie", "sportello_lang=en")]]
+    {
+        let (headers, html) = page(&app, VALMORA, "/servizi", &visitor).await;
+        assert_eq!(cache_outcome(&headers).as_deref(), Some("hit"), "{visitor:?}");
+        assert_eq!(html, english, "{visitor:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_signed_in_visitor_sees_their_name_on_every_page_and_anonymous_pages_stay_cached() {
+    let app = spawn_app().await;
+    let anonymous = Browser::new(&app, VALMORA);
+    let mut maria = crate::cases::citizen(&app, VALMORA, "maria@example.it", "347 123 4567").await;
+    let name = r#"data-element="signed-in-name">Maria Rossi<"#;
+    for path in ["/area-personale", "/", "/servizi", "/area-personale/messaggi"] {
+        let response = maria.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(cache_outcome(response.headers()), None, "{path}: a signed-in answer never touches the cache");
+        let html = response.text().await.unwrap();
+        assert!(html.contains(name), "{path}: {html}");
+        assert!(!html.contains("personal-area-login"), "{path}");
+        // The menu's sign-out form carries the visitor's own token.
+        let token = &maria.cookies["sportello_csrf"];
+        assert!(html.contains(&format!(r#"name="csrf_token" value="{token}""#)), "{path}");
+        assert!(html.contains(r#"href="/area-personale/messaggi""#) && html.contains(r#"action="/accesso/esci""#));
+    }
+    // In English too.
+    let html = maria.get_with("/area-personale", &[("accept-language", "en")]).await.text().await.unwrap();
+    assert!(html.contains(name) && html.contains("<span>Messages</span>") && html.contains(">Sign out<"), "{html}");
+
+    let mut anonymous = anonymous;
+    for expected in ["miss", "hit"] {
+        let response = anonymous.get("/").await;
+        assert_eq!(cache_outcome(response.headers()).as_deref(), Some(expected));
+        let html = response.text().await.unwrap();
+        assert!(
+            !html.contains("Maria Rossi") && !html.contains("signed-in-user") && html.contains("personal-area-login")
+        );
+    }
+
+    // The header's sign-out is the real one.
+    let response = maria.post("/accesso/esci", &[]).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(maria.get("/area-personale").await.status(), 303, "signed out");
+    assert!(!maria.get_text("/").await.contains("Maria Rossi"));
+}
+
+#[test]
+fn a_recipe_offering_a_language_without_a_locale_is_refused() {
+    let dir = crate::helpers::scratch().join(format!("recipes-{}", uuid::Uuid::new_v4().simple())).join("lingue");
+    std::fs::create_dir_all(&dir).unwrap();
+    crate::helpers::copy_dir(&root().join("tenants/valmora"), &dir);
+    let themes = vec!["base".to_string()];
+    let languages = locale_keys().into_keys().collect::<Vec<_>>();
+    let original = std::fs::read_to_string(dir.join("tenant.toml")).unwrap();
+    let load = || sportello::onboarding::TenantRecipe::load(&dir, &themes, &languages);
+    assert_eq!(load().unwrap().file.languages, ["it", "en"]);
+    for (listed, expected) in [
+        (r#"["it", "fr"]"#, r#""fr" has no locale file (languages available: en, it)"#),
+        ("[]", "list at least one language"),
+        (r#"["en", "en"]"#, r#""en" is listed twice"#),
+    ] {
+        let text = original.replace(r#"languages = ["it", "en"]"#, &format!("languages = {listed}"));
+        std::fs::write(dir.join("tenant.toml"), text).unwrap();
+        let error = load().err().expect("refused").to_string();
+        assert!(error.contains("tenant.toml: languages") && error.contains(expected), "{error}");
+    }
+    // Not saying means Italian only.
+    std::fs::write(dir.join("tenant.toml"), original.replace(r#"languages = ["it", "en"]"#, "")).unwrap();
+    assert_eq!(load().unwrap().file.languages, ["it"]);
 }
