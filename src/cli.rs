@@ -207,7 +207,7 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
 async fn apply_dirs(settings: &Settings, admin: &PgPool, dirs: &[PathBuf]) -> anyhow::Result<()> {
     let renderer = Renderer::load(&settings.themes_dir, &settings.locales_dir)?;
     for dir in dirs {
-        let recipe = onboarding::TenantRecipe::load(dir, renderer.themes())?;
+        let recipe = onboarding::TenantRecipe::load(dir, renderer.themes(), &renderer.languages())?;
         let report = onboarding::apply(admin, &recipe, &settings.base_domain).await?;
         let what = match (report.created, report.changes) {
             (true, _) => "creato".to_string(),

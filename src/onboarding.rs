@@ -44,6 +44,9 @@ pub struct TenantFile {
     pub contacts: Contacts,
     #[serde(default)]
     pub quick_links: Vec<QuickLink>,
+    /// The languages the portal offers; the first is the ente's default.
+    #[serde(default = "default_languages")]
+    pub languages: Vec<String>,
     #[serde(default)]
     pub categories: Vec<crate::procedure::spec::CategorySpec>,
     #[serde(default)]
@@ -67,6 +70,10 @@ pub struct StaffSpec {
 
 fn default_theme() -> String {
     "base".into()
+}
+
+fn default_languages() -> Vec<String> {
+    vec!["it".into()]
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,7 +114,9 @@ pub struct ApplyReport {
 }
 
 impl TenantRecipe {
-    pub fn load(dir: &Path, known_themes: &[String]) -> anyhow::Result<Self> {
+    /// Reads and checks `dir`: its theme must be one of `known_themes`, its
+    /// languages among `known_languages` (those with a locale file).
+    pub fn load(dir: &Path, known_themes: &[String], known_languages: &[String]) -> anyhow::Result<Self> {
         let dir = dir.canonicalize().with_context(|| format!("tenant folder {}", dir.display()))?;
         let slug = dir.file_name().and_then(|n| n.to_str()).context("tenant folder name")?.to_string();
         if !is_valid_slug(&slug) {
@@ -128,6 +137,21 @@ impl TenantRecipe {
         }
         if !is_hex_color(&file.branding.primary_color) {
             bail!("{}: expected a colour like \"#0066cc\"", at("branding.primary_color"));
+        }
+        if file.languages.is_empty() {
+            bail!("{}: list at least one language, the default first (for example [\"it\"])", at("languages"));
+        }
+        for (i, lang) in file.languages.iter().enumerate() {
+            if !known_languages.contains(lang) {
+                bail!(
+                    "{}: {lang:?} has no locale file (languages available: {})",
+                    at("languages"),
+                    known_languages.join(", ")
+                );
+            }
+            if file.languages[..i].contains(lang) {
+                bail!("{}: {lang:?} is listed twice", at("languages"));
+            }
         }
         for link in &file.quick_links {
             if !(link.url.starts_with('/') || link.url.starts_with("https://") || link.url.starts_with("http://")) {
@@ -216,6 +240,7 @@ impl TenantRecipe {
             },
             contacts: f.contacts.clone(),
             quick_links: f.quick_links.clone(),
+            languages: f.languages.clone(),
         }
     }
 }

@@ -16,8 +16,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::csrf::CsrfToken;
 use crate::tenancy::{Level, Method};
-use crate::web::client::ClientAddr;
+use crate::web::{client::ClientAddr, SignedIn};
 use crate::{db::TenantTx, error::AppError, state::AppState, tenancy::Site};
 
 pub use crate::web::SESSION_COOKIE;
@@ -104,6 +105,11 @@ pub async fn load_session(State(state): State<AppState>, mut request: Request, n
         let hash = token_hash(token);
         match find_session(&state, tenant.id, &hash).await {
             Ok(Some(session)) => {
+                // For the page header: the name, and the form token of its sign-out button.
+                if let Some(form_token) = request.extensions().get::<CsrfToken>().cloned() {
+                    let signed_in = SignedIn::new(session.display_name(), move || form_token.value().to_string());
+                    request.extensions_mut().insert(signed_in);
+                }
                 request.extensions_mut().insert(session);
             }
             Ok(None) => {}

@@ -7,11 +7,11 @@ use crate::{
     error::AppResult,
     state::AppState,
     tenancy::Site,
-    web::{base_context, render_page},
+    web::{base_context, language, render_page, Visit},
 };
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(platform_home))
+    Router::new().route("/", get(platform_home)).route("/lingua/{lang}", get(language::switch))
 }
 
 #[derive(Serialize, sqlx::FromRow)]
@@ -20,7 +20,7 @@ struct TenantLink {
     host: String,
 }
 
-async fn platform_home(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Html<String>> {
+async fn platform_home(State(state): State<AppState>, visit: Visit, headers: HeaderMap) -> AppResult<Html<String>> {
     let links: Vec<TenantLink> = sqlx::query_as(
         "select t.name, d.host from tenants t join tenant_domains d on d.tenant_id = t.id and d.is_primary
          where t.status = 'active' order by t.name",
@@ -35,7 +35,7 @@ async fn platform_home(State(state): State<AppState>, headers: HeaderMap) -> App
         .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
         .map(|p| format!(":{p}"))
         .unwrap_or_default();
-    let mut context = base_context(&Site::Platform);
+    let mut context = base_context(&visit);
     context.insert("tenants", &links);
     context.insert("port", &port);
     render_page(&state, &Site::Platform, "platform/home.html", &context)

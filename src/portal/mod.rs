@@ -18,7 +18,7 @@ use crate::{
     error::{AppError, AppResult},
     state::AppState,
     web::CurrentTenant,
-    web::{base_context, render_page},
+    web::{base_context, language, render_page},
 };
 
 pub fn routes() -> Vec<RouteSpec> {
@@ -28,6 +28,7 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new("/embed/banner", &["GET"], Access::Public, get(embedded_banner)).cacheable(),
         RouteSpec::new("/branding/tema.css", &["GET"], Access::Public, get(theme_css)).cacheable(),
         RouteSpec::new("/branding/{name}", &["GET"], Access::Public, get(branding_asset)).cacheable(),
+        RouteSpec::new("/lingua/{lang}", &["GET"], Access::Public, get(language::switch)),
     ]
 }
 
@@ -45,7 +46,7 @@ async fn banner_instructions(State(state): State<AppState>, tenant: CurrentTenan
     let snippet = format!(
         "<iframe src=\"https://{host}/embed/banner\" title=\"{title}\" width=\"100%\" height=\"220\" style=\"border:0\" loading=\"lazy\"></iframe>",
         host = tenant.0.primary_host,
-        title = tera::escape_html(&state.renderer.translate("embed.iframe_title")),
+        title = tera::escape_html(&state.renderer.translate_in(tenant.lang(), "embed.iframe_title")),
     );
     context.insert("snippet", &snippet);
     render_page(&state, &tenant.site(), "portal/banner_instructions.html", &context)

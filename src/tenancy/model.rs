@@ -45,6 +45,10 @@ pub struct Profile {
     pub branding: Branding,
     pub contacts: Contacts,
     pub quick_links: Vec<QuickLink>,
+    /// The languages the portal offers, its default first (`languages` in
+    /// tenant.toml; onboarding accepts only those with a locale file). Empty in
+    /// a profile stored before languages existed: Italian only.
+    pub languages: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

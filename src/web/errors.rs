@@ -12,7 +12,7 @@ use std::any::Any;
 use tera::Context;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use super::{base_context, REQUEST_ID_HEADER};
+use super::{base_context, language, language::RequestLanguage, Visit, REQUEST_ID_HEADER};
 use crate::{
     error::{AppError, ErrorMarker, InvalidFields},
     state::AppState,
@@ -27,6 +27,9 @@ pub fn request_id(request: &Request) -> String {
 pub async fn render_error_pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let request_id = request_id(&request);
     let site = request.extensions().get::<Site>().cloned().unwrap_or(Site::Platform);
+    // Taken before the router runs: the session layer is further in, so an
+    // error page does not show who is signed in.
+    let visit = Visit::from_request_parts(site, request.extensions(), request.uri());
     let wants_json = request.uri().path().starts_with("/api/");
     let response = next.run(request).await;
     let Some(marker) = response.extensions().get::<ErrorMarker>().copied() else { return response };
@@ -34,7 +37,7 @@ pub async fn render_error_pages(State(state): State<AppState>, request: Request,
     let mut page = if wants_json {
         error_json(marker, &request_id, fields)
     } else {
-        error_page(&state, &site, marker, &request_id)
+        error_page(&state, &visit, marker, &request_id)
     };
     if marker.status == axum::http::StatusCode::UNAUTHORIZED {
         page.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -66,7 +69,16 @@ fn panic_response(payload: Box<dyn Any + Send + 'static>) -> Response {
 pub fn render_error(state: &AppState, request: &Request, err: AppError) -> Response {
     let marker = ErrorMarker { status: err.status(), code: err.code() };
     drop(err.into_response()); // logs an internal cause
-    error_page(state, &Site::Platform, marker, &request_id(request))
+    error_page(state, &platform_visit(request), marker, &request_id(request))
+}
+
+/// A request answered by the platform before (or instead of) any site: in the
+/// platform's languages.
+fn platform_visit(request: &Request) -> Visit {
+    let language = RequestLanguage::decide(language::offered_by(&Site::Platform), request.headers());
+    let mut extensions = axum::http::Extensions::new();
+    extensions.insert(language);
+    Visit::from_request_parts(Site::Platform, &extensions, request.uri())
 }
 
 fn error_json(
@@ -81,17 +93,17 @@ fn error_json(
     (marker.status, axum::Json(body)).into_response()
 }
 
-fn error_page(state: &AppState, site: &Site, marker: ErrorMarker, request_id: &str) -> Response {
-    let mut context = base_context(site);
+fn error_page(state: &AppState, visit: &Visit, marker: ErrorMarker, request_id: &str) -> Response {
+    let mut context = base_context(visit);
     context.insert("status", &marker.status.as_u16());
     context.insert("code", marker.code);
     context.insert("request_id", request_id);
-    page_with_status(state, site, "layout/error.html", &context, marker.status)
+    page_with_status(state, &visit.site, "layout/error.html", &context, marker.status)
 }
 
 /// What a suspended ente's host shows: its name and nothing else.
 pub fn suspended_page(state: &AppState, tenant: &Tenant, request: &Request) -> Response {
-    let mut context = base_context(&Site::Platform);
+    let mut context = base_context(&platform_visit(request));
     context.insert("suspended_name", &tenant.name);
     context.insert("request_id", &request_id(request));
     let mut response =
@@ -109,15 +121,13 @@ fn page_with_status(state: &AppState, site: &Site, page: &str, context: &Context
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
             tracing::error!(error = ?e, page, "cannot render error page");
-            (
-                status,
-                format!(
-                    "Errore {} — richiesta {}",
-                    status.as_u16(),
-                    context.get("request_id").and_then(|v| v.as_str()).unwrap_or("-")
-                ),
-            )
-                .into_response()
+            let lang = context.get("lang").and_then(|v| v.as_str()).unwrap_or(super::render::DEFAULT_LANG);
+            let text = state
+                .renderer
+                .translate_in(lang, "errors.page_failed")
+                .replace("{status}", &status.as_u16().to_string())
+                .replace("{request_id}", context.get("request_id").and_then(|v| v.as_str()).unwrap_or("-"));
+            (status, text).into_response()
         }
     }
 }

@@ -4,6 +4,16 @@
 //!
 //! Routes opt in with the `mark_cacheable` middleware; `EdgeCache`, the outermost
 //! service, stores what they mark and answers later identical requests itself.
+//!
+//! Languages: an entry (host + URI) holds one answer per language it was made
+//! in, with the languages the site offered. A visitor is served the answer in
+//! the language `dispatch` would choose for them (`language::choose`: their
+//! cookie, then `Accept-Language`, then the default) — the same rule on the
+//! same inputs, so an Italian visitor never gets the English page. Keying by
+//! the chosen language, not by the raw headers, keeps one entry per language
+//! however browsers spell `Accept-Language`; the edge learns the offered
+//! languages from the answers themselves (it runs before host resolution),
+//! and a tenant change, which may change them, empties the cache anyway.
 
 use std::{
     convert::Infallible,
@@ -25,7 +35,10 @@ use axum::{
 use ipnet::IpNet;
 use moka::sync::Cache;
 
-use super::{request_id, REQUEST_ID_HEADER};
+use super::{
+    language::{self, RequestLanguage, LANG_COOKIE},
+    request_id, REQUEST_ID_HEADER,
+};
 use crate::tenancy::host::requested_host;
 
 /// A request carrying the session cookie is personal and never cached.
@@ -39,9 +52,31 @@ struct CachedPage {
     body: Bytes,
 }
 
+/// The answers for one host + URI, one per language.
+#[derive(Clone)]
+struct CachedVariants {
+    /// What the site offered when they were made: with the visitor's cookie and
+    /// `Accept-Language` it says which answer is theirs.
+    offered: Arc<[String]>,
+    by_lang: Vec<(String, CachedPage)>,
+}
+
+impl CachedVariants {
+    fn for_visitor(&self, request: &Request) -> Option<CachedPage> {
+        let headers = request.headers();
+        let lang =
+            language::choose(&self.offered, language::cookie(headers, LANG_COOKIE), language::accept_language(headers));
+        self.by_lang.iter().find(|(l, _)| l == lang).map(|(_, page)| page.clone())
+    }
+
+    fn weight(&self) -> usize {
+        self.by_lang.iter().map(|(_, page)| page.body.len()).sum()
+    }
+}
+
 #[derive(Clone)]
 pub struct PageCache {
-    pages: Cache<String, CachedPage>,
+    pages: Cache<String, CachedVariants>,
 }
 
 impl PageCache {
@@ -49,10 +84,26 @@ impl PageCache {
         Self {
             pages: Cache::builder()
                 .max_capacity(64 * 1024 * 1024)
-                .weigher(|key: &String, page: &CachedPage| (key.len() + page.body.len()).try_into().unwrap_or(u32::MAX))
+                .weigher(|key: &String, pages: &CachedVariants| {
+                    (key.len() + pages.weight()).try_into().unwrap_or(u32::MAX)
+                })
                 .time_to_live(ttl)
                 .build(),
         }
+    }
+
+    /// Keeps `page`, made in `language`, next to the entry's other languages.
+    fn keep(&self, key: String, language: RequestLanguage, page: CachedPage) {
+        self.pages.entry(key).and_upsert_with(|existing| {
+            let mut variants = match existing.map(|e| e.into_value()) {
+                Some(v) if v.offered == language.offered => v,
+                // The site's languages changed: the old answers are not comparable.
+                _ => CachedVariants { offered: language.offered.clone(), by_lang: Vec::new() },
+            };
+            variants.by_lang.retain(|(l, _)| *l != language.lang);
+            variants.by_lang.push((language.lang, page));
+            variants
+        });
     }
 
     pub fn invalidate_all(&self) {
@@ -72,8 +123,9 @@ pub struct Personal;
 /// The cache key, or `None` when the request must reach the application. GET
 /// and HEAD share an entry (a HEAD answer is the GET answer without its body),
 /// but only a GET fills it: a HEAD's empty body must never become the page.
-/// Nothing else of the request is part of the key, so nothing else may shape a
-/// stored answer: handlers that read other request headers are not cacheable.
+/// Nothing else of the request is part of the key but the language (see the
+/// module's comment), so nothing else may shape a stored answer: handlers that
+/// read other request headers are not cacheable.
 fn cache_key(request: &Request, trusted_proxies: &[IpNet]) -> Option<String> {
     if !(request.method() == Method::GET || request.method() == Method::HEAD) || is_personal(request) {
         return None;
@@ -143,7 +195,7 @@ where
     fn call(&mut self, request: Request) -> Self::Future {
         let key = cache_key(&request, &self.trusted_proxies);
         let fills = request.method() == Method::GET;
-        if let Some(page) = key.as_ref().and_then(|k| self.cache.pages.get(k)) {
+        if let Some(page) = key.as_ref().and_then(|k| self.cache.pages.get(k)).and_then(|v| v.for_visitor(&request)) {
             let response = page.into_response_with("hit", None);
             tracing::debug!(request_id = ?response.headers().get(REQUEST_ID_HEADER), "page cache hit");
             return Box::pin(std::future::ready(Ok(response)));
@@ -160,7 +212,10 @@ where
                 && response.extensions().get::<Personal>().is_none()
                 && !response.headers().contains_key(header::SET_COOKIE)
                 && !is_private(response.headers());
-            let Some(key) = key.filter(|_| shareable) else {
+            // `dispatch` says which language the answer is in; without it the
+            // answer cannot be told apart from the other languages'.
+            let language = response.extensions().get::<RequestLanguage>().cloned();
+            let (Some(key), Some(language)) = (key.filter(|_| shareable), language) else {
                 return Ok(response);
             };
             let (mut parts, body) = response.into_parts();
@@ -169,7 +224,7 @@ where
             };
             let request_id = parts.headers.remove(REQUEST_ID_HEADER);
             let page = CachedPage { status: parts.status, headers: parts.headers, body };
-            cache.pages.insert(key, page.clone());
+            cache.keep(key, language, page.clone());
             Ok(page.into_response_with("miss", request_id))
         })
     }

@@ -1,8 +1,9 @@
 //! The one renderer: a single Tera engine holding every theme. A page is rendered
 //! as `<theme>/<page>`, falling back to `base/<page>`. Every user-facing string
-//! goes through `t()` so other languages can follow Italian.
+//! goes through `t()`, which answers in the language of the page being rendered
+//! (the context's `lang`, see `web::base_context`).
 
-use std::{collections::HashMap, path::Path, sync::Arc};
+use std::{cell::RefCell, collections::HashMap, path::Path, sync::Arc};
 
 use anyhow::{bail, Context as _};
 use tera::{Context, Tera, Value};
@@ -39,7 +40,7 @@ impl Renderer {
         tera.add_template_files(files).context("loading templates")?;
         tera.register_function("t", Translate(i18n.clone()));
         tera.register_filter("paragraphs", paragraphs);
-        tera.register_filter("when", when);
+        tera.register_filter("when", When(i18n.clone()));
         tera.register_filter("size", size);
         Ok(Self { tera, themes, i18n })
     }
@@ -48,15 +49,56 @@ impl Renderer {
         &self.themes
     }
 
+    /// The message in the default language (for text that has no page: SMS, e-mail).
     pub fn translate(&self, key: &str) -> String {
         self.i18n.get(DEFAULT_LANG, key)
     }
 
-    /// Renders `<theme>/<page>` or, when the theme does not override it, `base/<page>`.
+    pub fn translate_in(&self, lang: &str, key: &str) -> String {
+        self.i18n.get(lang, key)
+    }
+
+    /// The languages with a locale file, sorted.
+    pub fn languages(&self) -> Vec<String> {
+        self.i18n.languages()
+    }
+
+    /// Renders `<theme>/<page>` or, when the theme does not override it, `base/<page>`,
+    /// in the context's `lang`.
     pub fn render(&self, theme: &str, page: &str, context: &Context) -> tera::Result<String> {
         let themed = format!("{theme}/{page}");
         let name = if self.tera.get_template_names().any(|n| n == themed) { themed } else { format!("base/{page}") };
+        let lang = context.get("lang").and_then(Value::as_str).unwrap_or(DEFAULT_LANG);
+        let _page_language = PageLanguage::set(lang);
         self.tera.render(&name, context)
+    }
+}
+
+thread_local! {
+    /// The language of the page this thread is rendering. Tera gives functions
+    /// and filters their arguments only — macros do not even see the context —
+    /// so `t()` and `when` read it here. Rendering is synchronous: nothing else
+    /// runs on the thread between `set` and the guard's drop.
+    static PAGE_LANGUAGE: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Holds the page's language for the length of one render.
+struct PageLanguage(Option<String>);
+
+impl PageLanguage {
+    fn set(lang: &str) -> Self {
+        Self(PAGE_LANGUAGE.with(|l| l.replace(Some(lang.to_string()))))
+    }
+
+    fn current() -> String {
+        PAGE_LANGUAGE.with(|l| l.borrow().clone()).unwrap_or_else(|| DEFAULT_LANG.to_string())
+    }
+}
+
+impl Drop for PageLanguage {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        PAGE_LANGUAGE.with(|l| *l.borrow_mut() = previous);
     }
 }
 
@@ -106,6 +148,12 @@ impl Catalogues {
         Ok(Self { by_lang })
     }
 
+    pub fn languages(&self) -> Vec<String> {
+        let mut languages: Vec<String> = self.by_lang.keys().cloned().collect();
+        languages.sort();
+        languages
+    }
+
     pub fn get(&self, lang: &str, key: &str) -> String {
         self.by_lang
             .get(lang)
@@ -134,14 +182,15 @@ fn flatten(prefix: &str, table: &toml::Table, out: &mut HashMap<String, String>)
     }
 }
 
-/// `{{ t(k="home.title", name=tenant.name) }}`: the message, with `{name}` filled in.
+/// `{{ t(k="home.title", name=tenant.name) }}`: the message in the page's
+/// language, with `{name}` filled in; `lang="en"` asks for another language.
 struct Translate(Arc<Catalogues>);
 
 impl tera::Function for Translate {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
         let key = args.get("k").and_then(Value::as_str).ok_or("t() needs k=\"key\"")?;
-        let lang = args.get("lang").and_then(Value::as_str).unwrap_or(DEFAULT_LANG);
-        let mut text = self.0.get(lang, key);
+        let lang = args.get("lang").and_then(Value::as_str).map(str::to_string).unwrap_or_else(PageLanguage::current);
+        let mut text = self.0.get(&lang, key);
         for (name, value) in args {
             if name == "k" || name == "lang" {
                 continue;
@@ -175,17 +224,28 @@ fn paragraphs(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> 
     Ok(Value::String(html))
 }
 
-/// A timestamp (RFC 3339) or a date (YYYY-MM-DD) as Italians read it.
-fn when(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
-    let text = value.as_str().unwrap_or_default();
-    let shown = if let Ok(at) = text.parse::<chrono::DateTime<chrono::Utc>>() {
-        crate::time::format_rome_datetime(at)
-    } else if let Ok(date) = text.parse::<chrono::NaiveDate>() {
-        crate::time::format_date(date)
-    } else {
-        text.to_string()
-    };
-    Ok(Value::String(shown))
+/// A timestamp (RFC 3339) or a date (YYYY-MM-DD), in Rome time, as the page's
+/// language writes it (`format.date_time`; the date itself is day/month/year,
+/// as in Italy and the UK).
+struct When(Arc<Catalogues>);
+
+impl tera::Filter for When {
+    fn filter(&self, value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+        use chrono::Timelike;
+        let text = value.as_str().unwrap_or_default();
+        let shown = if let Ok(at) = text.parse::<chrono::DateTime<chrono::Utc>>() {
+            let local = crate::time::rome_local(at);
+            self.0
+                .get(&PageLanguage::current(), "format.date_time")
+                .replace("{date}", &crate::time::format_date(local.date()))
+                .replace("{time}", &format!("{:02}:{:02}", local.hour(), local.minute()))
+        } else if let Ok(date) = text.parse::<chrono::NaiveDate>() {
+            crate::time::format_date(date)
+        } else {
+            text.to_string()
+        };
+        Ok(Value::String(shown))
+    }
 }
 
 fn size(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
@@ -195,4 +255,73 @@ fn size(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
 /// Serialises JSON-LD so that it cannot close its `<script>` element early.
 pub fn json_for_script(value: &serde_json::Value) -> String {
     value.to_string().replace("</", "<\\/").replace("<!--", "<\\!--")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A theme and two locales in a scratch folder: `page.html` uses `t()`
+    /// directly, through a macro (which sees no context) and `when`.
+    fn renderer() -> Renderer {
+        let root = std::env::temp_dir().join(format!("sportello-render-{}", uuid::Uuid::new_v4().simple()));
+        let templates = root.join("themes/base/templates");
+        std::fs::create_dir_all(&templates).unwrap();
+        std::fs::create_dir_all(root.join("locales")).unwrap();
+        std::fs::write(
+            templates.join("macros.html"),
+            r#"{% macro hello(name) %}{{ t(k="greet", name=name) }}{% endmacro hello %}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            templates.join("page.html"),
+            r#"{% import "base/macros.html" as m %}{{ t(k="title") }}|{{ m::hello(name="Ada") }}|{{ at | when }}|{{ t(k="only_it") }}|{{ t(k="title", lang="it") }}"#,
+        )
+        .unwrap();
+        let common = "only_it = \"solo italiano\"\n";
+        std::fs::write(
+            root.join("locales/it.toml"),
+            format!("title = \"Titolo\"\ngreet = \"Ciao {{name}}\"\n{common}[format]\ndate_time = \"{{date}} alle {{time}}\"\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("locales/en.toml"),
+            "title = \"Title\"\ngreet = \"Hello {name}\"\n[format]\ndate_time = \"{date} at {time}\"\n",
+        )
+        .unwrap();
+        Renderer::load(&root.join("themes"), &root.join("locales")).unwrap()
+    }
+
+    fn render(renderer: &Renderer, lang: Option<&str>) -> String {
+        let mut context = Context::new();
+        if let Some(lang) = lang {
+            context.insert("lang", lang);
+        }
+        context.insert("at", "2026-07-01T06:15:00Z");
+        renderer.render("base", "page.html", &context).unwrap()
+    }
+
+    #[test]
+    fn t_answers_in_the_language_of_the_page_even_inside_macros() {
+        let renderer = renderer();
+        assert_eq!(renderer.languages(), ["en", "it"]);
+        assert_eq!(render(&renderer, Some("en")), "Title|Hello Ada|01&#x2F;07&#x2F;2026 at 08:15|solo italiano|Titolo");
+        assert_eq!(
+            render(&renderer, Some("it")),
+            "Titolo|Ciao Ada|01&#x2F;07&#x2F;2026 alle 08:15|solo italiano|Titolo"
+        );
+        // No language in the context: the default, Italian.
+        assert_eq!(render(&renderer, None), render(&renderer, Some("it")));
+        // The page's language does not outlive its render.
+        assert_eq!(PageLanguage::current(), DEFAULT_LANG);
+        assert_eq!(renderer.translate_in("en", "greet"), "Hello {name}");
+        assert_eq!(renderer.translate("greet"), "Ciao {name}");
+    }
+
+    #[test]
+    fn italian_moments_read_exactly_as_before() {
+        let renderer = renderer();
+        let at: chrono::DateTime<chrono::Utc> = "2026-07-01T06:15:00Z".parse().unwrap();
+        assert!(render(&renderer, Some("it")).contains(&tera::escape_html(&crate::time::format_rome_datetime(at))));
+    }
 }

@@ -1,9 +1,34 @@
 //! Pages in a real browser (Debian's headless Chromium): no WCAG 2.1 A/AA violation
-//! found by axe-core, and nothing refused by our Content-Security-Policy.
+//! found by axe-core, and nothing refused by our Content-Security-Policy — in
+//! Italian and again in English (the language cookie set for the enti that offer it).
 
 use std::process::Command;
 
 use crate::helpers::{root, spawn_app_with, test_settings};
+
+/// Runs the browser audit over `args` (`--cookie …` pairs, then URLs); its JSON report.
+async fn audit(args: Vec<String>) -> String {
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(root().join("tests/browser/audit.mjs"))
+            .args(&args)
+            .current_dir(root())
+            .output()
+            .expect("node (installed by scripts/setup.sh)")
+    })
+    .await
+    .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(output.status.success(), "browser audit failed:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
+    report
+}
+
+/// The same pages again with the language cookie of `base` set to English.
+fn in_english(base: &str, mut args: Vec<String>) -> Vec<String> {
+    let mut english = vec!["--cookie".to_string(), base.to_string(), "sportello_lang=en".to_string()];
+    english.append(&mut args);
+    english
+}
 
 #[tokio::test]
 async fn public_pages_pass_axe_and_respect_the_csp() {
@@ -30,6 +55,13 @@ async fn public_pages_pass_axe_and_respect_the_csp() {
     }
     urls.push(format!("http://valmora.localhost:{}/servizi/categoria/tributi", app.port));
     urls.push(format!("http://valmora.localhost:{}/accesso/crs", app.port));
+    // Valmora offers English; the platform too. Roccamare is Italian only.
+    let english_urls: Vec<String> =
+        urls.iter().filter(|u| u.contains("valmora.") || u.contains("127.0.0.1")).cloned().collect();
+    let valmora = format!("http://valmora.localhost:{}", app.port);
+    let platform = format!("http://127.0.0.1:{}", app.port);
+    let report = audit(in_english(&valmora, in_english(&platform, english_urls))).await;
+    assert!(report.contains(r#""status": 200"#), "{report}");
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg(root().join("tests/browser/audit.mjs"))
@@ -74,6 +106,7 @@ async fn personal_area_pages_pass_axe_and_respect_the_csp() {
     ] {
         args.push(format!("{base}{path}"));
     }
+    let english = in_english(&base, args.clone());
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg(root().join("tests/browser/audit.mjs"))
@@ -86,6 +119,8 @@ async fn personal_area_pages_pass_axe_and_respect_the_csp() {
     .unwrap();
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "browser audit failed:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!report.contains("\"status\": 303") && !report.contains("\"status\": 404"), "{report}");
+    let report = audit(english).await;
     assert!(!report.contains("\"status\": 303") && !report.contains("\"status\": 404"), "{report}");
 }
 
@@ -116,6 +151,7 @@ async fn back_office_pages_pass_axe_and_respect_the_csp() {
     ] {
         args.push(format!("{base}{path}"));
     }
+    let english = in_english(&base, args.clone());
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg(root().join("tests/browser/audit.mjs"))
@@ -128,5 +164,7 @@ async fn back_office_pages_pass_axe_and_respect_the_csp() {
     .unwrap();
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "browser audit failed:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!report.contains("\"status\": 303") && !report.contains("\"status\": 404"), "{report}");
+    let report = audit(english).await;
     assert!(!report.contains("\"status\": 303") && !report.contains("\"status\": 404"), "{report}");
 }

@@ -79,7 +79,7 @@ async fn cluster() -> &'static TestCluster {
             let settings = test_settings();
             let renderer = Renderer::load(&settings.themes_dir, &settings.locales_dir).unwrap();
             for dir in onboarding::tenant_dirs(&settings.tenants_dir).unwrap() {
-                let recipe = onboarding::TenantRecipe::load(&dir, renderer.themes()).unwrap();
+                let recipe = onboarding::TenantRecipe::load(&dir, renderer.themes(), &renderer.languages()).unwrap();
                 onboarding::apply(&admin, &recipe, &settings.base_domain).await.unwrap();
             }
             admin.close().await;

@@ -11,6 +11,7 @@ mod catalog;
 mod deadlines;
 mod fascicolo;
 mod hardening;
+mod i18n;
 mod isolation;
 mod registry;
 mod tenancy;

@@ -203,6 +203,7 @@ async fn invalid_recipes_are_refused_with_a_clear_error() {
     let dir = tempdir("rotto");
     copy_dir(&root().join("tenants/valmora"), &dir);
     let themes = vec!["base".to_string(), "mare".to_string()];
+    let languages = vec!["en".to_string(), "it".to_string()];
     std::fs::write(
         dir.join("procedures/cambio-residenza.toml"),
         std::fs::read_to_string(dir.join("procedures/cambio-residenza.toml"))
@@ -210,13 +211,13 @@ async fn invalid_recipes_are_refused_with_a_clear_error() {
             .replace("office = \"", "office = \"NON-ESISTE"),
     )
     .unwrap();
-    let error = onboarding::TenantRecipe::load(&dir, &themes).err().expect("refused").to_string();
+    let error = onboarding::TenantRecipe::load(&dir, &themes, &languages).err().expect("refused").to_string();
     assert!(error.contains("cambio-residenza.toml") && error.contains("NON-ESISTE"), "{error}");
 
     let text =
         std::fs::read_to_string(dir.join("tenant.toml")).unwrap().replace("theme = \"base\"", "theme = \"nessuno\"");
     std::fs::write(dir.join("tenant.toml"), text).unwrap();
-    let error = onboarding::TenantRecipe::load(&dir, &themes).err().expect("refused").to_string();
+    let error = onboarding::TenantRecipe::load(&dir, &themes, &languages).err().expect("refused").to_string();
     assert!(error.contains("unknown theme"), "{error}");
 }
 

@@ -70,7 +70,7 @@ pub async fn configure(app: &TestApp, slug: &str, issuer: &str, secret: &str) {
     unsafe { std::env::set_var(&env, secret) };
     let settings = test_settings();
     let renderer = Renderer::load(&settings.themes_dir, &settings.locales_dir).unwrap();
-    let recipe = onboarding::TenantRecipe::load(&dir, renderer.themes()).unwrap();
+    let recipe = onboarding::TenantRecipe::load(&dir, renderer.themes(), &renderer.languages()).unwrap();
     let report = onboarding::apply(&app.db.admin, &recipe, &settings.base_domain).await.unwrap();
     assert!(report.changes > 0);
 }

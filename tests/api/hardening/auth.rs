@@ -125,7 +125,7 @@ async fn apply_valmora_with(app: &TestApp, lines: &str) {
     std::fs::write(dir.join("tenant.toml"), toml).unwrap();
     let settings = test_settings();
     let renderer = Renderer::load(&settings.themes_dir, &settings.locales_dir).unwrap();
-    let recipe = onboarding::TenantRecipe::load(&dir, renderer.themes()).unwrap();
+    let recipe = onboarding::TenantRecipe::load(&dir, renderer.themes(), &renderer.languages()).unwrap();
     onboarding::apply(&app.db.admin, &recipe, &settings.base_domain).await.unwrap();
     app.state.invalidate_tenant_caches();
 }
