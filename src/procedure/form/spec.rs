@@ -68,7 +68,7 @@ impl FieldType {
     }
 }
 
-/// What `prefill` can take from the signed-in citizen ([`Identity`]).
+/// What `prefill` can take from the signed-in citizen ([`Identity`](super::Identity)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PrefillKey {
