@@ -62,8 +62,8 @@ for name, data in {
     write("formats", name, data)
 
 # --- forms (form and multipart) -----------------------------------------------
-GENERIC = None  # the generic form is index 0; its keys are read from src/cases/form.rs
-src = (ROOT / "src/cases/form.rs").read_text()
+GENERIC = None  # the generic form is index 0; its keys are read from src/procedure/form/spec.rs
+src = (ROOT / "src/procedure/form/spec.rs").read_text()
 m = re.search(r'const GENERIC: &str = r#"(.*?)"#;', src, re.S)
 forms = [tomllib.loads(m.group(1))]
 for path in sorted(ROOT.glob("tenants/*/procedures/*.toml"), key=lambda p: str(p)):

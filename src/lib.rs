@@ -16,6 +16,7 @@ pub mod input;
 pub mod jobs;
 pub mod notify;
 pub mod onboarding;
+pub mod pdf;
 pub mod platform;
 pub mod portal;
 pub mod procedure;

@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use sportello::{cases::form::FormSpec, catalog::spec::ProcedureSpec};
+use sportello::procedure::{form::FormSpec, spec::ProcedureSpec};
 
 /// The generic form and every demo procedure's form, in a stable order.
 pub fn forms() -> &'static [FormSpec] {
@@ -31,7 +31,7 @@ pub fn forms() -> &'static [FormSpec] {
     })
 }
 
-/// The known finding the lead fixes in src/cases/form.rs `read_field`: a group row
+/// The known finding the lead fixes in src/procedure/form/answers.rs `read_field`: a group row
 /// index of `usize::MAX` overflows `i + 1`. Skipped unless SPORTELLO_FUZZ_KNOWN=1,
 /// so that the fuzzer goes on looking for other ones.
 pub fn is_known_group_overflow<'a>(mut names: impl Iterator<Item = &'a str>) -> bool {

@@ -1,4 +1,4 @@
-//! Form answers as a citizen posts them (src/cases/form.rs): `parse_step` on field
+//! Form answers as a citizen posts them (src/procedure/form/): `parse_step` on field
 //! names and values, the group actions `parse_action` / `apply_action`, then what
 //! the pages do with the answers (validation, step view, summary).
 //!

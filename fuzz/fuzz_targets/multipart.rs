@@ -19,8 +19,8 @@ use axum::{
 };
 use libfuzzer_sys::fuzz_target;
 use sportello::{
-    cases::form::{self, html_id, FieldType},
     fascicolo::{formats::detect, safe_file_name, UploadError, UploadPolicy},
+    procedure::form::{self, html_id, FieldType},
 };
 
 const MAX_TEXT_FIELD_BYTES: usize = 64 * 1024;

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sportello::{backoffice::workflow::Workflow, catalog::spec::ProcedureSpec};
+use sportello::procedure::{spec::ProcedureSpec, workflow::Workflow};
 
 const OFFICES: &[&str] = &["UO-SERV", "UO-ANAG", "UO-TRIB", "SUAP"];
 
