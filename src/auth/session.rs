@@ -57,16 +57,7 @@ pub fn clear_cookie(name: &str) -> HeaderValue {
     set_cookie(name, "", Some(Duration::zero()), "Lax")
 }
 
-pub fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
+pub use crate::web::client::cookie_value;
 
 /// The signed-in user of this request.
 #[derive(Clone, Debug, Serialize)]

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap};
 
 /// The client's address, decided once per request by `web::dispatch` (see
 /// `client_address`); every rate limit and session record uses it.
@@ -42,6 +42,18 @@ pub fn client_address(peer: Option<IpAddr>, headers: &HeaderMap, trusted_proxies
 /// Marks a request that came through one of the configured trusted proxies.
 #[derive(Clone, Copy, Debug)]
 pub struct TrustedPeer;
+
+/// The value of the request's cookie `name`, if it sent one.
+pub fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
 
 #[cfg(test)]
 mod tests {

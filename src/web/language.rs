@@ -33,7 +33,8 @@ pub struct RequestLanguage {
 impl RequestLanguage {
     /// Decided from what the request says about the visitor.
     pub fn decide(offered: Arc<[String]>, headers: &HeaderMap) -> Self {
-        let lang = choose(&offered, cookie(headers, LANG_COOKIE), accept_language(headers)).to_string();
+        let lang =
+            choose(&offered, super::client::cookie_value(headers, LANG_COOKIE), accept_language(headers)).to_string();
         Self { lang, offered }
     }
 
@@ -97,17 +98,6 @@ pub fn accepted(header: &str) -> Vec<String> {
 
 pub fn accept_language(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())
-}
-
-pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
 }
 
 /// The link of the header's language menu that switches to `lang` and comes

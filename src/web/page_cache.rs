@@ -64,8 +64,11 @@ struct CachedVariants {
 impl CachedVariants {
     fn for_visitor(&self, request: &Request) -> Option<CachedPage> {
         let headers = request.headers();
-        let lang =
-            language::choose(&self.offered, language::cookie(headers, LANG_COOKIE), language::accept_language(headers));
+        let lang = language::choose(
+            &self.offered,
+            super::client::cookie_value(headers, LANG_COOKIE),
+            language::accept_language(headers),
+        );
         self.by_lang.iter().find(|(l, _)| l == lang).map(|(_, page)| page.clone())
     }
 
