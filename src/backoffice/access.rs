@@ -4,10 +4,8 @@
 //! Any other case, of this ente or another, is not found; a case it may see
 //! but not work on is forbidden.
 
-use std::collections::HashMap;
-
 use axum::{
-    extract::{FromRequestParts, Path},
+    extract::FromRequestParts,
     http::{request::Parts, Method},
 };
 use uuid::Uuid;
@@ -109,9 +107,7 @@ where
 {
     let by = A::from_request_parts(parts, state).await?;
     let tenant = CurrentTenant::from_request_parts(parts, state).await?;
-    let Path(params) =
-        Path::<HashMap<String, String>>::from_request_parts(parts, state).await.map_err(|_| AppError::NotFound)?;
-    let id = params.get("id").and_then(|id| Uuid::parse_str(id).ok()).ok_or(AppError::NotFound)?;
+    let id = crate::web::path_id(parts, state).await?;
     let tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     Ok((by, tx, id))
 }

@@ -1,10 +1,8 @@
 //! Which case a citizen may touch, decided in one place: their own, by the
 //! path's `{id}`. Anybody else's case, in this ente or another, is not found.
 
-use std::collections::HashMap;
-
 use axum::{
-    extract::{FromRequestParts, Path},
+    extract::FromRequestParts,
     http::{request::Parts, Method},
     response::{IntoResponse, Redirect, Response},
 };
@@ -72,9 +70,7 @@ pub async fn own_draft(tx: &mut TenantTx, id: Uuid, session: &CurrentSession) ->
 async fn open(parts: &mut Parts, state: &AppState) -> AppResult<(CurrentSession, TenantTx, Uuid)> {
     let tenant = CurrentTenant::from_request_parts(parts, state).await?;
     let session = CurrentSession::from_request_parts(parts, state).await?;
-    let Path(params) =
-        Path::<HashMap<String, String>>::from_request_parts(parts, state).await.map_err(|_| AppError::NotFound)?;
-    let id = params.get("id").and_then(|id| Uuid::parse_str(id).ok()).ok_or(AppError::NotFound)?;
+    let id = crate::web::path_id(parts, state).await?;
     let tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     Ok((session, tx, id))
 }

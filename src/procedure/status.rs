@@ -19,6 +19,16 @@ pub enum CaseStatus {
 }
 
 impl CaseStatus {
+    pub const ALL: [CaseStatus; 7] = [
+        Self::Draft,
+        Self::Submitted,
+        Self::InProgress,
+        Self::AwaitingIntegration,
+        Self::Accepted,
+        Self::Rejected,
+        Self::Closed,
+    ];
+
     /// The statuses a case ends in (its legal clock stops there).
     pub const FINAL: [CaseStatus; 3] = [Self::Accepted, Self::Rejected, Self::Closed];
 
@@ -39,17 +49,7 @@ impl CaseStatus {
     }
 
     pub fn parse(name: &str) -> Option<Self> {
-        [
-            Self::Draft,
-            Self::Submitted,
-            Self::InProgress,
-            Self::AwaitingIntegration,
-            Self::Accepted,
-            Self::Rejected,
-            Self::Closed,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == name)
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
     }
 
     /// The names of the final statuses, to bind in SQL (`status <> all($n)`).

@@ -40,16 +40,9 @@ pub enum Phase {
 }
 
 impl Phase {
-    /// The value of `cases.status`.
+    /// The value of `cases.status` (the names are `CaseStatus`'s).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Submitted => "submitted",
-            Self::InProgress => "in_progress",
-            Self::AwaitingIntegration => "awaiting_integration",
-            Self::Accepted => "accepted",
-            Self::Rejected => "rejected",
-            Self::Closed => "closed",
-        }
+        super::status::CaseStatus::from(self).as_str()
     }
 }
 

@@ -215,6 +215,16 @@ pub async fn site_for_host(state: &AppState, host: &str) -> Result<Site, AppErro
     state.tenants.resolve(host).await?.ok_or(AppError::UnknownHost)
 }
 
+/// The `{id}` of the request's path as a uuid; one that does not parse names
+/// nothing, so it is not found (the case extractors of `cases` and `backoffice`).
+pub async fn path_id<S: Send + Sync>(parts: &mut axum::http::request::Parts, state: &S) -> AppResult<uuid::Uuid> {
+    use axum::extract::{FromRequestParts, Path};
+    let Path(params) = Path::<std::collections::HashMap<String, String>>::from_request_parts(parts, state)
+        .await
+        .map_err(|_| AppError::NotFound)?;
+    params.get("id").and_then(|id| uuid::Uuid::parse_str(id).ok()).ok_or(AppError::NotFound)
+}
+
 /// Extractor for handlers of the tenant router: the ente this request is for,
 /// and the request's view of it (`Visit`).
 pub struct CurrentTenant(pub Arc<crate::tenancy::Tenant>, Visit);

@@ -36,7 +36,7 @@ use ipnet::IpNet;
 use moka::sync::Cache;
 
 use super::{
-    language::{self, RequestLanguage, LANG_COOKIE},
+    language::{self, RequestLanguage},
     request_id, REQUEST_ID_HEADER,
 };
 use crate::tenancy::host::requested_host;
@@ -63,13 +63,8 @@ struct CachedVariants {
 
 impl CachedVariants {
     fn for_visitor(&self, request: &Request) -> Option<CachedPage> {
-        let headers = request.headers();
-        let lang = language::choose(
-            &self.offered,
-            super::client::cookie_value(headers, LANG_COOKIE),
-            language::accept_language(headers),
-        );
-        self.by_lang.iter().find(|(l, _)| l == lang).map(|(_, page)| page.clone())
+        let lang = language::RequestLanguage::decide(self.offered.clone(), request.headers()).lang;
+        self.by_lang.iter().find(|(l, _)| *l == lang).map(|(_, page)| page.clone())
     }
 
     fn weight(&self) -> usize {
