@@ -11,7 +11,7 @@ use std::{
 
 /// Lowest first. A new top-level module must be placed here.
 const LAYERS: &[&[&str]] = &[
-    &["error", "telemetry", "time", "input", "pdf"],
+    &["error", "telemetry", "time", "input", "pdf", "i18n"],
     &["config"],
     &["db", "fascicolo"],
     &["audit", "jobs"],
@@ -34,8 +34,20 @@ fn may_import_state(module: &str) -> bool {
 
 /// Modules that hold no HTTP framework (`error` does: the one error type maps
 /// itself to a response).
-const NO_HTTP: &[&str] =
-    &["time", "input", "pdf", "config", "db", "audit", "registry", "tenancy", "users", "procedure", "fascicolo"];
+const NO_HTTP: &[&str] = &[
+    "time",
+    "input",
+    "pdf",
+    "i18n",
+    "config",
+    "db",
+    "audit",
+    "registry",
+    "tenancy",
+    "users",
+    "procedure",
+    "fascicolo",
+];
 
 fn layer_of(module: &str) -> Option<usize> {
     LAYERS.iter().position(|layer| layer.contains(&module))

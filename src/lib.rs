@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod fascicolo;
+pub mod i18n;
 pub mod input;
 pub mod jobs;
 pub mod notify;

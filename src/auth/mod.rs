@@ -8,6 +8,7 @@ pub mod csrf;
 pub mod login;
 pub mod oidc;
 pub mod otp;
+pub mod page;
 pub mod password;
 pub mod prune;
 pub mod ratelimit;

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{access::OwnCase, draft::step_url};
 use crate::{
-    auth::{csrf::CsrfToken, login::auth_context, session::CurrentSession},
+    auth::{csrf::CsrfToken, login::auth_context, page::Page, session::CurrentSession},
     db::TenantTx,
     error::{AppError, AppResult},
     procedure::{
@@ -24,28 +24,15 @@ use crate::{
     web::{download, render_page, CurrentTenant},
 };
 
-pub async fn home(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
-    csrf: CsrfToken,
-    session: CurrentSession,
-) -> AppResult<Response> {
-    let roles = state.authz.roles_of(&state, &tenant.0, &session).await?;
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+pub async fn home(page: Page, session: CurrentSession) -> AppResult<Response> {
+    let roles = page.state.authz.roles_of(&page.state, &page.tenant.0, &session).await?;
+    let mut tx = TenantTx::begin(&page.state.db, page.tenant.0.id).await?;
     let cases = store::cases_of_user(&mut tx, session.user_id).await?;
-    let (unread,): (i64,) = sqlx::query_as(
-        "select count(*) from messages m
-         left join cases c on c.id = m.case_id
-         left join assistance_requests a on a.id = m.assistance_id
-         where m.sender <> 'citizen' and m.read_at is null and (c.user_id = $1 or a.user_id = $1)",
-    )
-    .bind(session.user_id)
-    .fetch_one(tx.conn())
-    .await?;
+    let unread = messages::unread_by_citizen(&mut tx, session.user_id).await?;
     tx.commit().await?;
     let (drafts, rest): (Vec<_>, Vec<_>) = cases.into_iter().partition(|c| c.status == CaseStatus::Draft);
     let (closed, open): (Vec<_>, Vec<_>) = rest.into_iter().partition(|c| c.status.is_final());
-    let mut context = auth_context(&tenant, &csrf);
+    let mut context = page.context();
     context.insert("session", &session);
     context.insert("display_name", &session.display_name());
     context.insert("roles", &roles);
@@ -53,7 +40,7 @@ pub async fn home(
     context.insert("open_cases", &open);
     context.insert("closed_cases", &closed);
     context.insert("unread_messages", &unread);
-    Ok(render_page(&state, &tenant.site(), "cases/personal_home.html", &context)?.into_response())
+    page.render("cases/personal_home.html", &context)
 }
 
 #[derive(Deserialize)]

@@ -82,6 +82,20 @@ pub async fn of_assistance(tx: &mut TenantTx, assistance_id: Uuid) -> sqlx::Resu
 }
 
 /// The citizen has seen the thread: what the other side wrote is read.
+/// Messages from the office, on a case or an assistance request of this
+/// person, they have not opened yet.
+pub async fn unread_by_citizen(tx: &mut TenantTx, user_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "select count(*) from messages m
+         left join cases c on c.id = m.case_id
+         left join assistance_requests a on a.id = m.assistance_id
+         where m.sender <> 'citizen' and m.read_at is null and (c.user_id = $1 or a.user_id = $1)",
+    )
+    .bind(user_id)
+    .fetch_one(tx.conn())
+    .await
+}
+
 pub async fn mark_read_by_citizen(tx: &mut TenantTx, thread: Thread) -> sqlx::Result<()> {
     let (column, id) = match thread {
         Thread::Case(c) => ("case_id", c),

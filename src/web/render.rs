@@ -6,9 +6,10 @@
 use std::{cell::RefCell, collections::HashMap, path::Path, sync::Arc};
 
 use anyhow::{bail, Context as _};
+
 use tera::{Context, Tera, Value};
 
-pub const DEFAULT_LANG: &str = "it";
+pub use crate::i18n::{Catalogues, DEFAULT_LANG, MISSING_MARK};
 
 pub struct Renderer {
     tera: Tera,
@@ -42,6 +43,7 @@ impl Renderer {
         tera.register_filter("paragraphs", paragraphs);
         tera.register_filter("when", When(i18n.clone()));
         tera.register_filter("size", size);
+        tera.register_filter("tr", Tr(i18n.clone()));
         Ok(Self { tera, themes, i18n })
     }
 
@@ -61,6 +63,11 @@ impl Renderer {
     /// The languages with a locale file, sorted.
     pub fn languages(&self) -> Vec<String> {
         self.i18n.languages()
+    }
+
+    /// The catalogues, for words with no page: the API's messages, e-mails, PDFs.
+    pub fn catalogues(&self) -> &Arc<Catalogues> {
+        &self.i18n
     }
 
     /// Renders `<theme>/<page>` or, when the theme does not override it, `base/<page>`,
@@ -120,68 +127,6 @@ fn collect_templates(
     Ok(())
 }
 
-/// Message catalogues: `locales/<lang>.toml`, nested tables flattened to dotted keys.
-pub struct Catalogues {
-    by_lang: HashMap<String, HashMap<String, String>>,
-}
-
-/// Shown instead of a missing message, so tests can find it on any page.
-pub const MISSING_MARK: &str = "⟦";
-
-impl Catalogues {
-    pub fn load(dir: &Path) -> anyhow::Result<Self> {
-        let mut by_lang = HashMap::new();
-        for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-            let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "toml") {
-                let lang = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-                let table: toml::Table = toml::from_str(&std::fs::read_to_string(&path)?)
-                    .with_context(|| format!("parsing {}", path.display()))?;
-                let mut flat = HashMap::new();
-                flatten("", &table, &mut flat);
-                by_lang.insert(lang, flat);
-            }
-        }
-        if !by_lang.contains_key(DEFAULT_LANG) {
-            bail!("{}: missing {DEFAULT_LANG}.toml", dir.display());
-        }
-        Ok(Self { by_lang })
-    }
-
-    pub fn languages(&self) -> Vec<String> {
-        let mut languages: Vec<String> = self.by_lang.keys().cloned().collect();
-        languages.sort();
-        languages
-    }
-
-    pub fn get(&self, lang: &str, key: &str) -> String {
-        self.by_lang
-            .get(lang)
-            .and_then(|m| m.get(key))
-            .or_else(|| self.by_lang.get(DEFAULT_LANG).and_then(|m| m.get(key)))
-            .cloned()
-            .unwrap_or_else(|| {
-                tracing::warn!(key, "missing translation");
-                format!("{MISSING_MARK}{key}⟧")
-            })
-    }
-}
-
-fn flatten(prefix: &str, table: &toml::Table, out: &mut HashMap<String, String>) {
-    for (k, v) in table {
-        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-        match v {
-            toml::Value::Table(t) => flatten(&key, t, out),
-            toml::Value::String(s) => {
-                out.insert(key, s.clone());
-            }
-            other => {
-                out.insert(key, other.to_string());
-            }
-        }
-    }
-}
-
 /// `{{ t(k="home.title", name=tenant.name) }}`: the message in the page's
 /// language, with `{name}` filled in; `lang="en"` asks for another language.
 struct Translate(Arc<Catalogues>);
@@ -206,6 +151,23 @@ impl tera::Function for Translate {
 
     fn is_safe(&self) -> bool {
         false
+    }
+}
+
+/// `{{ field.error | tr }}`: a message the code returned as an `i18n::Text`,
+/// in the page's language. Plain strings pass through unchanged.
+struct Tr(Arc<Catalogues>);
+
+impl tera::Filter for Tr {
+    fn filter(&self, value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+        match value {
+            Value::Object(_) => self
+                .0
+                .text_of_json(&PageLanguage::current(), value)
+                .map(Value::String)
+                .ok_or_else(|| "tr: not a message".into()),
+            other => Ok(other.clone()),
+        }
     }
 }
 

@@ -1,0 +1,203 @@
+//! Words in the visitor's language. The catalogues are `locales/<lang>.toml`
+//! (nested tables flattened to dotted keys, `{name}` placeholders). Code below the
+//! web layer never writes a sentence: it returns a [`Text`] — a key and its
+//! arguments — and whoever shows it (a page through the `tr` filter, the API, an
+//! e-mail, a PDF) picks the language and calls [`Catalogues::text`].
+
+use std::{borrow::Cow, collections::HashMap, path::Path};
+
+use anyhow::{bail, Context as _};
+use serde::{ser::SerializeMap, Serialize};
+
+/// The language of an ente that says nothing, and the fallback of a missing key.
+pub const DEFAULT_LANG: &str = "it";
+
+/// Shown instead of a missing message, so tests can find it on any page.
+pub const MISSING_MARK: &str = "⟦";
+
+/// A message not yet in any language: its catalogue key and named arguments.
+/// An argument is plain text (a label the ente wrote, a number) or another
+/// message (a word that itself depends on the language).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text {
+    pub key: Cow<'static, str>,
+    pub args: Vec<(&'static str, Arg)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arg {
+    Plain(String),
+    Text(Text),
+}
+
+impl Text {
+    pub fn new(key: impl Into<Cow<'static, str>>) -> Self {
+        Self { key: key.into(), args: Vec::new() }
+    }
+
+    /// Adds a plain argument (shown as given).
+    pub fn with(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.args.push((name, Arg::Plain(value.to_string())));
+        self
+    }
+
+    /// Adds an argument that is itself a message.
+    pub fn with_text(mut self, name: &'static str, value: Text) -> Self {
+        self.args.push((name, Arg::Text(value)));
+        self
+    }
+}
+
+impl From<&'static str> for Text {
+    fn from(key: &'static str) -> Self {
+        Text::new(key)
+    }
+}
+
+/// In a page context a `Text` is `{"key": …, "args": {…}}`, which the
+/// renderer's `tr` filter turns into words in the page's language.
+impl Serialize for Text {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Args<'a>(&'a [(&'static str, Arg)]);
+        impl Serialize for Args<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut map = serializer.serialize_map(Some(self.0.len()))?;
+                for (name, value) in self.0 {
+                    match value {
+                        Arg::Plain(s) => map.serialize_entry(name, s)?,
+                        Arg::Text(t) => map.serialize_entry(name, t)?,
+                    }
+                }
+                map.end()
+            }
+        }
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("key", &self.key)?;
+        map.serialize_entry("args", &Args(&self.args))?;
+        map.end()
+    }
+}
+
+/// Every language's messages.
+pub struct Catalogues {
+    by_lang: HashMap<String, HashMap<String, String>>,
+}
+
+impl Catalogues {
+    pub fn load(dir: &Path) -> anyhow::Result<Self> {
+        let mut by_lang = HashMap::new();
+        for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let lang = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+                let table: toml::Table = toml::from_str(&std::fs::read_to_string(&path)?)
+                    .with_context(|| format!("parsing {}", path.display()))?;
+                let mut flat = HashMap::new();
+                flatten("", &table, &mut flat);
+                by_lang.insert(lang, flat);
+            }
+        }
+        if !by_lang.contains_key(DEFAULT_LANG) {
+            bail!("{}: missing {DEFAULT_LANG}.toml", dir.display());
+        }
+        Ok(Self { by_lang })
+    }
+
+    /// The catalogues of this repository (`locales/`), for unit tests.
+    #[cfg(test)]
+    pub fn for_tests() -> Self {
+        Self::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("locales")).expect("locales/")
+    }
+
+    pub fn languages(&self) -> Vec<String> {
+        let mut languages: Vec<String> = self.by_lang.keys().cloned().collect();
+        languages.sort();
+        languages
+    }
+
+    /// The raw message (placeholders unfilled), falling back to Italian.
+    pub fn get(&self, lang: &str, key: &str) -> String {
+        self.by_lang
+            .get(lang)
+            .and_then(|m| m.get(key))
+            .or_else(|| self.by_lang.get(DEFAULT_LANG).and_then(|m| m.get(key)))
+            .cloned()
+            .unwrap_or_else(|| {
+                tracing::warn!(key, "missing translation");
+                format!("{MISSING_MARK}{key}⟧")
+            })
+    }
+
+    /// The message in `lang`, its placeholders filled (nested messages first).
+    pub fn text(&self, lang: &str, text: &Text) -> String {
+        let mut words = self.get(lang, &text.key);
+        for (name, value) in &text.args {
+            let value = match value {
+                Arg::Plain(s) => Cow::Borrowed(s.as_str()),
+                Arg::Text(t) => Cow::Owned(self.text(lang, t)),
+            };
+            words = words.replace(&format!("{{{name}}}"), &value);
+        }
+        words
+    }
+
+    /// A message serialised into a page context (see `Serialize for Text`).
+    pub fn text_of_json(&self, lang: &str, value: &serde_json::Value) -> Option<String> {
+        let key = value.get("key")?.as_str()?;
+        let mut words = self.get(lang, key);
+        if let Some(args) = value.get("args").and_then(|a| a.as_object()) {
+            for (name, value) in args {
+                let value = match value {
+                    serde_json::Value::String(s) => s.clone(),
+                    nested @ serde_json::Value::Object(_) => self.text_of_json(lang, nested)?,
+                    other => other.to_string(),
+                };
+                words = words.replace(&format!("{{{name}}}"), &value);
+            }
+        }
+        Some(words)
+    }
+}
+
+fn flatten(prefix: &str, table: &toml::Table, out: &mut HashMap<String, String>) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match v {
+            toml::Value::Table(t) => flatten(&key, t, out),
+            toml::Value::String(s) => {
+                out.insert(key, s.clone());
+            }
+            other => {
+                out.insert(key, other.to_string());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalogues() -> Catalogues {
+        let dir = std::env::temp_dir().join(format!("sportello-i18n-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("it.toml"), "[f]\nbad = \"Il campo «{label}» è {why}.\"\nempty = \"vuoto\"\n").unwrap();
+        std::fs::write(dir.join("en.toml"), "[f]\nbad = \"The field “{label}” is {why}.\"\n").unwrap();
+        Catalogues::load(&dir).unwrap()
+    }
+
+    #[test]
+    fn a_text_reads_in_each_language_with_nested_words_and_italian_fallback() {
+        let c = catalogues();
+        let text = Text::new("f.bad").with("label", "Nome").with_text("why", Text::new("f.empty"));
+        assert_eq!(c.text("it", &text), "Il campo «Nome» è vuoto.");
+        // `f.empty` has no English: the Italian word, never a hole.
+        assert_eq!(c.text("en", &text), "The field “Nome” is vuoto.");
+        let json = serde_json::to_value(&text).unwrap();
+        assert_eq!(c.text_of_json("it", &json).as_deref(), Some("Il campo «Nome» è vuoto."));
+        assert!(c.text("it", &Text::new("f.nope")).starts_with(MISSING_MARK));
+    }
+}
+
+#[cfg(test)]
+mod sentences_in_code;
