@@ -19,6 +19,9 @@ pub enum AppError {
     Unavailable,
     #[error("sign-in required")]
     SignInRequired { next: String },
+    /// A back-office page without a staff session: the staff sign-in page.
+    #[error("staff sign-in required")]
+    StaffSignInRequired { next: String },
     #[error("forbidden")]
     Forbidden,
     #[error("missing or wrong CSRF token")]
@@ -69,7 +72,7 @@ impl AppError {
             Self::NotFound | Self::UnknownHost => StatusCode::NOT_FOUND,
             Self::BadHost => StatusCode::BAD_REQUEST,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::SignInRequired { .. } => StatusCode::SEE_OTHER,
+            Self::SignInRequired { .. } | Self::StaffSignInRequired { .. } => StatusCode::SEE_OTHER,
             Self::Forbidden | Self::Csrf => StatusCode::FORBIDDEN,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -91,6 +94,7 @@ impl AppError {
             Self::UnknownHost => "unknown_host",
             Self::Unavailable => "unavailable",
             Self::SignInRequired { .. } => "sign_in_required",
+            Self::StaffSignInRequired { .. } => "staff_sign_in_required",
             Self::Forbidden => "forbidden",
             Self::Csrf => "csrf",
             Self::RateLimited { .. } => "rate_limited",
@@ -122,10 +126,11 @@ impl IntoResponse for AppError {
         if let Self::Internal(cause) = &self {
             tracing::error!(error = ?cause, "request failed");
         }
-        if let Self::SignInRequired { next } = &self {
-            let target =
-                format!("/accesso?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
-            return axum::response::Redirect::to(&target).into_response();
+        if let Self::SignInRequired { next } | Self::StaffSignInRequired { next } = &self {
+            let page =
+                if matches!(self, Self::StaffSignInRequired { .. }) { "/backoffice/accesso" } else { "/accesso" };
+            let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+            return axum::response::Redirect::to(&format!("{page}?next={next}")).into_response();
         }
         let marker = ErrorMarker { status: self.status(), code: self.code() };
         let mut response = (marker.status, marker.code).into_response();

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::tenancy::Method;
 use crate::{
     audit::{self, Actor, Change},
     auth::authz,
@@ -66,6 +67,9 @@ pub struct StaffSpec {
     /// The offices (UO codes) whose cases they work on.
     #[serde(default)]
     pub offices: Vec<String>,
+    /// Their fiscal code, to sign in with SPID or CIE (`[auth.staff]`).
+    #[serde(default)]
+    pub fiscal_code: Option<String>,
 }
 
 fn default_theme() -> String {
@@ -96,6 +100,8 @@ pub struct TenantRecipe {
     pub catalog: crate::procedure::spec::CatalogSpec,
     /// Authorization rules: `policy.csv` (or the platform default) plus staff roles.
     pub rules: Vec<[String; 5]>,
+    /// `[[staff]]`, as `staff_members` holds them.
+    pub staff_members: Vec<crate::users::StaffMember>,
 }
 
 pub struct Asset {
@@ -177,9 +183,20 @@ impl TenantRecipe {
             authz::DEFAULT_POLICY.to_string()
         };
         let mut rules = authz::parse_policy(&policy, &slug).with_context(|| format!("{}", policy_path.display()))?;
+        let mut staff_members: Vec<crate::users::StaffMember> = Vec::new();
         for staff in &file.staff {
             let email = crate::input::normalize_email(&staff.email)
                 .with_context(|| format!("{}: staff e-mail {:?}", path.display(), staff.email))?;
+            let fiscal_code = match &staff.fiscal_code {
+                Some(code) => Some(crate::input::normalize_fiscal_code(code).with_context(|| {
+                    format!("{}: staff {email}: {code:?} is not a valid fiscal code", path.display())
+                })?),
+                None => None,
+            };
+            if fiscal_code.is_some() && staff_members.iter().any(|m| m.fiscal_code == fiscal_code) {
+                bail!("{}: two staff entries with the fiscal code of {email}", path.display());
+            }
+            staff_members.push(crate::users::StaffMember { email: email.clone(), fiscal_code });
             for role in &staff.roles {
                 rules.push(["g".into(), format!("staff:{email}"), role.clone(), slug.clone(), String::new()]);
             }
@@ -211,7 +228,14 @@ impl TenantRecipe {
                 bail!("{}: auth.oidc.issuer must be a URL", path.display());
             }
         }
-        Ok(Self { slug, file, assets, catalog, rules })
+        if let Some(m) = file.auth.staff.methods.iter().find(|m| !matches!(m, Method::Spid | Method::Cie)) {
+            bail!(
+                "{}: staff sign in with spid or cie (the ente's provider is [auth.oidc]), not {}",
+                at("auth.staff.methods"),
+                m.as_str()
+            );
+        }
+        Ok(Self { slug, file, assets, catalog, rules, staff_members })
     }
 
     fn profile(&self) -> Profile {
@@ -319,8 +343,10 @@ pub async fn apply(admin: &PgPool, recipe: &TenantRecipe, base_domain: &str) -> 
     }
     changes += catalog::db::sync_catalog(&mut tx, &recipe.catalog).await?;
     changes += authz::sync_rules(&mut tx, &recipe.rules).await?;
+    changes += crate::users::sync_staff_members(&mut tx, &recipe.staff_members).await?;
     let auth = &recipe.file.auth;
-    if auth.enabled(crate::tenancy::Method::Spid) || auth.enabled(crate::tenancy::Method::Cie) {
+    let saml = |m| auth.enabled(m) || auth.staff_may_use(m);
+    if saml(Method::Spid) || saml(Method::Cie) {
         changes += ensure_saml_keys(&mut tx, recipe, base_domain).await?;
     }
     if let Some(oidc) = &recipe.file.auth.oidc {

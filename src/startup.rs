@@ -213,6 +213,8 @@ pub fn tenant_routes(upload_max_bytes: u64) -> Vec<authz::RouteSpec> {
         auth::recovery::routes(),
         auth::spid::routes(),
         auth::oidc::routes(),
+        auth::staff_access::routes(),
+        auth::dev_idp::routes(),
         auth::account::routes(),
         cases::routes(upload_max_bytes),
         backoffice::routes(),

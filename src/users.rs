@@ -189,3 +189,62 @@ pub async fn for_identity(tx: &mut TenantTx, proven: ProvenIdentity<'_>) -> sqlx
     .await?;
     Ok(id)
 }
+
+/// A staff member as the ente's recipe lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffMember {
+    /// Lower case: what `staff:<email>` authorization rules follow.
+    pub email: String,
+    pub fiscal_code: Option<String>,
+}
+
+/// Makes `staff_members` hold exactly `wanted`; returns the rows changed.
+pub async fn sync_staff_members(tx: &mut TenantTx, wanted: &[StaffMember]) -> sqlx::Result<u64> {
+    let emails: Vec<&str> = wanted.iter().map(|m| m.email.as_str()).collect();
+    let mut changes = sqlx::query("delete from staff_members where email <> all($1)")
+        .bind(&emails)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+    // Free the fiscal codes that move to someone else before taking them.
+    for member in wanted {
+        changes += sqlx::query("update staff_members set fiscal_code = null where fiscal_code = $1 and email <> $2")
+            .bind(&member.fiscal_code)
+            .bind(&member.email)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+    }
+    for member in wanted {
+        changes += sqlx::query(
+            "insert into staff_members (tenant_id, email, fiscal_code) values ($1, $2, $3)
+             on conflict (tenant_id, email) do update set fiscal_code = excluded.fiscal_code
+             where staff_members.fiscal_code is distinct from excluded.fiscal_code",
+        )
+        .bind(tx.tenant_id)
+        .bind(&member.email)
+        .bind(&member.fiscal_code)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+    }
+    Ok(changes)
+}
+
+/// The staff subject (`staff:<email>`) of the staff member with this fiscal
+/// code in the transaction's ente, if there is one.
+pub async fn staff_subject_by_fiscal_code(tx: &mut TenantTx, fiscal_code: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("select 'staff:' || email from staff_members where fiscal_code = $1")
+        .bind(fiscal_code)
+        .fetch_optional(tx.conn())
+        .await
+}
+
+/// Marks a user as staff (the desk lists staff users as assignees).
+pub async fn mark_staff(tx: &mut TenantTx, user_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("update users set is_staff = true where id = $1 and not is_staff")
+        .bind(user_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}

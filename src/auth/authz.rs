@@ -19,7 +19,7 @@ use moka::future::Cache;
 use uuid::Uuid;
 
 use super::session::CurrentSession;
-use crate::tenancy::{Level, Method};
+use crate::tenancy::Level;
 use crate::{
     db::TenantTx,
     error::AppError,
@@ -53,11 +53,18 @@ pub enum Access {
     Public,
     /// A signed-in person whose roles allow `act` on `obj`, at `min_level` or above.
     Permission { obj: &'static str, act: &'static str, min_level: Level },
+    /// A staff session (opened at `/backoffice/accesso`) whose roles allow `act`
+    /// on `obj`; anyone else is sent to the staff sign-in.
+    Staff { obj: &'static str, act: &'static str },
 }
 
 impl Access {
     pub const fn signed_in(obj: &'static str, act: &'static str) -> Self {
         Self::Permission { obj, act, min_level: Level::L1 }
+    }
+
+    pub const fn staff(obj: &'static str, act: &'static str) -> Self {
+        Self::Staff { obj, act }
     }
 }
 
@@ -118,18 +125,33 @@ async fn authorize(
     request: Request,
     next: Next,
 ) -> Response {
-    let Access::Permission { obj, act, min_level } = access else { return next.run(request).await };
+    let (obj, act, min_level, staff) = match access {
+        Access::Public => return next.run(request).await,
+        Access::Permission { obj, act, min_level } => (obj, act, min_level, false),
+        Access::Staff { obj, act } => (obj, act, Level::L1, true),
+    };
     let (Some(Site::Tenant(tenant)), session) =
         (request.extensions().get::<Site>().cloned(), request.extensions().get::<CurrentSession>().cloned())
     else {
         return AppError::NotFound.into_response();
     };
     let next_path = request.uri().path_and_query().map(|p| p.to_string()).unwrap_or_else(|| "/".into());
-    let Some(session) = session else {
-        return AppError::SignInRequired { next: next_path }.into_response();
+    let sign_in = || {
+        if staff {
+            AppError::StaffSignInRequired { next: next_path.clone() }
+        } else {
+            AppError::SignInRequired { next: next_path.clone() }
+        }
     };
+    let Some(session) = session else {
+        return sign_in().into_response();
+    };
+    // A citizen session never carries staff roles, whoever the person is.
+    if staff && session.staff_subject.is_none() {
+        return AppError::Forbidden.into_response();
+    }
     if session.level < min_level {
-        return AppError::SignInRequired { next: next_path }.into_response();
+        return sign_in().into_response();
     }
     match state.authz.allows(&state, &tenant, &session, obj, act).await {
         Ok(true) => next.run(request).await,
@@ -155,16 +177,13 @@ impl Authz {
     }
 
     /// The subjects a session acts as: every signed-in person is a citizen; staff
-    /// roles apply only to sessions opened through the ente's identity provider,
-    /// and follow the e-mail that provider asserted (`staff_identities`), never
-    /// the profile e-mail, which the user may change.
+    /// roles apply only to sessions opened at the staff sign-in, as the staff
+    /// member it matched (`Opening::staff_subject`: the e-mail the ente's provider
+    /// asserted, or the staff entry of the SPID/CIE fiscal code), never a profile
+    /// e-mail the user may change.
     fn subjects(session: &CurrentSession) -> Vec<String> {
         let mut subjects = vec!["citizen".to_string()];
-        if session.method == Method::Oidc {
-            if let Some(email) = &session.staff_email {
-                subjects.push(format!("staff:{}", email.to_lowercase()));
-            }
-        }
+        subjects.extend(session.staff_subject.clone());
         subjects
     }
 

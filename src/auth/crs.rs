@@ -308,9 +308,7 @@ async fn card_sign_in(
     .await?;
     let cookie = session::start(
         &mut tx,
-        user_id,
-        Method::Crs,
-        Level::L2,
+        session::Opening::citizen(user_id, Method::Crs, Level::L2),
         previous.as_ref().map(|s| s.token_hash.as_slice()),
         &client,
     )

@@ -60,7 +60,12 @@ pub fn auth_context(tenant: &CurrentTenant, csrf: &CsrfToken) -> Context {
     context.insert("csrf_token", csrf.value());
     let methods: Vec<&str> = tenant.0.auth.methods.iter().map(|m| m.as_str()).collect();
     context.insert("methods", &methods);
-    context.insert("staff_sign_in", &tenant.0.auth.oidc.as_ref().map(|o| o.label.clone()));
+    // The link to the staff sign-in, when the ente lets staff in at all: named
+    // like the ente's own provider when it has one.
+    let auth = &tenant.0.auth;
+    if auth.oidc.is_some() || !auth.staff.methods.is_empty() {
+        context.insert("staff_sign_in", &auth.oidc.as_ref().map(|o| o.label.clone()).unwrap_or_default());
+    }
     context
 }
 
@@ -135,9 +140,7 @@ async fn password_sign_in(
     if method == Method::Password {
         let cookie = session::start(
             &mut tx,
-            user.id,
-            Method::Password,
-            Level::L1,
+            session::Opening::citizen(user.id, Method::Password, Level::L1),
             previous.as_ref().map(|s| s.token_hash.as_slice()),
             &client,
         )
@@ -229,9 +232,7 @@ async fn code_submit(
             session::end_flow(&mut tx, &headers).await?;
             let cookie = session::start(
                 &mut tx,
-                user_id,
-                Method::PasswordOtp,
-                Level::L2,
+                session::Opening::citizen(user_id, Method::PasswordOtp, Level::L2),
                 previous.as_ref().map(|s| s.token_hash.as_slice()),
                 &client,
             )

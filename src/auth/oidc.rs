@@ -28,6 +28,7 @@ use super::{
     ratelimit::Action,
     session::{self, ClientInfo, CurrentSession, MaybeSession},
 };
+use crate::tenancy::Method;
 use crate::users;
 use crate::web::CurrentTenant;
 use crate::{
@@ -44,7 +45,7 @@ pub fn routes() -> Vec<RouteSpec> {
     vec![
         RouteSpec::new("/accesso/staff", &["GET"], Access::Public, get(start)),
         RouteSpec::new(CALLBACK_PATH, &["GET"], Access::Public, get(callback)),
-        RouteSpec::new("/backoffice", &["GET"], Access::signed_in("backoffice", "read"), get(backoffice_home)),
+        RouteSpec::new("/backoffice", &["GET"], Access::staff("backoffice", "read"), get(backoffice_home)),
     ]
 }
 
@@ -245,15 +246,11 @@ async fn callback(
         family_name: &family_name,
     };
     let user_id = staff_user(&mut tx, &staff).await?;
-    let cookie = session::start(
-        &mut tx,
-        user_id,
-        crate::tenancy::Method::Oidc,
-        settings.level,
-        previous.as_ref().map(|s| s.token_hash.as_slice()),
-        &client_info,
-    )
-    .await?;
+    let subject = format!("staff:{email}");
+    let opening =
+        session::Opening { user_id, method: Method::Oidc, level: settings.level, staff_subject: Some(&subject) };
+    let cookie =
+        session::start(&mut tx, opening, previous.as_ref().map(|s| s.token_hash.as_slice()), &client_info).await?;
     tx.commit().await?;
     Ok(session::signed_in(cookie, &safe_next(flow.data["next"].as_str())))
 }

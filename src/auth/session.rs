@@ -72,10 +72,10 @@ pub struct CurrentSession {
     pub is_staff: bool,
     #[serde(skip)]
     pub email: Option<String>,
-    /// The verified e-mail the ente's provider asserted for this staff member
-    /// (`staff_identities`): what staff roles follow, never the profile e-mail.
+    /// The authorization subject (`staff:<email>`) of a session opened at the
+    /// staff sign-in; `None` for every citizen session, whoever the person is.
     #[serde(skip)]
-    pub staff_email: Option<String>,
+    pub staff_subject: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -114,17 +114,16 @@ async fn find_session(state: &AppState, tenant_id: Uuid, hash: &[u8]) -> Result<
     let mut tx = TenantTx::begin(&state.db, tenant_id).await?;
     type Row = (Uuid, String, i16, String, String, bool, Option<String>, Option<String>, DateTime<Utc>, DateTime<Utc>);
     let row: Option<Row> = sqlx::query_as(
-        "select s.user_id, s.method, s.level, u.given_name, u.family_name, u.is_staff, u.email, si.email,
+        "select s.user_id, s.method, s.level, u.given_name, u.family_name, u.is_staff, u.email, s.staff_subject,
                 s.created_at, s.last_seen_at
          from sessions s join users u on u.id = s.user_id
-              left join staff_identities si on si.user_id = s.user_id
          where s.token_hash = $1 and s.expires_at > now() and s.last_seen_at > now() - $2::interval",
     )
     .bind(hash)
     .bind(format!("{} seconds", IDLE_TTL.num_seconds()))
     .fetch_optional(tx.conn())
     .await?;
-    let Some((user_id, method, level, given_name, family_name, is_staff, email, staff_email, created_at, last_seen)) =
+    let Some((user_id, method, level, given_name, family_name, is_staff, email, staff_subject, created_at, last_seen)) =
         row
     else {
         return Ok(None);
@@ -146,28 +145,42 @@ async fn find_session(state: &AppState, tenant_id: Uuid, hash: &[u8]) -> Result<
         family_name,
         is_staff,
         email,
-        staff_email,
+        staff_subject,
         created_at,
     }))
 }
 
-/// Opens a session for `user_id`, replacing the one the browser had (rotation).
-/// Returns the `Set-Cookie` value.
+/// How a session is opened: who, with what, at which level, and — only at the
+/// staff sign-in — the staff subject it acts as.
+pub struct Opening<'a> {
+    pub user_id: Uuid,
+    pub method: Method,
+    pub level: Level,
+    pub staff_subject: Option<&'a str>,
+}
+
+impl Opening<'_> {
+    pub fn citizen(user_id: Uuid, method: Method, level: Level) -> Self {
+        Self { user_id, method, level, staff_subject: None }
+    }
+}
+
+/// Opens a session, replacing the one the browser had (rotation). Returns the
+/// `Set-Cookie` value.
 pub async fn start(
     tx: &mut TenantTx,
-    user_id: Uuid,
-    method: Method,
-    level: Level,
+    opening: Opening<'_>,
     previous: Option<&[u8]>,
     client: &ClientInfo,
 ) -> Result<HeaderValue, AppError> {
+    let Opening { user_id, method, level, staff_subject } = opening;
     if let Some(previous) = previous {
         sqlx::query("delete from sessions where token_hash = $1").bind(previous).execute(tx.conn()).await?;
     }
     let (token, hash) = new_token();
     sqlx::query(
-        "insert into sessions (tenant_id, token_hash, user_id, method, level, expires_at, ip, user_agent)
-         values ($1, $2, $3, $4, $5, now() + $6::interval, $7::inet, $8)",
+        "insert into sessions (tenant_id, token_hash, user_id, method, level, expires_at, ip, user_agent, staff_subject)
+         values ($1, $2, $3, $4, $5, now() + $6::interval, $7::inet, $8, $9)",
     )
     .bind(tx.tenant_id)
     .bind(&hash)
@@ -177,6 +190,7 @@ pub async fn start(
     .bind(format!("{} seconds", ABSOLUTE_TTL.num_seconds()))
     .bind(client.ip.map(|ip| ip.to_string()))
     .bind(&client.user_agent)
+    .bind(staff_subject)
     .execute(tx.conn())
     .await?;
     Ok(set_cookie(SESSION_COOKIE, &token, Some(ABSOLUTE_TTL), "Lax"))

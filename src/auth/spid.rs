@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     authz::{Access, RouteSpec},
+    dev_idp::DevIdp,
     login::safe_next,
     ratelimit::Action,
     saml::{self, IdpMetadata, SpConfig, SpidError, SpidLevel},
@@ -45,7 +46,7 @@ pub enum Federation {
 }
 
 impl Federation {
-    fn path(self) -> &'static str {
+    pub fn path(self) -> &'static str {
         match self {
             Self::Spid => "spid",
             Self::Cie => "cie",
@@ -60,10 +61,12 @@ impl Federation {
     }
 }
 
-/// The identity providers of each federation, from the configured metadata files.
+/// The identity providers of each federation, from the configured metadata
+/// files, and the development IdP when `dev_pages` is on (and only then).
 pub struct IdentityProviders {
     spid: Vec<IdpMetadata>,
     cie: Vec<IdpMetadata>,
+    dev: Option<DevIdp>,
 }
 
 impl IdentityProviders {
@@ -84,20 +87,32 @@ impl IdentityProviders {
             }
             Ok(idps)
         };
-        Ok(Self { spid: load(&settings.spid_idp_metadata)?, cie: load(&settings.cie_idp_metadata)? })
+        let dev = if settings.dev_pages { Some(DevIdp::generate()?) } else { None };
+        Ok(Self { spid: load(&settings.spid_idp_metadata)?, cie: load(&settings.cie_idp_metadata)?, dev })
     }
 
-    fn of(&self, federation: Federation) -> &[IdpMetadata] {
-        match federation {
+    /// The IdPs trusted for `federation`, as a visitor of `base` reaches them.
+    pub fn trusted(&self, federation: Federation, base: &str) -> Vec<IdpMetadata> {
+        let configured = match federation {
             Federation::Spid => &self.spid,
             Federation::Cie => &self.cie,
-        }
+        };
+        configured.iter().cloned().chain(self.dev.iter().map(|dev| dev.metadata(federation, base))).collect()
+    }
+
+    pub fn dev(&self) -> Option<&DevIdp> {
+        self.dev.as_ref()
     }
 }
 
 pub fn routes() -> Vec<RouteSpec> {
     vec![
-        RouteSpec::new("/accesso/spid", &["GET"], Access::Public, get(|s, t, q| choose_idp(Federation::Spid, s, t, q))),
+        RouteSpec::new(
+            "/accesso/spid",
+            &["GET"],
+            Access::Public,
+            get(|s, t, h, q| choose_idp(Federation::Spid, s, t, h, q)),
+        ),
         RouteSpec::new(
             "/accesso/spid/metadata",
             &["GET"],
@@ -117,7 +132,12 @@ pub fn routes() -> Vec<RouteSpec> {
             Access::Public,
             post(|s, t, c, h, p, f| acs(Federation::Spid, s, t, c, h, p, f)),
         ),
-        RouteSpec::new("/accesso/cie", &["GET"], Access::Public, get(|s, t, q| choose_idp(Federation::Cie, s, t, q))),
+        RouteSpec::new(
+            "/accesso/cie",
+            &["GET"],
+            Access::Public,
+            get(|s, t, h, q| choose_idp(Federation::Cie, s, t, h, q)),
+        ),
         RouteSpec::new(
             "/accesso/cie/metadata",
             &["GET"],
@@ -142,23 +162,58 @@ pub fn routes() -> Vec<RouteSpec> {
 
 /// Paths that IdPs POST to from their own site: protected by the IdP's signature
 /// and the pending-login cookie instead of our CSRF token.
-pub const CROSS_SITE_POSTS: &[&str] = &["/accesso/spid/acs", "/accesso/cie/acs"];
+pub const CROSS_SITE_POSTS: &[&str] =
+    &["/accesso/spid/acs", "/accesso/cie/acs", super::dev_idp::SSO_PATHS[0], super::dev_idp::SSO_PATHS[1]];
 
-fn enabled(tenant: &Tenant, federation: Federation) -> Result<(), AppError> {
-    if tenant.auth.enabled(federation.method()) {
+/// Who a SAML sign-in is for: citizens (`[auth] methods`) or staff matched by
+/// fiscal code (`[auth.staff] methods`, started from `/backoffice/accesso`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Audience {
+    #[default]
+    Citizen,
+    Staff,
+}
+
+impl Audience {
+    fn of(per: Option<&str>) -> Self {
+        if per == Some("staff") {
+            Self::Staff
+        } else {
+            Self::Citizen
+        }
+    }
+}
+
+fn enabled(tenant: &Tenant, federation: Federation, audience: Audience) -> Result<(), AppError> {
+    let on = match audience {
+        Audience::Citizen => tenant.auth.enabled(federation.method()),
+        Audience::Staff => tenant.auth.staff_may_use(federation.method()),
+    };
+    if on {
         Ok(())
     } else {
         Err(AppError::NotFound)
     }
 }
 
+/// Either audience: the metadata and the ACS serve both.
+fn enabled_for_anyone(tenant: &Tenant, federation: Federation) -> Result<(), AppError> {
+    enabled(tenant, federation, Audience::Citizen).or_else(|_| enabled(tenant, federation, Audience::Staff))
+}
+
 /// `scheme://host[:port]` as the visitor reached us.
-fn base_url(state: &AppState, headers: &HeaderMap, tenant: &Tenant) -> String {
+pub(crate) fn base_url(state: &AppState, headers: &HeaderMap, tenant: &Tenant) -> String {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or(&tenant.primary_host);
     format!("{}://{host}", state.settings.public_scheme())
 }
 
-async fn sp_config(state: &AppState, tenant: &Tenant, federation: Federation, base: &str) -> AppResult<SpConfig> {
+pub(crate) async fn sp_config(
+    state: &AppState,
+    tenant: &Tenant,
+    federation: Federation,
+    base: &str,
+) -> AppResult<SpConfig> {
     let mut tx = TenantTx::begin(&state.db, tenant.id).await?;
     let secrets: Vec<(String, String)> =
         sqlx::query_as("select name, value from tenant_secrets where name in ('saml_sp_key', 'saml_sp_cert')")
@@ -212,7 +267,7 @@ async fn metadata(
     tenant: CurrentTenant,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    enabled(&tenant.0, federation)?;
+    enabled_for_anyone(&tenant.0, federation)?;
     let cfg = sp_config(&state, &tenant.0, federation, &base_url(&state, &headers, &tenant.0)).await?;
     let xml = blocking(move || saml::sp_metadata(&cfg)).await?.map_err(saml_failure)?;
     Ok(([(header::CONTENT_TYPE, "application/samlmetadata+xml; charset=utf-8")], xml).into_response())
@@ -222,26 +277,32 @@ async fn metadata(
 struct ChooseQuery {
     next: Option<String>,
     level: Option<u8>,
+    per: Option<String>,
 }
 
 #[derive(Serialize)]
 struct IdpChoice {
     encoded: String,
     name: String,
+    /// The development IdP: shown marked "solo sviluppo".
+    dev: bool,
 }
 
 async fn choose_idp(
     federation: Federation,
     State(state): State<AppState>,
     tenant: CurrentTenant,
+    headers: HeaderMap,
     Query(q): Query<ChooseQuery>,
 ) -> AppResult<Html<String>> {
-    enabled(&tenant.0, federation)?;
+    let audience = Audience::of(q.per.as_deref());
+    enabled(&tenant.0, federation, audience)?;
     let idps: Vec<IdpChoice> = state
         .saml_idps
-        .of(federation)
+        .trusted(federation, &base_url(&state, &headers, &tenant.0))
         .iter()
         .map(|idp| IdpChoice {
+            dev: idp.entity_id == super::dev_idp::ENTITY_ID,
             name: url::Url::parse(&idp.entity_id)
                 .ok()
                 .and_then(|u| u.host_str().map(str::to_string))
@@ -254,6 +315,7 @@ async fn choose_idp(
     context.insert("federation", federation.path());
     context.insert("idps", &idps);
     context.insert("level", &q.level.unwrap_or(2).clamp(1, 3));
+    context.insert("staff", &(audience == Audience::Staff));
     context.insert("next_encoded", &url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
     render_page(&state, &tenant.site(), "auth/saml_choose.html", &context)
 }
@@ -264,6 +326,7 @@ struct LoginQuery {
     level: Option<u8>,
     binding: Option<String>,
     next: Option<String>,
+    per: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -276,6 +339,8 @@ struct Pending {
     acs_url: String,
     entity_id: String,
     next: String,
+    #[serde(default)]
+    audience: Audience,
 }
 
 async fn login(
@@ -286,31 +351,40 @@ async fn login(
     headers: HeaderMap,
     Query(q): Query<LoginQuery>,
 ) -> AppResult<Response> {
-    enabled(&tenant.0, federation)?;
+    let audience = Audience::of(q.per.as_deref());
+    enabled(&tenant.0, federation, audience)?;
     // Each start stores a pending request and signs one: bounded per address.
     state.limits.check(Action::SignInStart, &tenant.0.slug, client.ip, None)?;
-    let idps = state.saml_idps.of(federation);
+    let base = base_url(&state, &headers, &tenant.0);
+    let mut idps = state.saml_idps.trusted(federation, &base);
     let idp = match &q.idp {
-        Some(id) => idps.iter().find(|i| &i.entity_id == id).ok_or(AppError::NotFound)?,
-        None => idps.first().ok_or(AppError::NotFound)?,
+        Some(id) => idps.iter().position(|i| &i.entity_id == id).map(|at| idps.swap_remove(at)),
+        None => idps.into_iter().next(),
     }
-    .clone();
+    .ok_or(AppError::NotFound)?;
     let level = match q.level.unwrap_or(2) {
         1 => SpidLevel::L1,
         3 => SpidLevel::L3,
         _ => SpidLevel::L2,
     };
-    let base = base_url(&state, &headers, &tenant.0);
     let cfg = sp_config(&state, &tenant.0, federation, &base).await?;
     // Opaque and short, as SPID wants RelayState; hex never spells "http".
     let relay_state = hex::encode(rand::random::<[u8; 20]>());
     let redirect = q.binding.as_deref() == Some("redirect");
     let (entity_id, acs_url) = (cfg.entity_id.clone(), cfg.acs_url().to_string());
     let relay = relay_state.clone();
+    let words = |key: &str| state.renderer.translate_in(tenant.lang(), key);
+    let (lang, title, text, button) = (
+        tenant.lang().to_string(),
+        words("auth.saml_going_title"),
+        words("auth.saml_going"),
+        words("auth.saml_continue"),
+    );
     let request = blocking(move || {
         let mut opts = saml::RequestOptions::new(level, &relay);
         opts.binding = if redirect { saml::Binding::Redirect } else { saml::Binding::Post };
         opts.form_script_src = Some("/static/themes/base/saml-post.js");
+        opts.form_words = saml::request::FormWords { lang: &lang, title: &title, text: &text, button: &button };
         saml::authn_request(&cfg, &idp, &opts)
     })
     .await?
@@ -325,6 +399,7 @@ async fn login(
         acs_url,
         entity_id,
         next: safe_next(q.next.as_deref()),
+        audience,
     };
     let (token, hash) = session::new_token();
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
@@ -391,7 +466,7 @@ async fn acs(
     MaybeSession(previous): MaybeSession,
     Form(form): Form<AcsForm>,
 ) -> AppResult<Response> {
-    enabled(&tenant.0, federation)?;
+    enabled_for_anyone(&tenant.0, federation)?;
     let Some(token) = session::cookie_value(&headers, SAML_COOKIE) else {
         return failure(&state, &tenant, StatusCode::BAD_REQUEST, "auth.saml_no_request".into());
     };
@@ -411,7 +486,8 @@ async fn acs(
     if form.relay_state.as_deref().is_some_and(|r| r != pending.relay_state) {
         return failure(&state, &tenant, StatusCode::BAD_REQUEST, "auth.saml_no_request".into());
     }
-    let Some(idp) = state.saml_idps.of(federation).iter().find(|i| i.entity_id == pending.idp).cloned() else {
+    let idps = state.saml_idps.trusted(federation, &base_url(&state, &headers, &tenant.0));
+    let Some(idp) = idps.into_iter().find(|i| i.entity_id == pending.idp) else {
         return failure(&state, &tenant, StatusCode::BAD_REQUEST, "auth.saml_no_request".into());
     };
     let requested = match pending.level {
@@ -472,15 +548,26 @@ async fn acs(
         SpidLevel::L2 => Level::L2,
         SpidLevel::L3 => Level::L3,
     };
-    let cookie = session::start(
-        &mut tx,
-        user_id,
-        federation.method(),
-        level,
-        previous.as_ref().map(|s| s.token_hash.as_slice()),
-        &client,
-    )
-    .await?;
+    let staff_subject = match pending.audience {
+        Audience::Citizen => None,
+        Audience::Staff => {
+            // Staff of this ente only: another ente's list is invisible here (RLS).
+            let Some(subject) = users::staff_subject_by_fiscal_code(&mut tx, &fiscal_code).await? else {
+                tx.commit().await?;
+                tracing::warn!("staff sign-in with a fiscal code that is not staff of this ente");
+                return failure(&state, &tenant, StatusCode::FORBIDDEN, "auth.staff_unknown".into());
+            };
+            if level < tenant.0.auth.staff.min_level {
+                tx.commit().await?;
+                return failure(&state, &tenant, StatusCode::FORBIDDEN, "auth.staff_level_too_low".into());
+            }
+            users::mark_staff(&mut tx, user_id).await?;
+            Some(subject)
+        }
+    };
+    let opening =
+        session::Opening { user_id, method: federation.method(), level, staff_subject: staff_subject.as_deref() };
+    let cookie = session::start(&mut tx, opening, previous.as_ref().map(|s| s.token_hash.as_slice()), &client).await?;
     tx.commit().await?;
     // 200, not a redirect: SPID's test suite (and some IdPs) expect it; the page
     // moves on by itself (meta refresh, allowed by our CSP) or with its link.
@@ -490,7 +577,10 @@ async fn acs(
     Ok((
         axum::response::AppendHeaders([
             (header::SET_COOKIE, cookie),
-            (header::SET_COOKIE, HeaderValue::from_static("sportello_saml=; Path=/accesso; HttpOnly; Max-Age=0")),
+            (
+                header::SET_COOKIE,
+                HeaderValue::from_static("sportello_saml=; Path=/accesso; HttpOnly; SameSite=Lax; Max-Age=0"),
+            ),
         ]),
         page,
     )

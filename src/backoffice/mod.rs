@@ -24,11 +24,11 @@ use crate::{
     db::TenantTx,
     error::AppError,
     state::AppState,
-    tenancy::{Method, Tenant},
+    tenancy::Tenant,
     web::CurrentTenant,
 };
 
-const READ: Access = Access::signed_in("backoffice", "read");
+const READ: Access = Access::staff("backoffice", "read");
 
 pub fn routes() -> Vec<RouteSpec> {
     let p = "/backoffice/pratiche/{id}";
@@ -60,7 +60,7 @@ impl FromRequestParts<AppState> for Staff {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let tenant = CurrentTenant::from_request_parts(parts, state).await?;
         let session = CurrentSession::from_request_parts(parts, state).await?;
-        if session.method != Method::Oidc || !session.is_staff {
+        if session.staff_subject.is_none() {
             return Err(AppError::Forbidden);
         }
         let roles = state.authz.roles_of(state, &tenant.0, &session).await?;

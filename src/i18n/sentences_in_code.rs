@@ -115,7 +115,6 @@ const DOMAIN_WORDS: &[&str] = &[
 const STILL_TO_MOVE: &[&str] = &[
     "src/audit/mod.rs",
     "src/auth/saml/errors.rs",
-    "src/auth/saml/request.rs",
     "src/backoffice/api.rs",
     "src/backoffice/desk.rs",
     "src/backoffice/timers.rs",

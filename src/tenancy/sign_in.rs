@@ -92,6 +92,26 @@ pub struct AuthSettings {
     /// International prefixes SMS may go to (`"+39"`, `"+378"`…): numbers
     /// elsewhere are refused before anything is sent.
     pub sms_country_codes: Vec<String>,
+    /// How staff sign in besides the ente's OpenID Connect provider.
+    pub staff: StaffSignIn,
+}
+
+/// `[auth.staff]`: the staff sign-in page (`/backoffice/accesso`) offers the
+/// ente's OpenID Connect provider when there is one, then these methods.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StaffSignIn {
+    /// `spid` and `cie`: a staff member listed with their fiscal code signs in
+    /// with their own digital identity.
+    pub methods: Vec<Method>,
+    /// The lowest level a staff session may have (SPID/CIE report theirs).
+    pub min_level: Level,
+}
+
+impl Default for StaffSignIn {
+    fn default() -> Self {
+        Self { methods: Vec::new(), min_level: Level::L2 }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -115,6 +135,7 @@ impl Default for AuthSettings {
             saml: SamlSettings::default(),
             sms_daily_budget: DEFAULT_SMS_DAILY_BUDGET,
             sms_country_codes: vec!["+39".into()],
+            staff: StaffSignIn::default(),
         }
     }
 }
@@ -126,6 +147,14 @@ impl AuthSettings {
         match method {
             Method::Oidc => self.oidc.is_some(),
             m => self.methods.contains(&m),
+        }
+    }
+
+    /// Whether staff may sign in with `method` (SPID/CIE matched by fiscal code).
+    pub fn staff_may_use(&self, method: Method) -> bool {
+        match method {
+            Method::Oidc => self.oidc.is_some(),
+            m => self.staff.methods.contains(&m),
         }
     }
 

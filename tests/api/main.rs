@@ -9,6 +9,7 @@ mod backoffice;
 mod cases;
 mod catalog;
 mod deadlines;
+mod demo;
 mod fascicolo;
 mod hardening;
 mod i18n;

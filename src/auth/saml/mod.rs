@@ -46,6 +46,7 @@ pub mod config;
 pub mod crypto;
 pub mod errors;
 pub mod idp;
+pub mod issue;
 pub mod metadata;
 pub mod request;
 pub mod response;

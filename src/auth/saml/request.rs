@@ -55,6 +55,18 @@ pub struct RequestOptions<'a> {
     pub now: DateTime<Utc>,
     /// External script that auto-submits the POST form (CSP-friendly).
     pub form_script_src: Option<&'a str>,
+    /// The words of the POST form page, in the visitor's language.
+    pub form_words: FormWords<'a>,
+}
+
+/// What the self-posting page says while it moves on (empty: nothing shown
+/// but the button's arrow).
+#[derive(Debug, Clone, Default)]
+pub struct FormWords<'a> {
+    pub lang: &'a str,
+    pub title: &'a str,
+    pub text: &'a str,
+    pub button: &'a str,
 }
 
 impl<'a> RequestOptions<'a> {
@@ -67,6 +79,7 @@ impl<'a> RequestOptions<'a> {
             relay_state,
             now: Utc::now(),
             form_script_src: None,
+            form_words: FormWords::default(),
         }
     }
 }
@@ -162,6 +175,7 @@ pub fn authn_request(cfg: &SpConfig, idp: &IdpMetadata, opts: &RequestOptions<'_
                 &B64.encode(signed.as_bytes()),
                 opts.relay_state,
                 opts.form_script_src,
+                &opts.form_words,
             ));
             out.xml = signed;
         }
@@ -186,25 +200,37 @@ pub fn authn_request(cfg: &SpConfig, idp: &IdpMetadata, opts: &RequestOptions<'_
 }
 
 /// Self-posting form without inline script (CSP `script-src 'self'`).
-pub fn post_form(action: &str, field: &str, value_b64: &str, relay_state: &str, script_src: Option<&str>) -> String {
+pub fn post_form(
+    action: &str,
+    field: &str,
+    value_b64: &str,
+    relay_state: &str,
+    script_src: Option<&str>,
+    words: &FormWords<'_>,
+) -> String {
     let script = script_src.map(|s| format!(r#"<script src="{}" defer></script>"#, esc(s))).unwrap_or_default();
+    let text = if words.text.is_empty() { String::new() } else { format!("<p>{}</p>", esc(words.text)) };
+    let button = if words.button.is_empty() { "→" } else { words.button };
     format!(
         concat!(
-            r#"<!DOCTYPE html><html lang="it"><head><meta charset="utf-8">"#,
+            r#"<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">"#,
             r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#,
-            r#"<title>Accesso con SPID</title>{script}</head><body>"#,
+            r#"<title>{title}</title>{script}</head><body>"#,
             r#"<form id="spid-authn-form" method="post" action="{action}" data-auto-submit="true">"#,
             r#"<input type="hidden" name="{field}" value="{value}">"#,
             r#"<input type="hidden" name="RelayState" value="{rs}">"#,
-            r#"<p>Stai per essere reindirizzato al tuo gestore dell'identità digitale.</p>"#,
-            r#"<button type="submit">Prosegui</button>"#,
+            r#"{text}<button type="submit">{button}</button>"#,
             r#"</form></body></html>"#
         ),
+        lang = esc(if words.lang.is_empty() { "it" } else { words.lang }),
+        title = esc(words.title),
         script = script,
         action = esc(action),
         field = esc(field),
         value = esc(value_b64),
         rs = esc(relay_state),
+        text = text,
+        button = esc(button),
     )
 }
 
