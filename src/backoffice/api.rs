@@ -83,23 +83,10 @@ impl FromRequestParts<AppState> for ApiClient {
         let tenant = CurrentTenant::from_request_parts(parts, state).await?;
         let secret = bearer(&parts.headers).ok_or(AppError::Unauthorized)?;
         let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-        #[derive(sqlx::FromRow)]
-        struct Token {
-            name: String,
-            role: String,
-            offices: Vec<String>,
-            scopes: Vec<String>,
-        }
-        let row: Option<Token> = sqlx::query_as(
-            "update api_tokens set last_used_at = now()
-             where secret_sha256 = $1 and revoked_at is null returning name, role, offices, scopes",
-        )
-        .bind(token_hash(secret))
-        .fetch_optional(tx.conn())
-        .await?;
+        let row = bdb::use_token(&mut tx, &token_hash(secret)).await?;
         tx.commit().await?;
         // Another ente's token is just an unknown token here (RLS).
-        let Token { name, role, offices, scopes } = row.ok_or(AppError::Unauthorized)?;
+        let bdb::ApiToken { name, role, offices, scopes } = row.ok_or(AppError::Unauthorized)?;
         let subjects = vec![role.clone()];
         let (mut read, mut process) = (Vec::new(), Vec::new());
         for code in super::office_codes(state, &tenant.0).await? {
@@ -151,32 +138,17 @@ pub async fn create_token(
     }
     let secret = format!("spt_{}", new_token().0);
     let mut tx = TenantTx::begin(admin, tenant_id).await?;
-    sqlx::query(
-        "insert into api_tokens (tenant_id, id, name, secret_sha256, role, offices, scopes)
-         values ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(tenant_id)
-    .bind(Uuid::new_v4())
-    .bind(name)
-    .bind(token_hash(&secret))
-    .bind(role)
-    .bind(offices)
-    .bind(scopes)
-    .execute(tx.conn())
-    .await?;
+    let secret_sha256 = token_hash(&secret);
+    bdb::insert_token(&mut tx, bdb::NewApiToken { name, secret_sha256: &secret_sha256, role, offices, scopes }).await?;
     tx.commit().await?;
     Ok(secret)
 }
 
 pub async fn revoke_token(admin: &sqlx::PgPool, tenant_id: Uuid, name: &str) -> anyhow::Result<bool> {
     let mut tx = TenantTx::begin(admin, tenant_id).await?;
-    let done = sqlx::query("update api_tokens set revoked_at = now() where name = $1 and revoked_at is null")
-        .bind(name)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
+    let done = bdb::revoke_token(&mut tx, name).await?;
     tx.commit().await?;
-    Ok(done == 1)
+    Ok(done)
 }
 
 async fn list(

@@ -515,3 +515,30 @@ pub async fn audit(
     )
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Catalogues;
+
+    #[test]
+    fn refused_input_is_told_field_by_field() {
+        let (workflow, words) = (Workflow::standard(), Catalogues::for_tests());
+        let today = NaiveDate::from_ymd_opt(2026, 5, 4).unwrap();
+        let ask = workflow.transition("richiedi_integrazione").unwrap();
+        let it = |p: &Problems, field: &str| words.text("it", &p[field]);
+
+        let problems = check_input(&workflow, ask, &TransitionInput::default(), today);
+        assert_eq!(it(&problems, "motivazione"), "Scrivi la motivazione: è obbligatoria per questa azione.");
+        assert_eq!(it(&problems, "scadenza"), "Indica entro quando il cittadino deve rispondere.");
+
+        let input = TransitionInput { reason: "x".repeat(5001), due_date: Some(today) };
+        let problems = check_input(&workflow, ask, &input, today);
+        assert_eq!(it(&problems, "motivazione"), "La motivazione può contenere al massimo 5000 caratteri.");
+        assert_eq!(it(&problems, "scadenza"), "La scadenza deve essere una data futura.");
+        assert_eq!(words.text("en", &problems["scadenza"]), "The deadline must be a future date.");
+
+        let input = TransitionInput { reason: "Manca la visura.".into(), due_date: today.succ_opt() };
+        assert!(check_input(&workflow, ask, &input, today).is_empty());
+    }
+}

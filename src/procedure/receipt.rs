@@ -409,6 +409,18 @@ mod tests {
     }
 
     #[test]
+    fn an_english_ente_gets_an_english_receipt() {
+        let (s, d) = (sections(0), documents());
+        let catalogues = Catalogues::for_tests();
+        let pdf = super::render(&receipt(&s, &d), Words { catalogues: &catalogues, lang: "en" });
+        let text = poppler("pdftotext", &["-enc", "UTF-8"], &pdf, "english");
+        for expected in ["Submission receipt", "Application details", "Attached documents", "Registry number"] {
+            assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
+        }
+        assert!(!text.contains("Documenti allegati") && !text.contains(CLOSING_LINE), "{text}");
+    }
+
+    #[test]
     fn long_input_breaks_pages_and_numbers_them() {
         let (s, d) = (sections(40), documents());
         let pdf = render(&receipt(&s, &d));
