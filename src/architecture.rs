@@ -11,7 +11,9 @@ use std::{
 
 /// Lowest first. A new top-level module must be placed here.
 const LAYERS: &[&[&str]] = &[
-    &["error", "telemetry", "time", "input", "pdf", "i18n"],
+    // Words (message keys and catalogues): what even the error type holds.
+    &["i18n"],
+    &["error", "telemetry", "time", "input", "pdf"],
     &["config"],
     &["db", "fascicolo"],
     &["audit", "jobs"],

@@ -17,7 +17,7 @@ use crate::{
 };
 
 #[derive(Parser)]
-#[command(name = "sportello", version, about = "Portale e sportello online multi-ente")]
+#[command(name = "sportello", version, about = "Multi-ente portal and online counter")]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -113,7 +113,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker => worker(settings).await,
         Command::Migrate => {
             let (_db, _admin) = open_admin(&settings).await?;
-            println!("migrazioni applicate");
+            println!("migrations applied");
             Ok(())
         }
         Command::Tenant(command) => {
@@ -137,7 +137,7 @@ async fn audit_command(admin: &PgPool, command: AuditCommand) -> anyhow::Result<
                         .bind(&slug)
                         .fetch_optional(admin)
                         .await?
-                        .with_context(|| format!("nessun ente con slug {slug}"))?;
+                        .with_context(|| format!("no ente with slug {slug}"))?;
                     vec![audit::verify(admin, id).await?]
                 }
                 None => audit::verify_all(admin).await?,
@@ -147,7 +147,7 @@ async fn audit_command(admin: &PgPool, command: AuditCommand) -> anyhow::Result<
             }
             let broken = results.iter().filter(|r| !r.is_intact()).count();
             if broken > 0 {
-                bail!("registro delle attività alterato in {broken} enti");
+                bail!("audit trail altered in {broken} enti");
             }
             Ok(())
         }
@@ -161,9 +161,9 @@ async fn audit_command(admin: &PgPool, command: AuditCommand) -> anyhow::Result<
             for (slug, digest) in audit::seal_all(admin, day).await? {
                 match digest {
                     Some(d) => {
-                        println!("{slug}: {day} sigillato alla voce {} ({})", d.last_seq, hex::encode(d.head_hash))
+                        println!("{slug}: {day} sealed at entry {} ({})", d.last_seq, hex::encode(d.head_hash))
                     }
-                    None => println!("{slug}: {day} nessuna voce da sigillare"),
+                    None => println!("{slug}: {day} no entry to seal"),
                 }
             }
             Ok(())
@@ -210,9 +210,9 @@ async fn apply_dirs(settings: &Settings, admin: &PgPool, dirs: &[PathBuf]) -> an
         let recipe = onboarding::TenantRecipe::load(dir, renderer.themes(), &renderer.languages())?;
         let report = onboarding::apply(admin, &recipe, &settings.base_domain).await?;
         let what = match (report.created, report.changes) {
-            (true, _) => "creato".to_string(),
-            (false, 0) => "nessuna modifica".to_string(),
-            (false, n) => format!("aggiornato ({n} modifiche)"),
+            (true, _) => "created".to_string(),
+            (false, 0) => "unchanged".to_string(),
+            (false, n) => format!("updated ({n} changes)"),
         };
         println!("{}: {what}", report.slug);
         tracing::info!(tenant = report.slug, created = report.created, changes = report.changes, "tenant applied");
@@ -224,45 +224,45 @@ async fn tenant_command(settings: &Settings, admin: &PgPool, command: TenantComm
     match command {
         TenantCommand::Apply { dirs } => {
             if dirs.is_empty() {
-                bail!("indicare almeno una cartella, ad esempio tenants/valmora");
+                bail!("name at least one folder, e.g. tenants/valmora");
             }
             apply_dirs(settings, admin, &dirs).await
         }
         TenantCommand::List => {
-            println!("{:<20} {:<10} {:<8} {:<40} HOST", "SLUG", "STATO", "TEMA", "NOME");
+            println!("{:<20} {:<10} {:<8} {:<40} HOST", "SLUG", "STATUS", "THEME", "NAME");
             for t in onboarding::list(admin).await? {
                 println!("{:<20} {:<10} {:<8} {:<40} {}", t.slug, t.status, t.theme, t.name, t.hosts.join(", "));
             }
             Ok(())
         }
-        TenantCommand::Suspend { slug } => set_status(admin, &slug, TenantStatus::Suspended, "sospeso").await,
-        TenantCommand::Resume { slug } => set_status(admin, &slug, TenantStatus::Active, "riattivato").await,
+        TenantCommand::Suspend { slug } => set_status(admin, &slug, TenantStatus::Suspended, "suspended").await,
+        TenantCommand::Resume { slug } => set_status(admin, &slug, TenantStatus::Active, "reactivated").await,
         TenantCommand::Domain(DomainCommand::Add { slug, host }) => {
             onboarding::add_domain(admin, &slug, &host).await?;
-            println!("{host}: collegato a {slug}");
+            println!("{host}: attached to {slug}");
             Ok(())
         }
         TenantCommand::Token(TokenCommand::Create { slug, name, role, offices, scopes }) => {
             let tenant_id = tenant_id(admin, &slug).await?;
             let secret =
                 crate::backoffice::api::create_token(admin, tenant_id, &name, &role, &offices, &scopes).await?;
-            eprintln!("{slug}: token {name} creato; conservalo ora, non sarà più mostrato:");
+            eprintln!("{slug}: token {name} created; keep it now, it will not be shown again:");
             println!("{secret}");
             Ok(())
         }
         TenantCommand::Token(TokenCommand::Revoke { slug, name }) => {
             let tenant_id = tenant_id(admin, &slug).await?;
             if !crate::backoffice::api::revoke_token(admin, tenant_id, &name).await? {
-                bail!("{slug}: nessun token attivo con nome {name}");
+                bail!("{slug}: no active token named {name}");
             }
-            println!("{slug}: token {name} revocato");
+            println!("{slug}: token {name} revoked");
             Ok(())
         }
         TenantCommand::Domain(DomainCommand::Remove { host }) => {
             if !onboarding::remove_domain(admin, &host).await? {
-                bail!("{host}: nessun dominio personalizzato con questo nome");
+                bail!("{host}: no custom domain with this name");
             }
-            println!("{host}: scollegato");
+            println!("{host}: detached");
             Ok(())
         }
     }
@@ -271,12 +271,12 @@ async fn tenant_command(settings: &Settings, admin: &PgPool, command: TenantComm
 async fn tenant_id(admin: &PgPool, slug: &str) -> anyhow::Result<uuid::Uuid> {
     let id: Option<uuid::Uuid> =
         sqlx::query_scalar("select id from tenants where slug = $1").bind(slug).fetch_optional(admin).await?;
-    id.ok_or_else(|| anyhow::anyhow!("nessun ente con slug {slug}"))
+    id.ok_or_else(|| anyhow::anyhow!("no ente with slug {slug}"))
 }
 
 async fn set_status(admin: &PgPool, slug: &str, status: TenantStatus, done: &str) -> anyhow::Result<()> {
     if !onboarding::set_status(admin, slug, status).await? {
-        bail!("nessun ente con slug {slug}");
+        bail!("no ente with slug {slug}");
     }
     println!("{slug}: {done}");
     Ok(())

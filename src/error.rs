@@ -43,9 +43,10 @@ pub enum AppError {
     /// No credentials, or unknown ones (API tokens).
     #[error("unauthorized")]
     Unauthorized,
-    /// Refused input of an API call: field → Italian message.
+    /// Refused input of an API call: field → message (in the request's
+    /// language when the response is rendered).
     #[error("invalid input")]
-    Invalid(std::collections::BTreeMap<String, String>),
+    Invalid(std::collections::BTreeMap<String, crate::i18n::Text>),
     /// A request no form of ours sends (broken body, wrong encoding); the
     /// string names what was wrong, for the log.
     #[error("bad request: {0}")]
@@ -112,7 +113,7 @@ impl AppError {
 
 /// The messages of an `Invalid` error, for the JSON body.
 #[derive(Clone, Debug)]
-pub struct InvalidFields(pub std::collections::BTreeMap<String, String>);
+pub struct InvalidFields(pub std::collections::BTreeMap<String, crate::i18n::Text>);
 
 /// What `web::errors::render_error_pages` needs to draw the page.
 #[derive(Clone, Copy, Debug)]

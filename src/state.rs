@@ -38,7 +38,7 @@ pub struct AppState {
 impl AppState {
     /// What the domain (`crate::procedure`) needs of the platform.
     pub fn env(&self) -> crate::procedure::Env<'_> {
-        crate::procedure::Env { settings: &self.settings, store: &self.store }
+        crate::procedure::Env { settings: &self.settings, store: &self.store, catalogues: self.renderer.catalogues() }
     }
 
     /// A tenant changed somewhere: forget everything derived from tenant data.

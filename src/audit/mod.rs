@@ -321,16 +321,16 @@ impl Verification {
         self.first_bad_seq.is_none()
     }
 
-    /// `valmora: 1234 voci, catena integra` / `valmora: 1234 voci, ALTERATA alla voce 57: ...`
+    /// `valmora: 1234 entries, chain intact` / `valmora: 1234 entries, ALTERED at entry 57: ...`
     pub fn line(&self) -> String {
         match (self.first_bad_seq, &self.problem) {
             (Some(seq), problem) => format!(
-                "{}: {} voci, ALTERATA alla voce {seq}: {}",
+                "{}: {} entries, ALTERED at entry {seq}: {}",
                 self.tenant_slug,
                 self.entries,
                 problem.as_deref().unwrap_or("")
             ),
-            (None, _) => format!("{}: {} voci, catena integra", self.tenant_slug, self.entries),
+            (None, _) => format!("{}: {} entries, chain intact", self.tenant_slug, self.entries),
         }
     }
 }
@@ -386,7 +386,7 @@ pub async fn verify(pool: &PgPool, tenant_id: Uuid) -> anyhow::Result<Verificati
             bad = Some((
                 expected,
                 format!(
-                    "mancano le voci in coda: il sigillo del {} copre fino alla voce {last_seq}, la catena finisce alla {}",
+                    "entries missing at the end: the seal of {} covers up to entry {last_seq}, the chain ends at {}",
                     sealed[0].0,
                     expected - 1
                 ),
@@ -408,22 +408,22 @@ fn check_entry(
     last_sealed: i64,
 ) -> Option<(i64, String)> {
     if r.seq != expected {
-        return Some((expected, format!("voce {expected} mancante: dopo la {} viene la {}", expected - 1, r.seq)));
+        return Some((expected, format!("entry {expected} missing: {} is followed by {}", expected - 1, r.seq)));
     }
     if r.compute_hash()[..] != r.hash[..] {
-        return Some((r.seq, "contenuto alterato: l'hash registrato non corrisponde alla voce".into()));
+        return Some((r.seq, "content altered: the recorded hash does not match the entry".into()));
     }
     if r.prev_hash != prev_hash {
         // This entry is intact but committed to a different predecessor: the
         // predecessor was rewritten together with its hash (or, the rarer
         // case, this entry was rewritten together with both its hashes).
         return Some(if r.seq == 1 {
-            (1, "la prima voce non parte dall'hash iniziale (32 byte a zero)".into())
+            (1, "the first entry does not start from the initial hash (32 zero bytes)".into())
         } else {
             (
                 r.seq - 1,
                 format!(
-                    "la voce {} non è quella a cui si collega la voce {} (riscritta insieme al suo hash)",
+                    "entry {} is not the one entry {} links to (rewritten together with its hash)",
                     r.seq - 1,
                     r.seq
                 ),
@@ -435,7 +435,7 @@ fn check_entry(
             return Some((
                 last_sealed + 1,
                 format!(
-                    "la catena non corrisponde al sigillo del {day} (voce {}): riscritta a partire da una voce tra la {} e la {}",
+                    "the chain does not match the seal of {day} (entry {}): rewritten from an entry between {} and {}",
                     r.seq,
                     last_sealed + 1,
                     r.seq

@@ -32,6 +32,7 @@ use crate::{
     db::TenantTx,
     error::{AppError, AppResult},
     fascicolo::{names::safe_file_name, UploadPolicy, AGID_FORMATS},
+    i18n::Text,
     procedure::{
         clock, integrations, messages,
         store::{self, Actor, NewDocument},
@@ -82,23 +83,10 @@ impl FromRequestParts<AppState> for ApiClient {
         let tenant = CurrentTenant::from_request_parts(parts, state).await?;
         let secret = bearer(&parts.headers).ok_or(AppError::Unauthorized)?;
         let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-        #[derive(sqlx::FromRow)]
-        struct Token {
-            name: String,
-            role: String,
-            offices: Vec<String>,
-            scopes: Vec<String>,
-        }
-        let row: Option<Token> = sqlx::query_as(
-            "update api_tokens set last_used_at = now()
-             where secret_sha256 = $1 and revoked_at is null returning name, role, offices, scopes",
-        )
-        .bind(token_hash(secret))
-        .fetch_optional(tx.conn())
-        .await?;
+        let row = bdb::use_token(&mut tx, &token_hash(secret)).await?;
         tx.commit().await?;
         // Another ente's token is just an unknown token here (RLS).
-        let Token { name, role, offices, scopes } = row.ok_or(AppError::Unauthorized)?;
+        let bdb::ApiToken { name, role, offices, scopes } = row.ok_or(AppError::Unauthorized)?;
         let subjects = vec![role.clone()];
         let (mut read, mut process) = (Vec::new(), Vec::new());
         for code in super::office_codes(state, &tenant.0).await? {
@@ -150,32 +138,17 @@ pub async fn create_token(
     }
     let secret = format!("spt_{}", new_token().0);
     let mut tx = TenantTx::begin(admin, tenant_id).await?;
-    sqlx::query(
-        "insert into api_tokens (tenant_id, id, name, secret_sha256, role, offices, scopes)
-         values ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(tenant_id)
-    .bind(Uuid::new_v4())
-    .bind(name)
-    .bind(token_hash(&secret))
-    .bind(role)
-    .bind(offices)
-    .bind(scopes)
-    .execute(tx.conn())
-    .await?;
+    let secret_sha256 = token_hash(&secret);
+    bdb::insert_token(&mut tx, bdb::NewApiToken { name, secret_sha256: &secret_sha256, role, offices, scopes }).await?;
     tx.commit().await?;
     Ok(secret)
 }
 
 pub async fn revoke_token(admin: &sqlx::PgPool, tenant_id: Uuid, name: &str) -> anyhow::Result<bool> {
     let mut tx = TenantTx::begin(admin, tenant_id).await?;
-    let done = sqlx::query("update api_tokens set revoked_at = now() where name = $1 and revoked_at is null")
-        .bind(name)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
+    let done = bdb::revoke_token(&mut tx, name).await?;
     tx.commit().await?;
-    Ok(done == 1)
+    Ok(done)
 }
 
 async fn list(
@@ -280,13 +253,13 @@ async fn message(
     client.require("cases:message")?;
     let body: MessageBody = serde_json::from_slice(&body).map_err(|_| AppError::BadRequest("JSON body"))?;
     let text = body.text.trim();
-    if text.is_empty() || text.chars().count() > 5000 {
+    let Some(text) = desk::checked_text(text) else {
         let mut fields = engine::Problems::new();
-        fields.insert("text".into(), "Scrivi un testo (al massimo 5000 caratteri).".into());
+        fields.insert("text".into(), desk::text_problem());
         return Err(AppError::Invalid(fields));
-    }
+    };
     let message =
-        messages::office_writes(&state.settings, &tenant.0, &mut tx, case.id, &client.operator.label, text).await?;
+        messages::office_writes(state.env(), &tenant.0, &mut tx, case.id, &client.operator.label, text).await?;
     let after = json!({ "message": message, "text": text });
     engine::audit(&mut tx, &client.operator, "case.message", case.id, None, Some(after)).await?;
     tx.commit().await?;
@@ -314,7 +287,7 @@ async fn upload(
         Ok(name) => name,
         Err(e) => {
             let mut fields = engine::Problems::new();
-            fields.insert("nome".into(), e.message_it());
+            fields.insert("nome".into(), Text::new("api.as_given").with("message", e.message_it()));
             return Err(AppError::Invalid(fields));
         }
     };
@@ -340,7 +313,7 @@ async fn upload(
                 }
             }
             let mut fields = engine::Problems::new();
-            fields.insert("file".into(), e.message_it());
+            fields.insert("file".into(), Text::new("api.as_given").with("message", e.message_it()));
             return Err(AppError::Invalid(fields));
         }
     };
@@ -368,7 +341,10 @@ async fn upload(
         case.id,
         "document_added",
         Actor::Office,
-        &format!("Documento aggiunto dall'ufficio: {name}"),
+        &state
+            .renderer
+            .catalogues()
+            .text(tenant.0.default_lang(), &Text::new("desk.event_office_document").with("name", &name)),
         json!({ "document": document.id, "by": client.operator.label }),
     )
     .await?;
@@ -401,9 +377,9 @@ pub fn openapi_document(tenant: &Tenant) -> Value {
     let error = json!({ "$ref": "#/components/responses/Error" });
     let errors = |scope: &str| {
         json!({
-            "401": { "$ref": "#/components/responses/Error", "description": "Token mancante, sconosciuto o revocato" },
-            "403": { "$ref": "#/components/responses/Error", "description": format!("Il token non ha lo scope {scope} o il ruolo non lo consente") },
-            "404": { "$ref": "#/components/responses/Error", "description": "Pratica inesistente o non visibile al token" },
+            "401": { "$ref": "#/components/responses/Error", "description": "Missing, unknown or revoked token" },
+            "403": { "$ref": "#/components/responses/Error", "description": format!("The token lacks the {scope} scope, or its role does not allow it") },
+            "404": { "$ref": "#/components/responses/Error", "description": "No such case, or not visible to the token" },
         })
     };
     let merge = |mut a: Value, b: Value| {
@@ -415,68 +391,68 @@ pub fn openapi_document(tenant: &Tenant) -> Value {
     json!({
         "openapi": "3.1.0",
         "info": {
-            "title": format!("Sportello — API di {}", tenant.name),
+            "title": format!("Sportello — API of {}", tenant.name),
             "version": "1.0.0",
-            "description": "Pratiche dell'ente per i suoi sistemi: elenco, dettaglio, transizioni del workflow, messaggi e documenti. Ogni token appartiene a un solo ente, ha un ruolo, gli uffici per cui lavora e degli scope.",
+            "description": "The ente's cases for its own systems: list, detail, workflow transitions, messages and documents. Every token belongs to one ente and has a role, the offices it works for, and scopes.",
         },
         "servers": [ { "url": format!("https://{}", tenant.primary_host) } ],
         "security": [ { "bearer": [] } ],
         "paths": {
             "/api/v1/pratiche": { "get": {
-                "summary": "Elenco delle pratiche degli uffici del token, per scadenza",
+                "summary": "The cases of the token's offices, by due date",
                 "parameters": [
                     { "name": "stato", "in": "query", "schema": { "type": "string", "enum": ["aperte", "tutte", "submitted", "in_progress", "awaiting_integration", "accepted", "rejected", "closed"] } },
                     { "name": "procedura", "in": "query", "schema": { "type": "string" } },
                     { "name": "scadenza", "in": "query", "schema": { "type": "string", "enum": ["scadute", "7", "30"] } },
-                    { "name": "q", "in": "query", "description": "Numero di protocollo, codice pratica, codice fiscale o cognome", "schema": { "type": "string" } },
+                    { "name": "q", "in": "query", "description": "Registry number, case code, fiscal code or family name", "schema": { "type": "string" } },
                     { "name": "pagina", "in": "query", "schema": { "type": "integer", "minimum": 1 } },
                 ],
-                "responses": merge(json!({ "200": { "description": "Una pagina di pratiche (50)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/CaseList" } } } } }), errors("cases:read")),
+                "responses": merge(json!({ "200": { "description": "A page of cases (50)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/CaseList" } } } } }), errors("cases:read")),
                 "x-scope": "cases:read",
             }},
             "/api/v1/pratiche/{id}": { "get": {
-                "summary": "Una pratica: stato, protocollo, termine, risposte, documenti, eventi, transizioni disponibili",
+                "summary": "One case: status, registry, deadline, answers, documents, events, available transitions",
                 "parameters": [id],
-                "responses": merge(json!({ "200": { "description": "La pratica", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Case" } } } } }), errors("cases:read")),
+                "responses": merge(json!({ "200": { "description": "The case", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Case" } } } } }), errors("cases:read")),
                 "x-scope": "cases:read",
             }},
             "/api/v1/pratiche/{id}/transizioni/{key}": { "post": {
-                "summary": "Esegue una transizione del workflow",
+                "summary": "Runs a workflow transition",
                 "parameters": [id, { "name": "key", "in": "path", "required": true, "schema": { "type": "string" } }],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/TransitionInput" } } } },
                 "responses": merge(json!({
-                    "204": { "description": "Eseguita" },
+                    "204": { "description": "Done" },
                     "409": error.clone(),
                     "422": { "$ref": "#/components/responses/Invalid" },
                 }), errors("cases:transition")),
                 "x-scope": "cases:transition",
             }},
             "/api/v1/pratiche/{id}/messaggi": { "post": {
-                "summary": "Scrive al cittadino (che riceve anche un'e-mail)",
+                "summary": "Writes to the citizen (who also gets an e-mail)",
                 "parameters": [id],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["text"], "properties": { "text": { "type": "string", "maxLength": 5000 } } } } } },
-                "responses": merge(json!({ "201": { "description": "Inviato" }, "422": { "$ref": "#/components/responses/Invalid" } }), errors("cases:message")),
+                "responses": merge(json!({ "201": { "description": "Sent" }, "422": { "$ref": "#/components/responses/Invalid" } }), errors("cases:message")),
                 "x-scope": "cases:message",
             }},
             "/api/v1/pratiche/{id}/documenti": { "post": {
-                "summary": "Aggiunge un documento dell'ufficio al fascicolo (il corpo è il file)",
+                "summary": "Adds an office document to the case file (the body is the file)",
                 "parameters": [id, { "name": "nome", "in": "query", "required": true, "schema": { "type": "string" } }],
                 "requestBody": { "required": true, "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
-                "responses": merge(json!({ "201": { "description": "Archiviato (SHA-256 nel corpo)" }, "422": { "$ref": "#/components/responses/Invalid" } }), errors("cases:document")),
+                "responses": merge(json!({ "201": { "description": "Stored (SHA-256 in the body)" }, "422": { "$ref": "#/components/responses/Invalid" } }), errors("cases:document")),
                 "x-scope": "cases:document",
             }},
             "/api/v1/pratiche/{id}/documenti/{document}": { "get": {
-                "summary": "Scarica un documento del fascicolo",
+                "summary": "Downloads a document of the case file",
                 "parameters": [id, { "name": "document", "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } }],
-                "responses": merge(json!({ "200": { "description": "Il file" } }), errors("cases:read")),
+                "responses": merge(json!({ "200": { "description": "The file" } }), errors("cases:read")),
                 "x-scope": "cases:read",
             }},
         },
         "components": {
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "description": "Token dell'ente (`sportello token create`)" } },
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "description": "A token of the ente (`sportello token create`)" } },
             "responses": {
-                "Error": { "description": "Errore", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
-                "Invalid": { "description": "Dati non validi: messaggi per campo", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+                "Error": { "description": "Error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+                "Invalid": { "description": "Invalid input: a message per field, in the request's language (Accept-Language)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
             },
             "schemas": {
                 "Error": { "type": "object", "properties": { "error": { "type": "object", "required": ["code", "request_id"], "properties": {
@@ -485,7 +461,7 @@ pub fn openapi_document(tenant: &Tenant) -> Value {
                     "fields": { "type": "object", "additionalProperties": { "type": "string" } } } } } },
                 "TransitionInput": { "type": "object", "properties": {
                     "reason": { "type": "string", "maxLength": 5000 },
-                    "due_date": { "type": "string", "format": "date", "description": "Per le richieste di integrazione" } } },
+                    "due_date": { "type": "string", "format": "date", "description": "For integration requests" } } },
                 "CaseList": { "type": "object", "properties": { "cases": { "type": "array", "items": { "type": "object" } }, "page": { "type": "integer" }, "has_next": { "type": "boolean" } } },
                 "Case": { "type": "object", "properties": {
                     "id": { "type": "string", "format": "uuid" }, "reference": { "type": "string" },

@@ -370,3 +370,64 @@ mod tests {
         assert_eq!(parse_search("  "), Search::None);
     }
 }
+
+/// An API token as its bearer is authenticated with.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ApiToken {
+    pub name: String,
+    pub role: String,
+    pub offices: Vec<String>,
+    pub scopes: Vec<String>,
+}
+
+/// The live token whose secret hashes to `secret_sha256`, marked as used now.
+pub async fn use_token(tx: &mut TenantTx, secret_sha256: &[u8]) -> sqlx::Result<Option<ApiToken>> {
+    sqlx::query_as(
+        "update api_tokens set last_used_at = now()
+         where secret_sha256 = $1 and revoked_at is null returning name, role, offices, scopes",
+    )
+    .bind(secret_sha256)
+    .fetch_optional(tx.conn())
+    .await
+}
+
+/// A new token, of which only the secret's SHA-256 is kept.
+pub struct NewApiToken<'a> {
+    pub name: &'a str,
+    pub secret_sha256: &'a [u8],
+    pub role: &'a str,
+    pub offices: &'a [String],
+    pub scopes: &'a [String],
+}
+
+pub async fn insert_token(tx: &mut TenantTx, token: NewApiToken<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into api_tokens (tenant_id, id, name, secret_sha256, role, offices, scopes)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(tx.tenant_id)
+    .bind(Uuid::new_v4())
+    .bind(token.name)
+    .bind(token.secret_sha256)
+    .bind(token.role)
+    .bind(token.offices)
+    .bind(token.scopes)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Revokes the live token called `name`; whether there was one.
+pub async fn revoke_token(tx: &mut TenantTx, name: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query("update api_tokens set revoked_at = now() where name = $1 and revoked_at is null")
+        .bind(name)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+    Ok(done == 1)
+}
+
+/// The ente's office codes, sorted.
+pub async fn office_codes(tx: &mut TenantTx) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("select code from offices order by code").fetch_all(tx.conn()).await
+}

@@ -16,10 +16,12 @@ use super::{
     db as bdb, Operator, Staff,
 };
 use crate::procedure::engine::{self, Problems, Refusal, TransitionInput};
+use crate::procedure::Env;
 use crate::{
     auth::{csrf::CsrfToken, login::auth_context},
     db::TenantTx,
     error::{AppError, AppResult},
+    i18n::Text,
     procedure::{
         case_file::{CaseFile, Reader},
         form, messages,
@@ -27,6 +29,7 @@ use crate::{
         workflow,
     },
     state::AppState,
+    tenancy::Tenant,
     time::rome_local,
     users,
     web::{download, render_page, CurrentTenant},
@@ -130,7 +133,7 @@ pub async fn transition(
             Ok(day) => Some(day),
             Err(_) => {
                 let mut problems = Problems::new();
-                problems.insert("scadenza".into(), "Indica la data nel formato gg/mm/aaaa.".into());
+                problems.insert("scadenza".into(), Text::new("desk.due_date_format"));
                 let back =
                     DeskForm { transition: Some(key), reason: form.motivazione, due_date: form.scadenza, problems };
                 tx.rollback().await?;
@@ -176,16 +179,25 @@ pub struct AssignForm {
 }
 
 pub async fn assign(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
     CaseToProcess { by: Staff(operator), mut tx, case }: CaseToProcess<Staff>,
     Form(form): Form<AssignForm>,
 ) -> AppResult<Response> {
-    assign_case(&mut tx, &case, &operator, &form.assegnatario).await?;
+    assign_case(state.env(), &tenant.0, &mut tx, &case, &operator, &form.assegnatario).await?;
     tx.commit().await?;
     Ok(back_to(case.id, "assegnazione"))
 }
 
 /// Assigns the case to `who` (`me`, a colleague's id, or empty for nobody).
-pub async fn assign_case(tx: &mut TenantTx, case: &Case, operator: &Operator, who: &str) -> AppResult<()> {
+pub async fn assign_case(
+    env: Env<'_>,
+    tenant: &Tenant,
+    tx: &mut TenantTx,
+    case: &Case,
+    operator: &Operator,
+    who: &str,
+) -> AppResult<()> {
     let assignee = match who.trim() {
         "" => None,
         "me" => operator.user_id,
@@ -204,8 +216,12 @@ pub async fn assign_case(tx: &mut TenantTx, case: &Case, operator: &Operator, wh
         }
         None => String::new(),
     };
-    let summary =
-        if name.is_empty() { "Pratica non più assegnata".to_string() } else { format!("Assegnata a {name}") };
+    let summary = if name.is_empty() {
+        Text::new("desk.event_unassigned")
+    } else {
+        Text::new("desk.event_assigned").with("name", name)
+    };
+    let summary = env.catalogues.text(tenant.default_lang(), &summary);
     store::add_event(
         tx,
         case.id,
@@ -226,9 +242,17 @@ pub struct TextForm {
     testo: String,
 }
 
-fn checked_text(text: &str) -> Option<&str> {
+/// The longest note, message, question or answer an operator may write.
+pub const TEXT_MAX_CHARS: usize = 5000;
+
+pub fn checked_text(text: &str) -> Option<&str> {
     let text = text.trim();
-    (!text.is_empty() && text.chars().count() <= 5000).then_some(text)
+    (!text.is_empty() && text.chars().count() <= TEXT_MAX_CHARS).then_some(text)
+}
+
+/// What a refused text is told.
+pub fn text_problem() -> Text {
+    Text::new("desk.text_required").with("n", TEXT_MAX_CHARS)
 }
 
 pub async fn note(
@@ -258,7 +282,7 @@ async fn invalid_text(
     field: &str,
 ) -> AppResult<Response> {
     let mut problems = Problems::new();
-    problems.insert(field.into(), "Scrivi un testo (al massimo 5000 caratteri).".into());
+    problems.insert(field.into(), text_problem());
     let back = DeskForm { problems, ..DeskForm::default() };
     render(state, tenant, csrf, operator, id, back, StatusCode::UNPROCESSABLE_ENTITY).await
 }
@@ -274,7 +298,7 @@ pub async fn message(
         tx.rollback().await?;
         return invalid_text(&state, &tenant, &csrf, &operator, case.id, "messaggio").await;
     };
-    let message = messages::office_writes(&state.settings, &tenant.0, &mut tx, case.id, &operator.label, text).await?;
+    let message = messages::office_writes(state.env(), &tenant.0, &mut tx, case.id, &operator.label, text).await?;
     engine::audit(&mut tx, &operator, "case.message", case.id, None, Some(json!({ "message": message, "text": text })))
         .await?;
     tx.commit().await?;
@@ -304,18 +328,22 @@ pub async fn ask_opinion(
     if !bdb::offices(&mut tx).await?.iter().any(|o| o.code == form.ufficio) || form.ufficio == case.office_code {
         tx.rollback().await?;
         let mut problems = Problems::new();
-        problems.insert("ufficio".into(), "Scegli un altro ufficio dell'ente.".into());
+        problems.insert("ufficio".into(), Text::new("desk.other_office"));
         let back = DeskForm { problems, ..DeskForm::default() };
         return render(&state, &tenant, &csrf, &operator, id, back, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
-    let task = engine::add_task(&mut tx, case.id, &form.ufficio, "opinion", text, &operator.label).await?;
-    messages::notify_office(
-        &mut tx,
-        &form.ufficio,
-        &format!("Parere richiesto — pratica {}", case.reference),
-        &format!("{} chiede il parere del vostro ufficio sulla pratica {}:\n\n{text}", operator.label, case.reference),
-    )
-    .await?;
+    let task =
+        engine::add_task(state.env(), &tenant.0, &mut tx, case.id, &form.ufficio, "opinion", text, &operator.label)
+            .await?;
+    let words = |text: Text| state.renderer.catalogues().text(tenant.0.default_lang(), &text);
+    let subject = words(Text::new("desk.opinion_subject").with("reference", &case.reference));
+    let body = words(
+        Text::new("desk.opinion_mail")
+            .with("who", &operator.label)
+            .with("reference", &case.reference)
+            .with("text", text),
+    );
+    messages::notify_office(&mut tx, &form.ufficio, &subject, &body).await?;
     let after = json!({ "task": task, "office": form.ufficio, "question": text });
     engine::audit(&mut tx, &operator, "case.opinion_requested", case.id, None, Some(after)).await?;
     tx.commit().await?;
@@ -342,7 +370,7 @@ pub async fn answer_task(
         case.id,
         "internal_answered",
         Actor::Office,
-        "Parere interno reso",
+        &state.renderer.catalogues().text(tenant.0.default_lang(), &Text::new("desk.event_opinion_answered")),
         json!({ "task": task }),
     )
     .await?;

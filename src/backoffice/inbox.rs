@@ -112,7 +112,9 @@ pub async fn bulk(
             Err(AppError::NotFound | AppError::Forbidden) => Ok(false),
             Err(e) => Err(e),
             Ok(case) => match action.as_str() {
-                "assegna" => desk::assign_case(&mut tx, &case, &operator, &assignee).await.map(|()| true),
+                "assegna" => {
+                    desk::assign_case(state.env(), &tenant.0, &mut tx, &case, &operator, &assignee).await.map(|()| true)
+                }
                 "transizione" => {
                     let input = TransitionInput { reason: reason.clone(), due_date: None };
                     match engine::run_transition(state.env(), &tenant.0, &mut tx, &case, &transition, &operator, &input)

@@ -90,7 +90,7 @@ impl FromRequestParts<AppState> for Staff {
 /// The ente's office codes (a handful; read per request, no cache to go stale).
 pub async fn office_codes(state: &AppState, tenant: &Tenant) -> Result<Vec<String>, AppError> {
     let mut tx = TenantTx::begin(&state.db, tenant.id).await?;
-    let codes: Vec<String> = sqlx::query_scalar("select code from offices order by code").fetch_all(tx.conn()).await?;
+    let codes = db::office_codes(&mut tx).await?;
     tx.commit().await?;
     Ok(codes)
 }

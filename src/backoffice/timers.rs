@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::procedure::engine::{self, Operator, TransitionInput};
 use crate::{
     db::TenantTx,
+    i18n::Text,
     procedure::{
         clock::{self, ClockState},
         messages,
@@ -18,6 +19,7 @@ use crate::{
         timers::{OverduePayload, TimerPayload, OVERDUE_JOB, TIMER_JOB},
     },
     state::AppState,
+    tenancy::Tenant,
     time::format_date,
 };
 
@@ -44,11 +46,14 @@ pub async fn fire_timer(state: &AppState, tenant_id: Uuid, payload: TimerPayload
     let workflow = case.workflow();
     let Some(timer) = workflow.timers.get(payload.timer) else { return Ok(()) };
     if let Some(text) = &timer.remind {
-        remind_office(&mut tx, &case, text).await?;
+        remind_office(state, &tenant, &mut tx, &case, text).await?;
     }
     if let Some(key) = &timer.transition {
         let input = TransitionInput {
-            reason: format!("Decorsi {} giorni senza provvedimento.", timer.after_days),
+            reason: state
+                .renderer
+                .catalogues()
+                .text(tenant.default_lang(), &Text::new("timers.silence_reason").with("days", timer.after_days)),
             due_date: None,
         };
         match engine::run_transition(state.env(), &tenant, &mut tx, &case, key, &Operator::system(), &input).await {
@@ -67,16 +72,28 @@ fn still_in(case: &Case, payload: &TimerPayload) -> bool {
         && case.state_since.is_some_and(|t| t.timestamp_micros() == payload.entered_at.timestamp_micros())
 }
 
-async fn remind_office(tx: &mut TenantTx, case: &Case, text: &str) -> anyhow::Result<()> {
-    let subject = format!("Promemoria — pratica {}", case.reference);
-    let body = format!("{text}\n\nPratica {} — {}", case.reference, case.procedure_title);
+async fn remind_office(
+    state: &AppState,
+    tenant: &Tenant,
+    tx: &mut TenantTx,
+    case: &Case,
+    text: &str,
+) -> anyhow::Result<()> {
+    let words = |text: Text| state.renderer.catalogues().text(tenant.default_lang(), &text);
+    let subject = words(Text::new("timers.reminder_subject").with("reference", &case.reference));
+    let body = words(
+        Text::new("timers.reminder_mail")
+            .with("text", text)
+            .with("reference", &case.reference)
+            .with("procedure", &case.procedure_title),
+    );
     messages::notify_office(tx, &case.office_code, &subject, &body).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     store::add_event(
         tx,
         case.id,
         "internal_reminder",
         Actor::System,
-        "Promemoria inviato all'ufficio",
+        &words(Text::new("timers.event_reminder")),
         json!({ "text": text }),
     )
     .await?;
@@ -92,12 +109,15 @@ pub async fn fire_overdue(state: &AppState, tenant_id: Uuid, payload: OverduePay
     if clock.state != ClockState::Running || clock.due_date != Some(payload.due_date) || !clock.overdue {
         return Ok(());
     }
-    let subject = format!("Termine scaduto — pratica {}", case.reference);
-    let body = format!(
-        "Il termine di conclusione della pratica {} ({}) è scaduto il {}.",
-        case.reference,
-        case.procedure_title,
-        format_date(payload.due_date)
+    let tenant = state.tenants.by_id(tenant_id).await?;
+    let lang = tenant.as_deref().map_or(crate::i18n::DEFAULT_LANG, Tenant::default_lang);
+    let words = |text: Text| state.renderer.catalogues().text(lang, &text);
+    let subject = words(Text::new("timers.overdue_subject").with("reference", &case.reference));
+    let body = words(
+        Text::new("timers.overdue_mail")
+            .with("reference", &case.reference)
+            .with("procedure", &case.procedure_title)
+            .with("day", format_date(payload.due_date)),
     );
     messages::notify_office(&mut tx, &case.office_code, &subject, &body).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     store::add_event(
@@ -105,7 +125,7 @@ pub async fn fire_overdue(state: &AppState, tenant_id: Uuid, payload: OverduePay
         case.id,
         "internal_overdue",
         Actor::System,
-        "Termine scaduto: avviso all'ufficio",
+        &words(Text::new("timers.event_overdue")),
         json!({ "due_date": payload.due_date }),
     )
     .await?;

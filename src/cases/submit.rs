@@ -159,19 +159,22 @@ pub async fn submit_case(
         .iter()
         .map(|d| receipt::ReceiptDocument { name: d.name.clone(), size: d.size as u64, sha256: d.sha256.clone() })
         .collect();
-    let pdf = receipt::render(&receipt::Receipt {
-        ente_name: &tenant.name,
-        office: &office,
-        procedure_title: &case.procedure_title,
-        registry_mark: &mark,
-        registered_at: entry.registered_at,
-        case_reference: &case.reference,
-        applicant: &applicant,
-        acting_for: acting_for.as_deref(),
-        sections: &sections,
-        documents: &receipt_documents,
-        legal_deadline: Some(due_date),
-    });
+    let pdf = receipt::render(
+        &receipt::Receipt {
+            ente_name: &tenant.name,
+            office: &office,
+            procedure_title: &case.procedure_title,
+            registry_mark: &mark,
+            registered_at: entry.registered_at,
+            case_reference: &case.reference,
+            applicant: &applicant,
+            acting_for: acting_for.as_deref(),
+            sections: &sections,
+            documents: &receipt_documents,
+            legal_deadline: Some(due_date),
+        },
+        receipt::Words { catalogues: state.renderer.catalogues(), lang: tenant.default_lang() },
+    );
     let receipt_name = format!("ricevuta-{}.pdf", mark);
     let receipt =
         file_generated(tx, &state.store, case.id, "receipt", &receipt_name, Generated::Pdf, Bytes::from(pdf)).await?;

@@ -16,6 +16,33 @@ use crate::{
     state::AppState,
 };
 
+/// A message of an outbox, as the development outbox pages show it.
+#[derive(Debug, serde::Serialize, sqlx::FromRow)]
+pub struct OutboxMessage {
+    pub recipient: String,
+    pub subject: Option<String>,
+    pub body: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Which outbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outbox {
+    Mail,
+    Sms,
+}
+
+/// The latest 50 messages of an outbox, newest first.
+pub async fn latest(tx: &mut TenantTx, outbox: Outbox) -> sqlx::Result<Vec<OutboxMessage>> {
+    let sql = match outbox {
+        Outbox::Sms => {
+            "select recipient, null::text as subject, body, created_at from sms_outbox order by created_at desc limit 50"
+        }
+        Outbox::Mail => "select recipient, subject, body, created_at from mail_outbox order by created_at desc limit 50",
+    };
+    sqlx::query_as(sql).fetch_all(tx.conn()).await
+}
+
 /// Job kinds of the two outboxes (see `jobs::registry`).
 pub const MAIL_JOB: &str = "mail";
 pub const SMS_JOB: &str = "sms";

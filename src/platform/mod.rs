@@ -1,7 +1,6 @@
 //! The platform's own pages (127.0.0.1, localhost, admin.<base>): the list of enti.
 
 use axum::{extract::State, http::HeaderMap, response::Html, routing::get, Router};
-use serde::Serialize;
 
 use crate::{
     error::AppResult,
@@ -14,19 +13,8 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/", get(platform_home)).route("/lingua/{lang}", get(language::switch))
 }
 
-#[derive(Serialize, sqlx::FromRow)]
-struct TenantLink {
-    name: String,
-    host: String,
-}
-
 async fn platform_home(State(state): State<AppState>, visit: Visit, headers: HeaderMap) -> AppResult<Html<String>> {
-    let links: Vec<TenantLink> = sqlx::query_as(
-        "select t.name, d.host from tenants t join tenant_domains d on d.tenant_id = t.id and d.is_primary
-         where t.status = 'active' order by t.name",
-    )
-    .fetch_all(&state.db)
-    .await?;
+    let links = crate::tenancy::db::active_tenants(&state.db).await?;
     // Links keep the port the visitor used, so the embedded default's :8080 works.
     let port = headers
         .get(axum::http::header::HOST)

@@ -99,13 +99,9 @@ async fn branding_asset(
     Path(name): Path<String>,
 ) -> AppResult<Response> {
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let asset: Option<(String, Vec<u8>)> =
-        sqlx::query_as("select content_type, body from tenant_assets where name = $1")
-            .bind(&name)
-            .fetch_optional(tx.conn())
-            .await?;
+    let asset = crate::tenancy::db::branding_asset(&mut tx, &name).await?;
     tx.commit().await?;
-    let (content_type, body) = asset.ok_or(AppError::NotFound)?;
+    let crate::tenancy::db::BrandingAsset { content_type, body } = asset.ok_or(AppError::NotFound)?;
     let mut response = Response::new(Body::from(body));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(&content_type).map_err(anyhow::Error::from)?);

@@ -24,6 +24,7 @@ use super::{
 use crate::{
     db::TenantTx,
     error::{AppError, AppResult},
+    i18n::Text,
     registry::{self, Direction},
     tenancy::Tenant,
     time::{format_date, rome_local},
@@ -80,8 +81,8 @@ pub struct TransitionInput {
     pub due_date: Option<NaiveDate>,
 }
 
-/// Field → Italian message; empty when the input is fine.
-pub type Problems = BTreeMap<String, String>;
+/// Field → message; empty when the input is fine.
+pub type Problems = BTreeMap<String, Text>;
 
 /// Why a transition did not run.
 #[derive(Debug)]
@@ -117,6 +118,9 @@ pub fn offered<'a>(case: &'a Case, workflow: &'a Workflow, operator: &'a Operato
     workflow.from_status(state).filter(|t| operator.may_run(t)).collect()
 }
 
+/// The longest reason an operator may write with a transition.
+pub const REASON_MAX_CHARS: usize = 5000;
+
 /// Checks the input of a transition without changing anything.
 pub fn check_input(
     workflow: &Workflow,
@@ -127,19 +131,19 @@ pub fn check_input(
     let mut problems = Problems::new();
     let reason = input.reason.trim();
     if transition.reason == Reason::Required && reason.is_empty() {
-        problems.insert("motivazione".into(), "Scrivi la motivazione: è obbligatoria per questa azione.".into());
+        problems.insert("motivazione".into(), Text::new("desk.reason_required"));
     }
-    if reason.chars().count() > 5000 {
-        problems.insert("motivazione".into(), "La motivazione può contenere al massimo 5000 caratteri.".into());
+    if reason.chars().count() > REASON_MAX_CHARS {
+        problems.insert("motivazione".into(), Text::new("desk.reason_too_long").with("n", REASON_MAX_CHARS));
     }
     let waits = workflow.status(&transition.to).is_some_and(|s| s.phase == Phase::AwaitingIntegration);
     if waits {
         match input.due_date {
             None => {
-                problems.insert("scadenza".into(), "Indica entro quando il cittadino deve rispondere.".into());
+                problems.insert("scadenza".into(), Text::new("desk.due_date_required"));
             }
             Some(day) if day <= today => {
-                problems.insert("scadenza".into(), "La scadenza deve essere una data futura.".into());
+                problems.insert("scadenza".into(), Text::new("desk.due_date_past"));
             }
             Some(_) => {}
         }
@@ -173,17 +177,8 @@ pub async fn run_transition(
     let reason = input.reason.trim();
     if target.phase == Phase::AwaitingIntegration {
         let effect = workflow.clock_on_integration;
-        integrations::request_integration(
-            env.settings,
-            tenant,
-            tx,
-            case.id,
-            reason,
-            input.due_date,
-            &operator.label,
-            effect,
-        )
-        .await?;
+        integrations::request_integration(env, tenant, tx, case.id, reason, input.due_date, &operator.label, effect)
+            .await?;
     }
     enter_status(env, tenant, tx, case, &workflow, target, Some(transition), operator, reason).await?;
     audit(
@@ -225,10 +220,12 @@ async fn enter_status(
     .fetch_one(tx.conn())
     .await?;
     let actor = if operator.kind == OperatorKind::System { Actor::System } else { Actor::Office };
-    let mut summary = format!("Stato: {}", target.label);
-    if !reason.is_empty() && target.phase != Phase::AwaitingIntegration {
-        summary.push_str(&format!(" — {reason}"));
-    }
+    let summary = if !reason.is_empty() && target.phase != Phase::AwaitingIntegration {
+        Text::new("desk.event_status_with_reason").with("reason", reason)
+    } else {
+        Text::new("desk.event_status")
+    };
+    let summary = env.catalogues.text(tenant.default_lang(), &summary.with("status", &target.label));
     store::add_event(
         tx,
         case.id,
@@ -245,19 +242,15 @@ async fn enter_status(
     clock::refresh_due_date(tx, case.id).await?;
     if target.phase != Phase::AwaitingIntegration {
         // The integration request tells the citizen itself, with its reason.
-        let mut text = format!("la pratica \"{}\" è ora nello stato: {}.", case.procedure_title, target.label);
-        if !reason.is_empty() {
-            text.push_str(&format!("\n\nMotivazione: {reason}"));
-        }
-        integrations::notify_citizen(
-            env.settings,
-            tenant,
-            tx,
-            case,
-            &format!("{} — pratica {}", target.label, case.reference),
-            &text,
-        )
-        .await?;
+        let text = if reason.is_empty() {
+            Text::new("notice.status_changed")
+        } else {
+            Text::new("notice.status_changed_with_reason").with("reason", reason)
+        };
+        let text = text.with("title", &case.procedure_title).with("status", &target.label);
+        let subject =
+            Text::new("notice.status_subject").with("status", &target.label).with("reference", &case.reference);
+        integrations::notify_citizen(env, tenant, tx, case, &subject, &text).await?;
     }
     for action in &target.on_enter {
         run_action(env, tenant, tx, case, workflow, action, operator, reason, &target.key, entered_at).await?;
@@ -281,17 +274,17 @@ async fn run_action(
 ) -> AppResult<()> {
     match action {
         Action::NotifyCitizen(text) => {
-            messages::office_writes(env.settings, tenant, tx, case.id, &tenant.name, text).await?;
+            messages::office_writes(env, tenant, tx, case.id, &tenant.name, text).await?;
         }
         Action::GenerateDocument(key) => {
             let template = workflow.document(key).expect("checked workflow");
             issue_document(env, tenant, tx, case, &template.title, &template.body, reason).await?;
         }
         Action::Webhook(url) => {
-            queue_webhook(tx, case, url, status, entered_at).await?;
+            queue_webhook(env, tenant, tx, case, url, status, entered_at).await?;
         }
         Action::Task { office, text } => {
-            add_task(tx, case.id, office, "task", text, &operator.label).await?;
+            add_task(env, tenant, tx, case.id, office, "task", text, &operator.label).await?;
         }
     }
     Ok(())
@@ -352,14 +345,17 @@ async fn issue_document(
     context.insert("today", &format_date(rome_local(now).date()));
     let body = tera::Tera::one_off(template, &context, false)?;
     let office = office_name(tx, &case.office_code).await?;
-    let pdf = receipt::render_act(&receipt::Act {
-        ente_name: &tenant.name,
-        office: &office,
-        title,
-        case_reference: &case.reference,
-        body: &body,
-        issued_at: now,
-    });
+    let pdf = receipt::render_act(
+        &receipt::Act {
+            ente_name: &tenant.name,
+            office: &office,
+            title,
+            case_reference: &case.reference,
+            body: &body,
+            issued_at: now,
+        },
+        receipt::Words { catalogues: env.catalogues, lang: tenant.default_lang() },
+    );
     let name = format!("{}-{}.pdf", slug_of(title), case.reference);
     let act = file_generated(tx, env.store, case.id, "office", &name, Generated::Pdf, Bytes::from(pdf)).await?;
     let entry = registry::register(
@@ -367,7 +363,13 @@ async fn issue_document(
         registry::NewEntry {
             direction: Direction::Outgoing,
             correspondent: &citizen,
-            subject: &format!("{title} — pratica {} — {}", case.reference, case.procedure_title),
+            subject: &env.catalogues.text(
+                tenant.default_lang(),
+                &Text::new("act.registry_subject")
+                    .with("title", title)
+                    .with("reference", &case.reference)
+                    .with("procedure", &case.procedure_title),
+            ),
             document_sha256: Some(&act.sha256),
             case_id: Some(case.id),
         },
@@ -388,7 +390,10 @@ async fn issue_document(
         case.id,
         "document_issued",
         Actor::Office,
-        &format!("{title} emesso e protocollato con numero {}", entry.mark(&tenant.profile.ipa_code)),
+        &env.catalogues.text(
+            tenant.default_lang(),
+            &Text::new("act.event_issued").with("title", title).with("mark", entry.mark(&tenant.profile.ipa_code)),
+        ),
         json!({ "sha256": act.sha256, "registry": entry.mark(&tenant.profile.ipa_code) }),
     )
     .await?;
@@ -416,6 +421,8 @@ fn slug_of(title: &str) -> String {
 /// (retried with backoff; the key lets the receiver drop repeats). The URL may
 /// be long and carry a token: the key and the event name it by digest and host.
 async fn queue_webhook(
+    env: Env<'_>,
+    tenant: &Tenant,
     tx: &mut TenantTx,
     case: &Case,
     url: &str,
@@ -435,7 +442,7 @@ async fn queue_webhook(
         case.id,
         "internal_webhook",
         Actor::System,
-        &format!("Notifica a {host}"),
+        &env.catalogues.text(tenant.default_lang(), &Text::new("desk.event_webhook").with("host", host)),
         json!({ "key": key }),
     )
     .await?;
@@ -443,7 +450,10 @@ async fn queue_webhook(
 }
 
 /// Work asked of an office on the case.
+#[allow(clippy::too_many_arguments)]
 pub async fn add_task(
+    env: Env<'_>,
+    tenant: &Tenant,
     tx: &mut TenantTx,
     case_id: Uuid,
     office: &str,
@@ -465,14 +475,16 @@ pub async fn add_task(
     .bind(requested_by)
     .execute(tx.conn())
     .await?;
-    let summary = if kind == "opinion" { "Parere interno richiesto" } else { "Attività assegnata a un ufficio" };
+    let summary =
+        Text::new(if kind == "opinion" { "desk.event_opinion_requested" } else { "desk.event_task_assigned" });
+    let summary = env.catalogues.text(tenant.default_lang(), &summary);
     // Internal: the citizen's timeline hides office-only kinds.
     store::add_event(
         tx,
         case_id,
         &format!("internal_{kind}"),
         Actor::Office,
-        summary,
+        &summary,
         json!({ "task": id, "office": office }),
     )
     .await?;
@@ -502,4 +514,31 @@ pub async fn audit(
         Change { action, object_type: "case", object_id: case_id.to_string(), before, after },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Catalogues;
+
+    #[test]
+    fn refused_input_is_told_field_by_field() {
+        let (workflow, words) = (Workflow::standard(), Catalogues::for_tests());
+        let today = NaiveDate::from_ymd_opt(2026, 5, 4).unwrap();
+        let ask = workflow.transition("richiedi_integrazione").unwrap();
+        let it = |p: &Problems, field: &str| words.text("it", &p[field]);
+
+        let problems = check_input(&workflow, ask, &TransitionInput::default(), today);
+        assert_eq!(it(&problems, "motivazione"), "Scrivi la motivazione: è obbligatoria per questa azione.");
+        assert_eq!(it(&problems, "scadenza"), "Indica entro quando il cittadino deve rispondere.");
+
+        let input = TransitionInput { reason: "x".repeat(5001), due_date: Some(today) };
+        let problems = check_input(&workflow, ask, &input, today);
+        assert_eq!(it(&problems, "motivazione"), "La motivazione può contenere al massimo 5000 caratteri.");
+        assert_eq!(it(&problems, "scadenza"), "La scadenza deve essere una data futura.");
+        assert_eq!(words.text("en", &problems["scadenza"]), "The deadline must be a future date.");
+
+        let input = TransitionInput { reason: "Manca la visura.".into(), due_date: today.succ_opt() };
+        assert!(check_input(&workflow, ask, &input, today).is_empty());
+    }
 }

@@ -10,11 +10,13 @@ use uuid::Uuid;
 use super::{
     clock::ClockEffect,
     store::{self, Actor, Case},
+    Env,
 };
 use crate::{
     config::Settings,
     db::TenantTx,
     error::{AppError, AppResult},
+    i18n::Text,
     notify,
     tenancy::Tenant,
     users,
@@ -57,7 +59,7 @@ pub async fn one(tx: &mut TenantTx, case_id: Uuid, id: Uuid) -> sqlx::Result<Opt
 /// (`backoffice::engine::run_transition`), which calls this.
 #[allow(clippy::too_many_arguments)]
 pub async fn request_integration(
-    settings: &Settings,
+    env: Env<'_>,
     tenant: &Tenant,
     tx: &mut TenantTx,
     case_id: Uuid,
@@ -88,47 +90,55 @@ pub async fn request_integration(
     .bind(clock_effect)
     .execute(tx.conn())
     .await?;
+    let lang = tenant.default_lang();
     store::add_event(
         tx,
         case_id,
         "integration_requested",
         Actor::Office,
-        "L'ufficio ha chiesto un'integrazione",
+        &env.catalogues.text(lang, &Text::new("notice.event_integration_requested")),
         json!({ "request": id, "clock": clock_effect }),
     )
     .await?;
-    let mut text = format!("l'ufficio chiede di integrare la richiesta \"{}\":\n\n{reason}", case.procedure_title);
-    if let Some(day) = due_date {
-        text.push_str(&format!("\n\nRispondi entro il {}.", crate::time::format_date(day)));
-    }
     let clock_text = match clock {
-        ClockEffect::Suspend => "Il termine del procedimento è sospeso fino alla tua risposta.",
-        ClockEffect::Interrupt => "Il termine del procedimento ricomincia da capo dalla tua risposta.",
+        ClockEffect::Suspend => Text::new("notice.integration_clock_suspended"),
+        ClockEffect::Interrupt => Text::new("notice.integration_clock_interrupted"),
     };
-    text.push_str(&format!("\n{clock_text}"));
-    notify_citizen(settings, tenant, tx, &case, &format!("Integrazione richiesta — pratica {}", case.reference), &text)
-        .await?;
+    let text = Text::new("notice.integration_requested")
+        .with("title", &case.procedure_title)
+        .with("reason", reason)
+        .with_text("clock", clock_text);
+    let text = match due_date {
+        Some(day) => text.with_text(
+            "answer_by",
+            Text::new("notice.integration_answer_by").with("day", crate::time::format_date(day)),
+        ),
+        None => text.with("answer_by", ""),
+    };
+    let subject = Text::new("notice.integration_subject").with("reference", &case.reference);
+    notify_citizen(env, tenant, tx, &case, &subject, &text).await?;
     Ok(id)
 }
 
-/// An e-mail to the citizen about their case, queued in the transaction.
+/// An e-mail to the citizen about their case, queued in the transaction, in
+/// the ente's language.
 pub async fn notify_citizen(
-    settings: &Settings,
+    env: Env<'_>,
     tenant: &Tenant,
     tx: &mut TenantTx,
     case: &Case,
-    subject: &str,
-    text: &str,
+    subject: &Text,
+    text: &Text,
 ) -> AppResult<()> {
     let Some(user) = users::by_id(tx, case.user_id).await? else { return Ok(()) };
     if let Some(email) = &user.email {
-        let body = format!(
-            "Gentile {},\n\n{text}\n\nTrovi la pratica nella tua area personale:\n{}\n\n{}",
-            user.given_name,
-            case_link(settings, tenant, case.id),
-            tenant.name
-        );
-        notify::queue_mail(tx, email, subject, &body).await?;
+        let lang = tenant.default_lang();
+        let body = Text::new("notice.citizen_mail")
+            .with("name", &user.given_name)
+            .with_text("text", text.clone())
+            .with("link", case_link(env.settings, tenant, case.id))
+            .with("ente", &tenant.name);
+        notify::queue_mail(tx, email, &env.catalogues.text(lang, subject), &env.catalogues.text(lang, &body)).await?;
     }
     Ok(())
 }

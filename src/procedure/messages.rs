@@ -9,11 +9,12 @@ use uuid::Uuid;
 use super::{
     integrations::notify_citizen,
     store::{self, Actor},
+    Env,
 };
 use crate::{
-    config::Settings,
     db::TenantTx,
     error::{AppError, AppResult},
+    i18n::Text,
     notify,
     tenancy::Tenant,
 };
@@ -121,7 +122,7 @@ pub async fn mark_read_by_office(tx: &mut TenantTx, case_id: Uuid) -> sqlx::Resu
 
 /// The office writes to the citizen about a case (the back office calls it).
 pub async fn office_writes(
-    settings: &Settings,
+    env: Env<'_>,
     tenant: &Tenant,
     tx: &mut TenantTx,
     case_id: Uuid,
@@ -130,15 +131,15 @@ pub async fn office_writes(
 ) -> AppResult<Uuid> {
     let case = store::case_by_id(tx, case_id, false).await?.ok_or(AppError::NotFound)?;
     let id = insert(tx, Thread::Case(case_id), "office", author_name, body).await?;
-    store::add_event(tx, case_id, "message", Actor::Office, "Nuovo messaggio dall'ufficio", json!({ "message": id }))
-        .await?;
+    let summary = env.catalogues.text(tenant.default_lang(), &Text::new("notice.event_office_message"));
+    store::add_event(tx, case_id, "message", Actor::Office, &summary, json!({ "message": id })).await?;
     notify_citizen(
-        settings,
+        env,
         tenant,
         tx,
         &case,
-        &format!("Nuovo messaggio — pratica {}", case.reference),
-        &format!("hai ricevuto un messaggio dall'ufficio sulla pratica \"{}\".", case.procedure_title),
+        &Text::new("notice.office_message_subject").with("reference", &case.reference),
+        &Text::new("notice.office_message").with("title", &case.procedure_title),
     )
     .await?;
     Ok(id)

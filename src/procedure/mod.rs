@@ -19,12 +19,14 @@ pub mod store;
 pub mod timers;
 pub mod workflow;
 
-use crate::{config::Settings, fascicolo::Store};
+use crate::{config::Settings, fascicolo::Store, i18n::Catalogues};
 
 /// What the domain needs of the running platform: the settings (public links
-/// in e-mails) and the case-file storage. Handlers pass `state.env()`.
+/// in e-mails), the case-file storage and the catalogues (the words of
+/// e-mails, documents and the timeline). Handlers pass `state.env()`.
 #[derive(Clone, Copy)]
 pub struct Env<'a> {
     pub settings: &'a Settings,
     pub store: &'a Store,
+    pub catalogues: &'a Catalogues,
 }

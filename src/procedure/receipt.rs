@@ -8,6 +8,7 @@
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 
 use crate::{
+    i18n::{Catalogues, Text},
     pdf::{
         encode_winansi, leading, wrap, write_pdf, Font, Layout, Meta, Page, BODY, CONTENT_W, GRAY_TEXT, GUTTER, LABEL,
         MARGIN, SMALL,
@@ -54,18 +55,32 @@ pub struct Receipt<'a> {
     pub legal_deadline: Option<NaiveDate>,
 }
 
-/// The closing sentence of every receipt.
-pub const CLOSING_LINE: &str =
-    "Questa ricevuta attesta la presentazione dell'istanza e il numero di protocollo assegnato.";
+/// The words of a document, in one language (the ente's: a legal document
+/// is written in the ente's language, not the reader's).
+#[derive(Clone, Copy)]
+pub struct Words<'a> {
+    pub catalogues: &'a Catalogues,
+    pub lang: &'a str,
+}
+
+impl Words<'_> {
+    fn say(&self, key: &'static str) -> String {
+        self.catalogues.text(self.lang, &Text::new(key))
+    }
+
+    fn text(&self, text: Text) -> String {
+        self.catalogues.text(self.lang, &text)
+    }
+}
 
 /// The receipt as PDF bytes; the same input always gives the same bytes.
-pub fn render(receipt: &Receipt) -> Vec<u8> {
-    let pages = layout(receipt);
+pub fn render(receipt: &Receipt, words: Words) -> Vec<u8> {
+    let pages = layout(receipt, words);
     let meta = Meta {
-        title: format!("Ricevuta di presentazione {}", receipt.registry_mark),
+        title: words.text(Text::new("receipt.meta_title").with("mark", receipt.registry_mark)),
         author: receipt.ente_name,
         subject: receipt.procedure_title,
-        footer: format!("Protocollo {}", receipt.registry_mark),
+        footer: words.text(Text::new("receipt.footer").with("mark", receipt.registry_mark)),
         created: in_rome(receipt.registered_at),
     };
     write_pdf(&meta, &pages)
@@ -85,8 +100,15 @@ pub struct Act<'a> {
     pub issued_at: DateTime<Utc>,
 }
 
-pub fn render_act(act: &Act) -> Vec<u8> {
-    let mut l = Layout::new(&format!("{} · {} · pratica {}", act.ente_name, act.title, act.case_reference));
+pub fn render_act(act: &Act, words: Words) -> Vec<u8> {
+    let mut l = Layout::new(
+        &words.text(
+            Text::new("act.running_head")
+                .with("ente", act.ente_name)
+                .with("title", act.title)
+                .with("reference", act.case_reference),
+        ),
+    );
     l.paragraph(act.ente_name, Font::Bold, 16.0, 0.0);
     l.paragraph(act.office, Font::Regular, BODY, GRAY_TEXT);
     l.gap(4.0);
@@ -102,10 +124,10 @@ pub fn render_act(act: &Act) -> Vec<u8> {
         }
     }
     let meta = Meta {
-        title: format!("{} — pratica {}", act.title, act.case_reference),
+        title: words.text(Text::new("act.meta_title").with("title", act.title).with("reference", act.case_reference)),
         author: act.ente_name,
         subject: act.title,
-        footer: format!("Pratica {}", act.case_reference),
+        footer: words.text(Text::new("act.footer").with("reference", act.case_reference)),
         created: in_rome(act.issued_at),
     };
     write_pdf(&meta, &l.into_pages())
@@ -121,8 +143,10 @@ fn in_rome(t: DateTime<Utc>) -> DateTime<FixedOffset> {
 const SIZE_W: f32 = 70.0;
 
 /// Lays the receipt out on pages (without footers, which need the page count).
-fn layout(r: &Receipt) -> Vec<Page> {
-    let mut l = Layout::new(&format!("{} · Ricevuta di presentazione {}", r.ente_name, r.registry_mark));
+fn layout(r: &Receipt, words: Words) -> Vec<Page> {
+    let mut l = Layout::new(
+        &words.text(Text::new("receipt.running_head").with("ente", r.ente_name).with("mark", r.registry_mark)),
+    );
 
     // Header: who issues the receipt.
     l.paragraph(r.ente_name, Font::Bold, 16.0, 0.0);
@@ -130,25 +154,25 @@ fn layout(r: &Receipt) -> Vec<Page> {
     l.gap(4.0);
     l.rule(0.0);
     l.gap(12.0);
-    l.paragraph("Ricevuta di presentazione", Font::Bold, 14.0, 0.0);
+    l.paragraph(&words.say("receipt.title"), Font::Bold, 14.0, 0.0);
     l.paragraph(r.procedure_title, Font::Regular, 11.0, 0.0);
     l.gap(10.0);
-    registry_box(&mut l, r);
+    registry_box(&mut l, r, words);
 
     // Rows are kept with their heading for at least two lines' worth.
     let first_row = 2.0 * leading(BODY);
-    l.heading("Dati dell'istanza", first_row);
-    l.row("Procedimento", r.procedure_title);
-    l.row("Ufficio competente", r.office);
-    l.row("Codice pratica", r.case_reference);
+    l.heading(&words.say("receipt.details"), first_row);
+    l.row(&words.say("receipt.procedure"), r.procedure_title);
+    l.row(&words.say("receipt.office"), r.office);
+    l.row(&words.say("receipt.reference"), r.case_reference);
     let applicant = match r.acting_for {
         Some(acting_for) => format!("{}\n{}", r.applicant, acting_for),
         None => r.applicant.to_string(),
     };
-    l.row("Presentata da", &applicant);
-    l.row("Data di presentazione", &format_rome_datetime(r.registered_at));
+    l.row(&words.say("receipt.applicant"), &applicant);
+    l.row(&words.say("receipt.submitted_on"), &format_rome_datetime(r.registered_at));
     if let Some(deadline) = r.legal_deadline {
-        l.row("Termine di conclusione", &format_date(deadline));
+        l.row(&words.say("receipt.deadline"), &format_date(deadline));
     }
 
     for section in r.sections {
@@ -158,36 +182,39 @@ fn layout(r: &Receipt) -> Vec<Page> {
         }
     }
 
-    documents_table(&mut l, r.documents);
+    documents_table(&mut l, r.documents, words);
 
     l.gap(14.0);
     if let Some(deadline) = r.legal_deadline {
         l.paragraph(
-            &format!(
-                "Il procedimento si conclude entro il {}, salvo sospensioni o interruzioni previste dalla legge.",
-                format_date(deadline)
-            ),
+            &words.text(Text::new("receipt.deadline_sentence").with("day", format_date(deadline))),
             Font::Regular,
             BODY,
             0.0,
         );
         l.gap(4.0);
     }
-    l.paragraph(CLOSING_LINE, Font::Regular, BODY, 0.0);
+    l.paragraph(&words.say("receipt.closing"), Font::Regular, BODY, 0.0);
     l.into_pages()
 }
 
 /// The registry mark, big, on a light band with the registration time.
-fn registry_box(l: &mut Layout, r: &Receipt) {
+fn registry_box(l: &mut Layout, r: &Receipt, words: Words) {
     const PAD: f32 = 8.0;
     const MARK: f32 = 20.0;
     let inner_w = CONTENT_W - 2.0 * PAD;
     let mark = wrap(&encode_winansi(r.registry_mark), Font::Bold, MARK, inner_w);
-    let when = format!("Registrata il {}", format_rome_datetime(r.registered_at));
+    let when = words.text(Text::new("receipt.registered_at").with("when", format_rome_datetime(r.registered_at)));
     let height = 2.0 * PAD + leading(LABEL) + mark.len() as f32 * leading(MARK) + leading(BODY);
     l.band(height, 0.93, |l| {
         l.gap(PAD);
-        l.place_line(MARGIN + PAD, Font::Regular, LABEL, GRAY_TEXT, encode_winansi("Numero di protocollo"));
+        l.place_line(
+            MARGIN + PAD,
+            Font::Regular,
+            LABEL,
+            GRAY_TEXT,
+            encode_winansi(&words.say("receipt.registry_number")),
+        );
         for line in mark {
             l.place_line(MARGIN + PAD, Font::Bold, MARK, 0.0, line);
         }
@@ -196,19 +223,20 @@ fn registry_box(l: &mut Layout, r: &Receipt) {
 }
 
 /// Name and size on one line (the name wraps), the full SHA-256 below in a smaller font.
-fn documents_table(l: &mut Layout, documents: &[ReceiptDocument]) {
+fn documents_table(l: &mut Layout, documents: &[ReceiptDocument], words: Words) {
+    let heading = words.say("receipt.documents");
     if documents.is_empty() {
-        l.heading("Documenti allegati", leading(BODY));
-        l.paragraph("Nessun documento allegato.", Font::Regular, BODY, 0.0);
+        l.heading(&heading, leading(BODY));
+        l.paragraph(&words.say("receipt.no_documents"), Font::Regular, BODY, 0.0);
         return;
     }
     let blocks: Vec<DocumentBlock> = documents.iter().map(DocumentBlock::new).collect();
     // The heading and the column titles stay with the first document.
     let header = leading(LABEL) + 3.0;
-    l.heading("Documenti allegati", header + blocks[0].height());
+    l.heading(&heading, header + blocks[0].height());
     let top = l.y();
-    l.place_line(MARGIN, Font::Bold, LABEL, 0.0, encode_winansi("Documento"));
-    l.right_aligned(top, Font::Bold, LABEL, 0.0, "Dimensione");
+    l.place_line(MARGIN, Font::Bold, LABEL, 0.0, encode_winansi(&words.say("receipt.document")));
+    l.right_aligned(top, Font::Bold, LABEL, 0.0, &words.say("receipt.size"));
     l.gap(3.0);
     for block in blocks {
         l.ensure(block.height());
@@ -260,6 +288,20 @@ mod tests {
     use std::process::Command;
 
     const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    /// The closing sentence of every receipt (Italian).
+    const CLOSING_LINE: &str =
+        "Questa ricevuta attesta la presentazione dell'istanza e il numero di protocollo assegnato.";
+
+    fn render(receipt: &Receipt) -> Vec<u8> {
+        let catalogues = Catalogues::for_tests();
+        super::render(receipt, Words { catalogues: &catalogues, lang: "it" })
+    }
+
+    fn layout(receipt: &Receipt) -> Vec<Page> {
+        let catalogues = Catalogues::for_tests();
+        super::layout(receipt, Words { catalogues: &catalogues, lang: "it" })
+    }
 
     fn documents() -> Vec<ReceiptDocument> {
         vec![
@@ -364,6 +406,18 @@ mod tests {
         // pdfinfo prints the creation date in its own locale/zone; the raw one is in the file.
         assert!(pdf.windows(24).any(|w| w == b"(D:20261126081500+01'00)"), "CreationDate in Rome time");
         assert!(pdf.windows(13).any(|w| w == b"/Lang (it-IT)"));
+    }
+
+    #[test]
+    fn an_english_ente_gets_an_english_receipt() {
+        let (s, d) = (sections(0), documents());
+        let catalogues = Catalogues::for_tests();
+        let pdf = super::render(&receipt(&s, &d), Words { catalogues: &catalogues, lang: "en" });
+        let text = poppler("pdftotext", &["-enc", "UTF-8"], &pdf, "english");
+        for expected in ["Submission receipt", "Application details", "Attached documents", "Registry number"] {
+            assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
+        }
+        assert!(!text.contains("Documenti allegati") && !text.contains(CLOSING_LINE), "{text}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Which ente a request is for: `Host` -> tenant, cached, invalidated across nodes
 //! with PostgreSQL LISTEN/NOTIFY.
 
+pub mod db;
 pub mod host;
 pub mod model;
 pub mod sign_in;

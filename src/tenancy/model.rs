@@ -32,6 +32,14 @@ pub struct Tenant {
     pub auth: crate::tenancy::sign_in::AuthSettings,
 }
 
+impl Tenant {
+    /// The ente's own language: the first it offers, else Italian. What it
+    /// writes in without a reader to ask (e-mails, receipts, acts, timeline).
+    pub fn default_lang(&self) -> &str {
+        self.profile.languages.first().map(String::as_str).unwrap_or(crate::i18n::DEFAULT_LANG)
+    }
+}
+
 /// Public profile stored as JSON in `tenants.profile`; it reaches templates as
 /// context, never as a template copy.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -130,7 +130,9 @@ impl Default for AuthSettings {
     fn default() -> Self {
         Self {
             methods: vec![Method::PasswordOtp, Method::Password],
-            sms_sender: "Comune".into(),
+            // The SMS sender id (a name of at most 11 characters, like the
+            // ente's own), not a sentence: every recipe may set its own.
+            sms_sender: "Comune".into(), // i18n: data
             oidc: None,
             saml: SamlSettings::default(),
             sms_daily_budget: DEFAULT_SMS_DAILY_BUDGET,

@@ -33,7 +33,10 @@ pub async fn render_error_pages(State(state): State<AppState>, request: Request,
     let wants_json = request.uri().path().starts_with("/api/");
     let response = next.run(request).await;
     let Some(marker) = response.extensions().get::<ErrorMarker>().copied() else { return response };
-    let fields = response.extensions().get::<InvalidFields>().map(|f| f.0.clone());
+    let fields = response.extensions().get::<InvalidFields>().map(|f| {
+        let catalogues = state.renderer.catalogues();
+        f.0.iter().map(|(field, text)| (field.clone(), catalogues.text(&visit.language.lang, text))).collect()
+    });
     let mut page = if wants_json {
         error_json(marker, &request_id, fields)
     } else {

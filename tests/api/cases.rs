@@ -188,7 +188,7 @@ async fn a_citizen_starts_fills_submits_and_follows_a_case() {
     let mut tx = TenantTx::begin(&app.db.app, tenant).await.unwrap();
     let request = office_requests(&app, &tenant_model, &mut tx, id, "Manca la visura catastale aggiornata.").await;
     messages::office_writes(
-        &state.settings,
+        state.env(),
         &tenant_model,
         &mut tx,
         id,

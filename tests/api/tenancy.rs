@@ -164,10 +164,10 @@ async fn tenant_apply_from_the_cli_is_idempotent() {
         stdout
     };
     let dir_arg = dir.to_str().unwrap();
-    assert!(run(&["tenant", "apply", dir_arg]).contains("testopoli: creato"));
+    assert!(run(&["tenant", "apply", dir_arg]).contains("testopoli: created"));
     let before: chrono::DateTime<chrono::Utc> =
         sqlx::query_scalar("select max(updated_at) from tenants").fetch_one(&app.db.admin).await.unwrap();
-    assert!(run(&["tenant", "apply", dir_arg]).contains("testopoli: nessuna modifica"));
+    assert!(run(&["tenant", "apply", dir_arg]).contains("testopoli: unchanged"));
     let after: chrono::DateTime<chrono::Utc> =
         sqlx::query_scalar("select max(updated_at) from tenants").fetch_one(&app.db.admin).await.unwrap();
     assert_eq!(before, after, "a second apply writes nothing");
@@ -179,7 +179,7 @@ async fn tenant_apply_from_the_cli_is_idempotent() {
     let procedure = dir.join("procedures/cambio-residenza.toml");
     let text = std::fs::read_to_string(&procedure).unwrap().replacen("title = \"", "title = \"Nuovo: ", 1);
     std::fs::write(&procedure, text).unwrap();
-    assert!(run(&["tenant", "apply", dir_arg]).contains("testopoli: aggiornato (1 modifiche)"));
+    assert!(run(&["tenant", "apply", dir_arg]).contains("testopoli: updated (1 changes)"));
     let mut updated = false;
     for _ in 0..100 {
         let html = app.get("testopoli.localhost", "/servizi/cambio-residenza").await.text().await.unwrap();
@@ -193,9 +193,9 @@ async fn tenant_apply_from_the_cli_is_idempotent() {
 
     let list = run(&["tenant", "list"]);
     assert!(list.contains("testopoli") && list.contains("valmora") && list.contains("testopoli.localhost"));
-    assert!(run(&["tenant", "suspend", "testopoli"]).contains("sospeso"));
+    assert!(run(&["tenant", "suspend", "testopoli"]).contains("suspended"));
     assert!(run(&["tenant", "list"]).lines().any(|l| l.starts_with("testopoli") && l.contains("suspended")));
-    assert!(run(&["tenant", "domain", "add", "testopoli", "servizi.testopoli.example"]).contains("collegato"));
+    assert!(run(&["tenant", "domain", "add", "testopoli", "servizi.testopoli.example"]).contains("attached"));
 }
 
 #[tokio::test]

@@ -123,7 +123,7 @@ async fn fifty_concurrent_appends_make_one_gapless_chain() {
     let result = audit::verify(&db.admin, valmora).await.unwrap();
     assert_eq!(result.entries, base + 50);
     assert!(result.is_intact(), "{}", result.line());
-    assert_eq!(result.line(), format!("valmora: {} voci, catena integra", base + 50));
+    assert_eq!(result.line(), format!("valmora: {} entries, chain intact", base + 50));
     // The runtime role can verify its own ente too.
     assert!(audit::verify(&db.app, valmora).await.unwrap().is_intact());
 
@@ -279,9 +279,9 @@ async fn verify_finds_the_first_tampered_entry() {
     tamper(&db, valmora, &format!("update audit_log set after = '{{\"office\": \"tributi\"}}' where seq = {k}")).await;
     let result = audit::verify(&db.admin, valmora).await.unwrap();
     assert_eq!(result.first_bad_seq, Some(k), "{}", result.line());
-    assert!(result.problem.as_deref().unwrap().contains("contenuto alterato"));
+    assert!(result.problem.as_deref().unwrap().contains("content altered"));
     assert_eq!(result.entries, first + 9, "every entry is still counted");
-    assert!(result.line().starts_with(&format!("valmora: {} voci, ALTERATA alla voce {k}: ", first + 9)));
+    assert!(result.line().starts_with(&format!("valmora: {} entries, ALTERED at entry {k}: ", first + 9)));
 
     // A later alteration does not hide the earlier one.
     tamper(&db, valmora, &format!("update audit_log set actor_label = 'x' where seq = {}", k + 3)).await;
@@ -297,7 +297,7 @@ async fn verify_finds_the_first_tampered_entry() {
     tamper(&db, valmora, &format!("delete from audit_log where seq = {}", first + 6)).await;
     let result = audit::verify(&db.admin, valmora).await.unwrap();
     assert_eq!(result.first_bad_seq, Some(first + 6), "{}", result.line());
-    assert!(result.problem.as_deref().unwrap().contains("mancante"));
+    assert!(result.problem.as_deref().unwrap().contains("missing"));
 
     // The first entry's link to the genesis hash.
     let (db, valmora, _) = ten_entries().await;
@@ -346,7 +346,7 @@ async fn the_daily_digest_catches_a_rewritten_or_cut_tail() {
     rewrite_from(&db, valmora, first + 7, true).await;
     let result = audit::verify(&db.admin, valmora).await.unwrap();
     assert_eq!(result.first_bad_seq, Some(1), "no earlier digest: anywhere from 1, {}", result.line());
-    assert!(result.problem.as_deref().unwrap().contains(&format!("sigillo del {today}")), "{}", result.line());
+    assert!(result.problem.as_deref().unwrap().contains(&format!("seal of {today}")), "{}", result.line());
 
     // Cutting the tail off, back past the digest.
     let (db, valmora, first) = ten_entries().await;
@@ -356,7 +356,7 @@ async fn the_daily_digest_catches_a_rewritten_or_cut_tail() {
     tamper(&db, valmora, &format!("delete from audit_log where seq >= {}", first + 8)).await;
     let result = audit::verify(&db.admin, valmora).await.unwrap();
     assert_eq!(result.first_bad_seq, Some(first + 8), "{}", result.line());
-    assert!(result.problem.as_deref().unwrap().contains("mancano le voci in coda"));
+    assert!(result.problem.as_deref().unwrap().contains("entries missing at the end"));
 }
 
 #[tokio::test]
@@ -377,20 +377,20 @@ async fn the_cli_verifies_every_ente_and_fails_on_a_broken_chain() {
     };
     let (ok, stdout, stderr) = run(&["audit", "verify"]);
     assert!(ok, "{stdout} {stderr}");
-    assert!(stdout.contains(&format!("valmora: {} voci, catena integra", first + 9)), "{stdout}");
-    assert!(stdout.lines().any(|l| l.starts_with("roccamare: ") && l.ends_with("catena integra")), "{stdout}");
+    assert!(stdout.contains(&format!("valmora: {} entries, chain intact", first + 9)), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("roccamare: ") && l.ends_with("chain intact")), "{stdout}");
     let today = today(&db).await.to_string();
     let (ok, stdout, stderr) = run(&["audit", "seal", "--day", &today]);
-    assert!(ok && stdout.contains(&format!("valmora: {today} sigillato alla voce {}", first + 9)), "{stdout} {stderr}");
+    assert!(ok && stdout.contains(&format!("valmora: {today} sealed at entry {}", first + 9)), "{stdout} {stderr}");
 
     tamper(&db, valmora, &format!("update audit_log set object_id = 'C-0' where seq = {}", first + 5)).await;
     let (ok, stdout, _) = run(&["audit", "verify"]);
     assert!(!ok, "a broken chain must fail the command: {stdout}");
-    assert!(stdout.contains(&format!("valmora: {} voci, ALTERATA alla voce {}: ", first + 9, first + 5)), "{stdout}");
-    assert!(stdout.lines().any(|l| l.starts_with("roccamare: ") && l.ends_with("catena integra")), "{stdout}");
+    assert!(stdout.contains(&format!("valmora: {} entries, ALTERED at entry {}: ", first + 9, first + 5)), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("roccamare: ") && l.ends_with("chain intact")), "{stdout}");
     // One ente at a time: the intact one passes.
     let (ok, stdout, stderr) = run(&["audit", "verify", "--tenant", "roccamare"]);
     assert!(ok && !stdout.contains("valmora"), "{stdout} {stderr}");
     let (ok, _, stderr) = run(&["audit", "verify", "--tenant", "nessuno"]);
-    assert!(!ok && stderr.contains("nessun ente con slug nessuno"), "{stderr}");
+    assert!(!ok && stderr.contains("no ente with slug nessuno"), "{stderr}");
 }
