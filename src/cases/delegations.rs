@@ -16,7 +16,7 @@ use crate::{
     db::TenantTx,
     error::{AppError, AppResult},
     input::{normalize_fiscal_code, normalize_vat_number, FormErrors},
-    procedure::delegations::active,
+    procedure::delegations::{self, active, NewDelegation},
     state::AppState,
     web::{render_page, CurrentTenant},
 };
@@ -87,20 +87,8 @@ pub async fn add(
         return render(&state, &tenant, &csrf, &session, &form, errors).await;
     };
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    // Declaring the same one twice keeps the first.
-    sqlx::query(
-        "insert into delegations (tenant_id, id, user_id, kind, represented_name, represented_code, capacity)
-         values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing",
-    )
-    .bind(tx.tenant_id)
-    .bind(Uuid::new_v4())
-    .bind(session.user_id)
-    .bind(kind)
-    .bind(name)
-    .bind(&code)
-    .bind(capacity)
-    .execute(tx.conn())
-    .await?;
+    let new = NewDelegation { kind, represented_name: name, represented_code: &code, capacity };
+    delegations::add(&mut tx, session.user_id, new).await?;
     tx.commit().await?;
     Ok(Redirect::to("/area-personale/deleghe").into_response())
 }
@@ -112,16 +100,9 @@ pub async fn revoke(
     Path(id): Path<Uuid>,
 ) -> AppResult<Response> {
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    // Cases started with it keep it: it is revoked, never deleted.
-    let done =
-        sqlx::query("update delegations set revoked_at = now() where id = $1 and user_id = $2 and revoked_at is null")
-            .bind(id)
-            .bind(session.user_id)
-            .execute(tx.conn())
-            .await?
-            .rows_affected();
+    let done = delegations::revoke(&mut tx, session.user_id, id).await?;
     tx.commit().await?;
-    if done == 0 {
+    if !done {
         return Err(AppError::NotFound);
     }
     Ok(Redirect::to("/area-personale/deleghe").into_response())

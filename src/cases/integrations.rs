@@ -109,7 +109,7 @@ pub async fn answer(
         received.fields.iter().find(|(k, _)| k == "risposta").map(|(_, v)| v.trim().to_string()).unwrap_or_default();
     let mut errors = FieldErrors::default();
     for (field, refusal) in &received.refused {
-        errors.0.entry(field.clone()).or_insert_with(|| refusal.message_it());
+        errors.0.entry(field.clone()).or_insert_with(|| refusal.message());
     }
     if text.is_empty() && documents.is_empty() && errors.is_empty() {
         errors.add("risposta", "Scrivi una risposta o allega almeno un documento.");

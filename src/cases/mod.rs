@@ -18,7 +18,17 @@ use axum::{
     routing::{get, post},
 };
 
-use crate::auth::authz::{Access, RouteSpec};
+use crate::{
+    auth::authz::{Access, RouteSpec},
+    i18n::DEFAULT_LANG,
+    tenancy::Tenant,
+};
+
+/// The ente's own language, its default: e-mails to citizens, the registry and
+/// the timeline are written in it.
+pub fn ente_lang(tenant: &Tenant) -> &str {
+    tenant.profile.languages.first().map(String::as_str).unwrap_or(DEFAULT_LANG)
+}
 
 const READ: Access = Access::signed_in("cases", "read");
 const WRITE: Access = Access::signed_in("cases", "write");

@@ -27,6 +27,7 @@ use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::i18n::{Arg, Catalogues, Text, DEFAULT_LANG};
 pub use formats::{Format, AGID_FORMATS};
 pub use names::safe_file_name;
 
@@ -142,8 +143,8 @@ impl StoreError {
     }
 }
 
-/// Why an upload was refused or failed. `code()` is the stable API code, `message_it()`
-/// the sentence for the page.
+/// Why an upload was refused or failed. `code()` is the stable API code, `message()`
+/// the sentence for the page (`upload.*`).
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError {
     #[error("file larger than {limit} bytes")]
@@ -152,8 +153,8 @@ pub enum UploadError {
     FormatNotAccepted { detected: Option<Format>, accepted: Vec<Format> },
     #[error("empty file")]
     Empty,
-    #[error("bad file name: {0}")]
-    BadName(String),
+    #[error("bad file name: {}", .0.key)]
+    BadName(Text),
     #[error("storage unavailable")]
     Storage(#[source] StoreError),
     /// The body could not be read: the client went away or sent a broken request.
@@ -173,33 +174,44 @@ impl UploadError {
         }
     }
 
-    pub fn message_it(&self) -> String {
+    /// What the citizen reads.
+    pub fn message(&self) -> Text {
         match self {
-            UploadError::TooLarge { limit } => {
-                format!("Il file supera la dimensione massima di {}.", human_size(*limit))
-            }
+            UploadError::TooLarge { limit } => Text::new("upload.too_large").with("size", human_size(*limit)),
             UploadError::FormatNotAccepted { detected, accepted } => {
-                let list = accepted.iter().map(|f| f.label()).collect::<Vec<_>>().join(", ");
                 let allowed = if accepted.is_empty() {
-                    "Questa pratica non accetta allegati.".to_string()
+                    Text::new("upload.no_attachments")
                 } else {
-                    format!("Formati accettati: {list}.")
+                    let mut list = Text::new("upload.accepted");
+                    list.args.push(("formats", Arg::Text(format_list(accepted))));
+                    list
                 };
                 match detected {
-                    Some(format) => {
-                        format!("Il file è in formato {}, non accettato per questa pratica. {allowed}", format.label())
-                    }
-                    None => format!("Il contenuto del file non corrisponde a un formato accettato. {allowed}"),
+                    Some(format) => Text::new("upload.format_refused")
+                        .with_text("format", format.label())
+                        .with_text("allowed", allowed),
+                    None => Text::new("upload.format_unknown").with_text("allowed", allowed),
                 }
             }
-            UploadError::Empty => "Il file è vuoto.".into(),
+            UploadError::Empty => Text::new("upload.empty"),
             UploadError::BadName(message) => message.clone(),
-            UploadError::Storage(_) => {
-                "Non è stato possibile salvare il file per un problema temporaneo. Riprova tra qualche minuto.".into()
-            }
-            UploadError::Client(_) => "Il caricamento del file si è interrotto. Riprova.".into(),
+            UploadError::Storage(_) => Text::new("upload.storage"),
+            UploadError::Client(_) => Text::new("upload.interrupted"),
         }
     }
+
+    /// [`message`](Self::message) in Italian, for callers that have no catalogues
+    /// at hand (the words are the repository's `locales/it.toml`).
+    pub fn message_it(&self) -> String {
+        Catalogues::builtin().text(DEFAULT_LANG, &self.message())
+    }
+}
+
+/// "PDF, P7M (firmato)": the labels of `formats`, one after the other.
+fn format_list(formats: &[Format]) -> Text {
+    let mut list = formats.iter().rev().map(|f| f.label());
+    let last = list.next().unwrap_or_else(|| Text::new("upload.format.none"));
+    list.fold(last, |rest, f| Text::new("upload.list").with_text("first", f).with_text("rest", rest))
 }
 
 /// "10 MB", "1,5 MB", "512 KB": binary units, as file managers show them.

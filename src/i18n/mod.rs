@@ -90,10 +90,8 @@ impl Catalogues {
             let path = entry?.path();
             if path.extension().is_some_and(|e| e == "toml") {
                 let lang = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-                let table: toml::Table = toml::from_str(&std::fs::read_to_string(&path)?)
+                let flat = parse_catalogue(&std::fs::read_to_string(&path)?)
                     .with_context(|| format!("parsing {}", path.display()))?;
-                let mut flat = HashMap::new();
-                flatten("", &table, &mut flat);
                 by_lang.insert(lang, flat);
             }
         }
@@ -101,6 +99,21 @@ impl Catalogues {
             bail!("{}: missing {DEFAULT_LANG}.toml", dir.display());
         }
         Ok(Self { by_lang })
+    }
+
+    /// The catalogues compiled into the binary (this repository's `locales/`), for
+    /// the few callers that have none at hand (`UploadError::message_it`).
+    pub fn builtin() -> &'static Catalogues {
+        static BUILTIN: std::sync::OnceLock<Catalogues> = std::sync::OnceLock::new();
+        BUILTIN.get_or_init(|| {
+            let sources =
+                [("it", include_str!("../../locales/it.toml")), ("en", include_str!("../../locales/en.toml"))];
+            let by_lang = sources
+                .into_iter()
+                .map(|(lang, text)| (lang.to_string(), parse_catalogue(text).expect("the built-in locales parse")))
+                .collect();
+            Catalogues { by_lang }
+        })
     }
 
     /// The catalogues of this repository (`locales/`), for unit tests.
@@ -157,6 +170,13 @@ impl Catalogues {
         }
         Some(words)
     }
+}
+
+fn parse_catalogue(text: &str) -> anyhow::Result<HashMap<String, String>> {
+    let table: toml::Table = toml::from_str(text)?;
+    let mut flat = HashMap::new();
+    flatten("", &table, &mut flat);
+    Ok(flat)
 }
 
 fn flatten(prefix: &str, table: &toml::Table, out: &mut HashMap<String, String>) {

@@ -222,13 +222,13 @@ const TEXTAREA_MAX: usize = 4000;
 /// Rows of a group when it sets no `max`.
 const GROUP_MAX: usize = 20;
 
-/// Address parts: the answer's key, the label, the `autocomplete` token.
+/// Address parts: the answer's key, the label's catalogue key, the `autocomplete` token.
 pub(super) const ADDRESS_PARTS: [(&str, &str, &str); 5] = [
-    ("street", "Indirizzo (via, piazza…)", "address-line1"),
-    ("number", "Numero civico", "off"),
-    ("cap", "CAP", "postal-code"),
-    ("municipality", "Comune", "address-level2"),
-    ("province", "Provincia (sigla)", "address-level1"),
+    ("street", "form.address.street", "address-line1"),
+    ("number", "form.address.number", "off"),
+    ("cap", "form.address.cap", "postal-code"),
+    ("municipality", "form.address.municipality", "address-level2"),
+    ("province", "form.address.province", "address-level1"),
 ];
 
 impl FieldSpec {
