@@ -70,7 +70,10 @@ pub async fn start(
         Err(_) => None,
     };
     let user = users::by_id(&mut tx, session.user_id).await?.ok_or(AppError::NotFound)?;
-    let spec = terms.form.as_ref().map(|f| f.0.clone()).unwrap_or_else(FormSpec::generic);
+    let spec = match &terms.form {
+        Some(form) => form.0.clone(),
+        None => FormSpec::generic(state.renderer.catalogues(), super::ente_lang(&tenant.0)),
+    };
     let identity = Identity {
         given_name: Some(user.given_name.clone()),
         family_name: Some(user.family_name.clone()),
