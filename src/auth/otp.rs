@@ -166,8 +166,11 @@ pub async fn send_codes(
     let mut ids = Vec::with_capacity(messages.len());
     for message in messages {
         let (id, code) = issue(tx, user_id, message.purpose, message.to).await?;
-        let fill =
-            |key: &str, name: &str| state.renderer.translate(key).replace("{code}", &code).replace("{name}", name);
+        // In the ente's own language, the one its SMS and e-mails are written in.
+        let fill = |key: &str, name: &str| {
+            let text = crate::i18n::Text::new(key.to_string()).with("code", &code).with("name", name);
+            state.renderer.catalogues().text(tenant.default_lang(), &text)
+        };
         match message.channel {
             Channel::Sms => {
                 let text = fill(message.template, &tenant.profile.short_name);

@@ -22,6 +22,7 @@ use super::{
     saml::{self, IdpMetadata, SpConfig, SpidError, SpidLevel},
     session::{self, ClientInfo, MaybeSession},
 };
+use crate::i18n::Text;
 use crate::tenancy::{Level, Method};
 use crate::users::{self, ProvenIdentity};
 use crate::web::CurrentTenant;
@@ -509,7 +510,7 @@ async fn acs(
         Err(e) => {
             tracing::warn!(code = e.code(), error = %e, "SAML response refused");
             let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN);
-            return failure(&state, &tenant, status, e.user_message_it());
+            return failure(&state, &tenant, status, e.user_message());
         }
     };
     let Some(fiscal_code) = crate::input::normalize_fiscal_code(&identity.fiscal_number).or_else(|| {
@@ -587,11 +588,9 @@ async fn acs(
         .into_response())
 }
 
-fn failure(state: &AppState, tenant: &CurrentTenant, status: StatusCode, message: String) -> AppResult<Response> {
+fn failure(state: &AppState, tenant: &CurrentTenant, status: StatusCode, message: Text) -> AppResult<Response> {
     let mut context = base_context(&tenant.site());
-    // Either a key of locales/it.toml or SPID's own mandated Italian text.
-    let text = if message.starts_with("auth.") { state.renderer.translate(&message) } else { message };
-    context.insert("message", &text);
+    context.insert("message", &state.renderer.catalogues().text(tenant.lang(), &message));
     let page = render_page(state, &tenant.site(), "auth/saml_error.html", &context)?;
     Ok((status, page).into_response())
 }

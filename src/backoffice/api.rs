@@ -287,7 +287,7 @@ async fn upload(
         Ok(name) => name,
         Err(e) => {
             let mut fields = engine::Problems::new();
-            fields.insert("nome".into(), Text::new("api.as_given").with("message", e.message_it()));
+            fields.insert("nome".into(), e.message());
             return Err(AppError::Invalid(fields));
         }
     };
@@ -313,7 +313,7 @@ async fn upload(
                 }
             }
             let mut fields = engine::Problems::new();
-            fields.insert("file".into(), Text::new("api.as_given").with("message", e.message_it()));
+            fields.insert("file".into(), e.message());
             return Err(AppError::Invalid(fields));
         }
     };

@@ -12,41 +12,34 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{
-    auth::{csrf::CsrfToken, login::auth_context, session::CurrentSession},
+    auth::{page::Page, session::CurrentSession},
     db::TenantTx,
     error::{AppError, AppResult},
     input::{normalize_fiscal_code, normalize_vat_number, FormErrors},
-    procedure::delegations::active,
+    procedure::delegations::{self, active, NewDelegation},
     state::AppState,
-    web::{render_page, CurrentTenant},
+    web::CurrentTenant,
 };
 
-pub async fn page(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
-    csrf: CsrfToken,
-    session: CurrentSession,
-) -> AppResult<Response> {
-    render(&state, &tenant, &csrf, &session, &DelegationForm::default(), FormErrors::default()).await
+pub async fn page(page: Page, session: CurrentSession) -> AppResult<Response> {
+    render(&page, &session, &DelegationForm::default(), FormErrors::default()).await
 }
 
 async fn render(
-    state: &AppState,
-    tenant: &CurrentTenant,
-    csrf: &CsrfToken,
+    page: &Page,
     session: &CurrentSession,
     form: &DelegationForm,
     errors: FormErrors,
 ) -> AppResult<Response> {
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let mut tx = TenantTx::begin(&page.state.db, page.tenant.0.id).await?;
     let delegations = active(&mut tx, session.user_id).await?;
     tx.commit().await?;
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    let mut context = auth_context(tenant, csrf);
+    let mut context = page.context();
     context.insert("delegations", &delegations);
     context.insert("form", form);
     context.insert("errors", &errors);
-    Ok((status, render_page(state, &tenant.site(), "cases/delegations.html", &context)?).into_response())
+    page.render_with(status, "cases/delegations.html", &context)
 }
 
 #[derive(Default, Deserialize, Serialize)]
@@ -61,13 +54,7 @@ pub struct DelegationForm {
     capacity: String,
 }
 
-pub async fn add(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
-    csrf: CsrfToken,
-    session: CurrentSession,
-    Form(form): Form<DelegationForm>,
-) -> AppResult<Response> {
+pub async fn add(page: Page, session: CurrentSession, Form(form): Form<DelegationForm>) -> AppResult<Response> {
     let mut errors = FormErrors::default();
     let kind = form.kind.as_str();
     errors.check("kind", matches!(kind, "company" | "person"), "delegations.kind_required");
@@ -84,23 +71,11 @@ pub async fn add(
     let capacity = form.capacity.trim();
     errors.check("capacity", (1..=200).contains(&capacity.chars().count()), "delegations.capacity_required");
     let (true, Some(code)) = (errors.is_empty(), code) else {
-        return render(&state, &tenant, &csrf, &session, &form, errors).await;
+        return render(&page, &session, &form, errors).await;
     };
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    // Declaring the same one twice keeps the first.
-    sqlx::query(
-        "insert into delegations (tenant_id, id, user_id, kind, represented_name, represented_code, capacity)
-         values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing",
-    )
-    .bind(tx.tenant_id)
-    .bind(Uuid::new_v4())
-    .bind(session.user_id)
-    .bind(kind)
-    .bind(name)
-    .bind(&code)
-    .bind(capacity)
-    .execute(tx.conn())
-    .await?;
+    let mut tx = TenantTx::begin(&page.state.db, page.tenant.0.id).await?;
+    let new = NewDelegation { kind, represented_name: name, represented_code: &code, capacity };
+    delegations::add(&mut tx, session.user_id, new).await?;
     tx.commit().await?;
     Ok(Redirect::to("/area-personale/deleghe").into_response())
 }
@@ -112,16 +87,9 @@ pub async fn revoke(
     Path(id): Path<Uuid>,
 ) -> AppResult<Response> {
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    // Cases started with it keep it: it is revoked, never deleted.
-    let done =
-        sqlx::query("update delegations set revoked_at = now() where id = $1 and user_id = $2 and revoked_at is null")
-            .bind(id)
-            .bind(session.user_id)
-            .execute(tx.conn())
-            .await?
-            .rows_affected();
+    let done = delegations::revoke(&mut tx, session.user_id, id).await?;
     tx.commit().await?;
-    if done == 0 {
+    if !done {
         return Err(AppError::NotFound);
     }
     Ok(Redirect::to("/area-personale/deleghe").into_response())

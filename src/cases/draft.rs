@@ -18,6 +18,7 @@ use crate::{
     auth::{csrf::CsrfToken, login::auth_context, session::CurrentSession},
     db::TenantTx,
     error::{AppError, AppResult},
+    i18n::Text,
     procedure::{
         delegations,
         form::{self, FieldErrors, FormSpec, Identity},
@@ -69,7 +70,10 @@ pub async fn start(
         Err(_) => None,
     };
     let user = users::by_id(&mut tx, session.user_id).await?.ok_or(AppError::NotFound)?;
-    let spec = terms.form.as_ref().map(|f| f.0.clone()).unwrap_or_else(FormSpec::generic);
+    let spec = match &terms.form {
+        Some(form) => form.0.clone(),
+        None => FormSpec::generic(state.renderer.catalogues(), tenant.0.default_lang()),
+    };
     let identity = Identity {
         given_name: Some(user.given_name.clone()),
         family_name: Some(user.family_name.clone()),
@@ -160,7 +164,7 @@ pub async fn save_step(
     }
     let (mut answers, mut errors) = form::parse_step(&spec, step, &received.fields, &case.answers.0);
     for (field, refusal) in &received.refused {
-        errors.0.entry(field.clone()).or_insert_with(|| refusal.message_it());
+        errors.0.entry(field.clone()).or_insert_with(|| refusal.message());
     }
     if received.storage_failed() {
         // Nothing of this step is kept: the files did not all reach storage.
@@ -276,7 +280,7 @@ pub async fn summary_page(
     let acting_for = delegations::acting_for(&mut tx, case.delegation_id).await?;
     tx.commit().await?;
     let errors = form::validate_all(&case.form.0, &case.answers.0, &file_counts(&documents));
-    render_summary(&state, &tenant, &csrf, &case, &documents, acting_for.as_deref(), &errors)
+    render_summary(&state, &tenant, &csrf, &case, &documents, acting_for.as_ref(), &errors)
 }
 
 pub fn render_summary(
@@ -285,7 +289,7 @@ pub fn render_summary(
     csrf: &CsrfToken,
     case: &Case,
     documents: &[Document],
-    acting_for: Option<&str>,
+    acting_for: Option<&Text>,
     errors: &FieldErrors,
 ) -> AppResult<Response> {
     let spec = &case.form.0;

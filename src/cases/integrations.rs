@@ -19,9 +19,11 @@ use crate::{
     auth::{csrf::CsrfToken, login::auth_context, session::CurrentSession},
     db::TenantTx,
     error::{AppError, AppResult},
+    i18n::Text,
     procedure::{
         engine,
         form::FieldErrors,
+        integration_answers,
         integrations::{one, IntegrationRequest},
         store::{self, Actor, Case},
     },
@@ -109,13 +111,13 @@ pub async fn answer(
         received.fields.iter().find(|(k, _)| k == "risposta").map(|(_, v)| v.trim().to_string()).unwrap_or_default();
     let mut errors = FieldErrors::default();
     for (field, refusal) in &received.refused {
-        errors.0.entry(field.clone()).or_insert_with(|| refusal.message_it());
+        errors.0.entry(field.clone()).or_insert_with(|| refusal.message());
     }
     if text.is_empty() && documents.is_empty() && errors.is_empty() {
-        errors.add("risposta", "Scrivi una risposta o allega almeno un documento.");
+        errors.add("risposta", Text::new("cases.answer_check.empty"));
     }
     if text.chars().count() > 5000 {
-        errors.add("risposta", "La risposta può contenere al massimo 5000 caratteri.");
+        errors.add("risposta", Text::new("cases.answer_check.too_long").with("max", 5000));
     }
     if !errors.is_empty() {
         // Nothing is kept of a refused answer: the citizen sends it again whole.
@@ -129,44 +131,36 @@ pub async fn answer(
     // The registered document is the first attachment or, with none, the
     // answer's text (its hash is what the register keeps).
     let document_sha256 = documents.first().map(|d| d.sha256.clone());
+    let (words, lang) = (state.renderer.catalogues(), tenant.0.default_lang());
+    let subject = words.text(
+        lang,
+        &Text::new("cases.record.integration").with("reference", &case.reference).with("title", &case.procedure_title),
+    );
     let entry = registry::register(
         &mut tx,
         registry::NewEntry {
             direction: Direction::Incoming,
             correspondent: &correspondent,
-            subject: &format!("Integrazione alla pratica {} — {}", case.reference, case.procedure_title),
+            subject: &subject,
             document_sha256: document_sha256.as_deref(),
             case_id: Some(case_id),
         },
     )
     .await?;
     store::register_documents(&mut tx, case_id, Some(id), entry.year, entry.number).await?;
-    sqlx::query(
-        "update integration_requests set answered_at = now(), answer = $2, answer_registry_year = $3,
-             answer_registry_number = $4 where id = $1",
-    )
-    .bind(id)
-    .bind(&text)
-    .bind(entry.year)
-    .bind(entry.number)
-    .execute(tx.conn())
-    .await?;
-    let pending: (i64,) =
-        sqlx::query_as("select count(*) from integration_requests where case_id = $1 and answered_at is null")
-            .bind(case_id)
-            .fetch_one(tx.conn())
-            .await?;
+    integration_answers::record(&mut tx, id, &text, &entry).await?;
+    let pending = integration_answers::pending(&mut tx, case_id).await?;
     let mark = entry.mark(&tenant.0.profile.ipa_code);
     store::add_event(
         &mut tx,
         case_id,
         "integration_answered",
         Actor::Citizen,
-        &format!("Integrazione inviata e protocollata con numero {mark}"),
+        &words.text(lang, &Text::new("cases.record.integration_answered").with("mark", &mark)),
         json!({ "request": id, "registry": mark, "documents": documents.len() }),
     )
     .await?;
-    if pending.0 == 0 {
+    if pending == 0 {
         // The last pending answer: the case goes back to the office.
         engine::resume_after_integration(state.env(), &tenant.0, &mut tx, case_id).await?;
     }

@@ -6,21 +6,22 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
     Form,
 };
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
 use super::access::OwnCase;
 use crate::{
-    auth::{csrf::CsrfToken, login::auth_context, session::CurrentSession},
+    auth::{page::Page, session::CurrentSession},
     db::TenantTx,
     error::{AppError, AppResult},
+    i18n::Text,
     procedure::{
+        inbox,
         messages::{insert, notify_office, Thread, MAX_BODY_CHARS},
         store::{self, Actor},
     },
     state::AppState,
-    web::{render_page, CurrentTenant},
+    web::CurrentTenant,
 };
 
 #[derive(Deserialize)]
@@ -29,7 +30,7 @@ pub struct MessageForm {
     pub body: String,
 }
 
-/// Checks a message body; the Italian message for the page when it is wrong.
+/// Checks a message body; the catalogue key of the message for the page when it is wrong.
 pub fn check_body(body: &str) -> Result<&str, &'static str> {
     let body = body.trim();
     if body.is_empty() {
@@ -42,6 +43,8 @@ pub fn check_body(body: &str) -> Result<&str, &'static str> {
 }
 
 pub async fn citizen_writes(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
     OwnCase { session, mut tx, case }: OwnCase,
     Form(form): Form<MessageForm>,
 ) -> AppResult<Response> {
@@ -59,57 +62,23 @@ pub async fn citizen_writes(
         return Err(AppError::NotFound);
     }
     let id = insert(&mut tx, Thread::Case(case_id), "citizen", &session.display_name(), body).await?;
-    store::add_event(
-        &mut tx,
-        case_id,
-        "message",
-        Actor::Citizen,
-        "Messaggio inviato all'ufficio",
-        json!({ "message": id }),
-    )
-    .await?;
-    notify_office(&mut tx, &case.office_code, &format!("Nuovo messaggio — pratica {}", case.reference), body).await?;
+    let (words, lang) = (state.renderer.catalogues(), tenant.0.default_lang());
+    let summary = words.text(lang, &Text::new("cases.record.message_sent"));
+    store::add_event(&mut tx, case_id, "message", Actor::Citizen, &summary, json!({ "message": id })).await?;
+    let subject = words.text(lang, &Text::new("mail.office_message.subject").with("reference", &case.reference));
+    notify_office(&mut tx, &case.office_code, &subject, body).await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/area-personale/pratiche/{case_id}#messaggi")).into_response())
 }
 
-/// Every message of the person, across cases and assistance requests.
-#[derive(Debug, Serialize, sqlx::FromRow)]
-pub struct InboxLine {
-    pub created_at: DateTime<Utc>,
-    pub sender: String,
-    pub author_name: String,
-    pub body: String,
-    pub read_at: Option<DateTime<Utc>>,
-    pub url: String,
-    pub about: String,
-}
+pub use crate::procedure::inbox::InboxLine;
 
-pub async fn inbox(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
-    csrf: CsrfToken,
-    session: CurrentSession,
-) -> AppResult<Response> {
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let lines: Vec<InboxLine> = sqlx::query_as(
-        "select m.created_at, m.sender, m.author_name, m.body, m.read_at,
-                '/area-personale/pratiche/' || c.id || '#messaggi' as url,
-                c.procedure_title || ' (' || c.reference || ')' as about
-         from messages m join cases c on c.id = m.case_id
-         where c.user_id = $1
-         union all
-         select m.created_at, m.sender, m.author_name, m.body, m.read_at,
-                '/area-personale/assistenza/' || a.id as url, a.subject as about
-         from messages m join assistance_requests a on a.id = m.assistance_id
-         where a.user_id = $1
-         order by created_at desc limit 200",
-    )
-    .bind(session.user_id)
-    .fetch_all(tx.conn())
-    .await?;
+/// Every message of the person, across cases and assistance requests.
+pub async fn inbox(page: Page, session: CurrentSession) -> AppResult<Response> {
+    let mut tx = TenantTx::begin(&page.state.db, page.tenant.0.id).await?;
+    let lines = inbox::of_user(&mut tx, session.user_id).await?;
     tx.commit().await?;
-    let mut context = auth_context(&tenant, &csrf);
+    let mut context = page.context();
     context.insert("lines", &lines);
-    Ok(render_page(&state, &tenant.site(), "cases/messages.html", &context)?.into_response())
+    page.render("cases/messages.html", &context)
 }

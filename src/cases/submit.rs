@@ -19,6 +19,7 @@ use crate::{
     auth::{csrf::CsrfToken, login::auth_context, session::CurrentSession},
     db::TenantTx,
     error::{AppError, AppResult},
+    i18n::Text,
     notify,
     procedure::{
         delegations,
@@ -66,7 +67,7 @@ pub async fn submit(
     if !errors.is_empty() {
         let acting_for = delegations::acting_for(&mut tx, case.delegation_id).await?;
         tx.commit().await?;
-        return draft::render_summary(&state, &tenant, &csrf, &case, &documents, acting_for.as_deref(), &errors);
+        return draft::render_summary(&state, &tenant, &csrf, &case, &documents, acting_for.as_ref(), &errors);
     }
     match submit_case(&state, &tenant.0, &mut tx, &case, &documents).await {
         Ok(_) => {
@@ -101,7 +102,8 @@ pub async fn submit_case(
 ) -> Result<Submitted, FilingError> {
     let user = users::by_id(tx, case.user_id).await?.ok_or(AppError::NotFound)?;
     let applicant = user.name_and_fiscal_code();
-    let acting_for = delegations::acting_for(tx, case.delegation_id).await?;
+    let (words, lang) = (state.renderer.catalogues(), tenant.default_lang());
+    let acting_for = delegations::acting_for(tx, case.delegation_id).await?.map(|t| words.text(lang, &t));
     // The application itself, machine-readable: the registered document.
     let application = json!({
         "procedure": { "slug": case.procedure_slug, "title": case.procedure_title },
@@ -115,7 +117,10 @@ pub async fn submit_case(
     let application =
         file_generated(tx, &state.store, case.id, "submission", "domanda.json", Generated::Json, bytes).await?;
     // The number is taken last, so the counter row stays locked briefly.
-    let subject = format!("Istanza {} — {}", case.reference, case.procedure_title);
+    let subject = words.text(
+        lang,
+        &Text::new("cases.record.submission").with("reference", &case.reference).with("title", &case.procedure_title),
+    );
     let entry = registry::register(
         tx,
         registry::NewEntry {
@@ -130,19 +135,7 @@ pub async fn submit_case(
     // The case enters its workflow's first status; the legal clock starts.
     let workflow = case.workflow();
     let initial = workflow.status(&workflow.initial).expect("a checked workflow has its initial status");
-    let (due_date,): (chrono::NaiveDate,) = sqlx::query_as(
-        "update cases set status = $5, state = $6, state_since = $4, registry_year = $2, registry_number = $3,
-             submitted_at = $4, due_date = ($4 at time zone 'Europe/Rome')::date + time_limit_days, updated_at = now()
-         where id = $1 returning due_date",
-    )
-    .bind(case.id)
-    .bind(entry.year)
-    .bind(entry.number)
-    .bind(entry.registered_at)
-    .bind(initial.phase.as_str())
-    .bind(&initial.key)
-    .fetch_one(tx.conn())
-    .await?;
+    let due_date = store::mark_submitted(tx, case.id, &entry, initial.phase.as_str(), &initial.key).await?;
     // The initial status's timers and the overdue alert are armed with the submission.
     timers::arm(tx, &workflow, case.id, &initial.key, entry.registered_at).await?;
     timers::arm_overdue(tx, case.id, due_date).await?;
@@ -152,7 +145,7 @@ pub async fn submit_case(
         .into_iter()
         .map(|s| receipt::ReceiptSection {
             title: s.title,
-            rows: s.rows.into_iter().map(|r| (r.label, r.value)).collect(),
+            rows: s.rows.into_iter().map(|r| (r.label, r.value.text(words, lang))).collect(),
         })
         .collect();
     let receipt_documents: Vec<receipt::ReceiptDocument> = documents
@@ -175,7 +168,7 @@ pub async fn submit_case(
         },
         receipt::Words { catalogues: state.renderer.catalogues(), lang: tenant.default_lang() },
     );
-    let receipt_name = format!("ricevuta-{}.pdf", mark);
+    let receipt_name = words.text(lang, &Text::new("cases.record.receipt_file").with("mark", &mark));
     let receipt =
         file_generated(tx, &state.store, case.id, "receipt", &receipt_name, Generated::Pdf, Bytes::from(pdf)).await?;
     // The uploads, the application and the receipt all carry the number.
@@ -185,23 +178,25 @@ pub async fn submit_case(
         case.id,
         "submitted",
         Actor::Citizen,
-        &format!("Richiesta inviata e protocollata con numero {mark}"),
+        &words.text(lang, &Text::new("cases.record.submitted").with("mark", &mark)),
         json!({ "registry": mark }),
     )
     .await?;
     if let Some(email) = &user.email {
-        let body = format!(
-            "Gentile {name},\n\nabbiamo ricevuto la tua richiesta \"{title}\".\n\nProtocollo: {mark}\nPratica: {reference}\n\
-             Ufficio competente: {office}\nIl procedimento si conclude entro il {due}.\n\n\
-             Puoi seguire la pratica e scaricare la ricevuta nella tua area personale:\n{link}\n\n{ente}",
-            name = user.given_name,
-            title = case.procedure_title,
-            reference = case.reference,
-            due = due_date.format("%d/%m/%Y"),
-            link = case_link(&state.settings, tenant, case.id),
-            ente = tenant.name,
-        );
-        notify::queue_mail(tx, email, &format!("Richiesta ricevuta — protocollo {mark}"), &body).await?;
+        let mail = |key: &'static str| {
+            Text::new(key)
+                .with("name", &user.given_name)
+                .with("title", &case.procedure_title)
+                .with("mark", &mark)
+                .with("reference", &case.reference)
+                .with("office", &office)
+                .with("due", due_date.format("%d/%m/%Y"))
+                .with("link", case_link(&state.settings, tenant, case.id))
+                .with("ente", &tenant.name)
+        };
+        let (subject, body) =
+            (words.text(lang, &mail("mail.submitted.subject")), words.text(lang, &mail("mail.submitted.body")));
+        notify::queue_mail(tx, email, &subject, &body).await?;
     }
     Ok(Submitted { registry: entry, receipt })
 }

@@ -40,9 +40,9 @@ pub async fn sweep(state: &AppState, grace: Duration) -> anyhow::Result<Swept> {
 /// Objects older than `grace` that no document referred to when listed.
 pub async fn candidates(state: &AppState, grace: Duration) -> anyhow::Result<Vec<Candidate>> {
     let mut out = Vec::new();
-    let tenants: Vec<(Uuid,)> = sqlx::query_as("select id from tenants").fetch_all(&state.db).await?;
+    let tenants = store::tenant_ids(&state.db).await?;
     let cutoff = cutoff(grace);
-    for (tenant_id,) in tenants {
+    for tenant_id in tenants {
         let objects = state.store.list(tenant_id).await?;
         if objects.is_empty() {
             continue;

@@ -20,6 +20,8 @@
 
 use std::fmt;
 
+use crate::i18n::Text;
+
 /// How many bytes are looked at before deciding; OOXML needs the names of the first
 /// zip entries, which Office writes within the first few KiB.
 pub const SNIFF_BYTES: usize = 64 * 1024;
@@ -116,28 +118,29 @@ impl Format {
         }
     }
 
-    /// What a citizen reads on the page ("Formati accettati: PDF, P7M (firmato), ...").
-    pub fn label(self) -> &'static str {
-        match self {
-            Format::Pdf => "PDF",
-            Format::P7m => "P7M (firmato)",
-            Format::Xml => "XML",
-            Format::Svg => "SVG",
-            Format::Odt => "ODT (testo OpenDocument)",
-            Format::Ods => "ODS (foglio di calcolo OpenDocument)",
-            Format::Odp => "ODP (presentazione OpenDocument)",
-            Format::Odg => "ODG (disegno OpenDocument)",
-            Format::Docx => "DOCX (Word)",
-            Format::Xlsx => "XLSX (Excel)",
-            Format::Pptx => "PPTX (PowerPoint)",
-            Format::Txt => "TXT (testo)",
-            Format::Csv => "CSV",
-            Format::Jpeg => "JPEG",
-            Format::Png => "PNG",
-            Format::Tiff => "TIFF",
-            Format::Gif => "GIF",
-            Format::Eml => "EML (messaggio di posta)",
-        }
+    /// What a citizen reads on the page ("Formati accettati: PDF, P7M (firmato), ..."):
+    /// `upload.format.<extension>` in the catalogues.
+    pub fn label(self) -> Text {
+        Text::new(match self {
+            Format::Pdf => "upload.format.pdf",
+            Format::P7m => "upload.format.p7m",
+            Format::Xml => "upload.format.xml",
+            Format::Svg => "upload.format.svg",
+            Format::Odt => "upload.format.odt",
+            Format::Ods => "upload.format.ods",
+            Format::Odp => "upload.format.odp",
+            Format::Odg => "upload.format.odg",
+            Format::Docx => "upload.format.docx",
+            Format::Xlsx => "upload.format.xlsx",
+            Format::Pptx => "upload.format.pptx",
+            Format::Txt => "upload.format.txt",
+            Format::Csv => "upload.format.csv",
+            Format::Jpeg => "upload.format.jpg",
+            Format::Png => "upload.format.png",
+            Format::Tiff => "upload.format.tif",
+            Format::Gif => "upload.format.gif",
+            Format::Eml => "upload.format.eml",
+        })
     }
 
     /// `"pdf"`, `".PDF"`, `"jpeg"`, `"tiff"`... Unknown extensions give `None`.
@@ -176,7 +179,8 @@ impl Format {
 
 impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
+        // For logs and operators: the extension, as files carry it.
+        f.write_str(&self.extension().to_uppercase())
     }
 }
 

@@ -27,6 +27,7 @@ use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::i18n::{Arg, Text};
 pub use formats::{Format, AGID_FORMATS};
 pub use names::safe_file_name;
 
@@ -142,8 +143,8 @@ impl StoreError {
     }
 }
 
-/// Why an upload was refused or failed. `code()` is the stable API code, `message_it()`
-/// the sentence for the page.
+/// Why an upload was refused or failed. `code()` is the stable API code, `message()`
+/// the sentence for the page (`upload.*`).
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError {
     #[error("file larger than {limit} bytes")]
@@ -152,8 +153,8 @@ pub enum UploadError {
     FormatNotAccepted { detected: Option<Format>, accepted: Vec<Format> },
     #[error("empty file")]
     Empty,
-    #[error("bad file name: {0}")]
-    BadName(String),
+    #[error("bad file name: {}", .0.key)]
+    BadName(Text),
     #[error("storage unavailable")]
     Storage(#[source] StoreError),
     /// The body could not be read: the client went away or sent a broken request.
@@ -173,33 +174,38 @@ impl UploadError {
         }
     }
 
-    pub fn message_it(&self) -> String {
+    /// What the citizen reads.
+    pub fn message(&self) -> Text {
         match self {
-            UploadError::TooLarge { limit } => {
-                format!("Il file supera la dimensione massima di {}.", human_size(*limit))
-            }
+            UploadError::TooLarge { limit } => Text::new("upload.too_large").with("size", human_size(*limit)),
             UploadError::FormatNotAccepted { detected, accepted } => {
-                let list = accepted.iter().map(|f| f.label()).collect::<Vec<_>>().join(", ");
                 let allowed = if accepted.is_empty() {
-                    "Questa pratica non accetta allegati.".to_string()
+                    Text::new("upload.no_attachments")
                 } else {
-                    format!("Formati accettati: {list}.")
+                    let mut list = Text::new("upload.accepted");
+                    list.args.push(("formats", Arg::Text(format_list(accepted))));
+                    list
                 };
                 match detected {
-                    Some(format) => {
-                        format!("Il file è in formato {}, non accettato per questa pratica. {allowed}", format.label())
-                    }
-                    None => format!("Il contenuto del file non corrisponde a un formato accettato. {allowed}"),
+                    Some(format) => Text::new("upload.format_refused")
+                        .with_text("format", format.label())
+                        .with_text("allowed", allowed),
+                    None => Text::new("upload.format_unknown").with_text("allowed", allowed),
                 }
             }
-            UploadError::Empty => "Il file è vuoto.".into(),
+            UploadError::Empty => Text::new("upload.empty"),
             UploadError::BadName(message) => message.clone(),
-            UploadError::Storage(_) => {
-                "Non è stato possibile salvare il file per un problema temporaneo. Riprova tra qualche minuto.".into()
-            }
-            UploadError::Client(_) => "Il caricamento del file si è interrotto. Riprova.".into(),
+            UploadError::Storage(_) => Text::new("upload.storage"),
+            UploadError::Client(_) => Text::new("upload.interrupted"),
         }
     }
+}
+
+/// "PDF, P7M (firmato)": the labels of `formats`, one after the other.
+fn format_list(formats: &[Format]) -> Text {
+    let mut list = formats.iter().rev().map(|f| f.label());
+    let last = list.next().unwrap_or_else(|| Text::new("upload.format.none"));
+    list.fold(last, |rest, f| Text::new("upload.list").with_text("first", f).with_text("rest", rest))
 }
 
 /// "10 MB", "1,5 MB", "512 KB": binary units, as file managers show them.
@@ -515,6 +521,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::i18n::Catalogues;
 
     #[test]
     fn policy_from_extensions_keeps_the_agid_list_only() {
@@ -531,12 +538,16 @@ mod tests {
     fn codes_and_messages() {
         let e = UploadError::TooLarge { limit: 10 * 1024 * 1024 };
         assert_eq!(e.code(), "file_too_large");
-        assert_eq!(e.message_it(), "Il file supera la dimensione massima di 10 MB.");
+        assert_eq!(Catalogues::for_tests().text("it", &e.message()), "Il file supera la dimensione massima di 10 MB.");
         assert_eq!(human_size(1536 * 1024), "1,5 MB");
         assert_eq!(human_size(512 * 1024), "512 KB");
         let e = UploadError::FormatNotAccepted { detected: None, accepted: vec![Format::Pdf, Format::P7m] };
         assert_eq!(e.code(), "format_not_accepted");
-        assert!(e.message_it().ends_with("Formati accettati: PDF, P7M (firmato)."), "{}", e.message_it());
+        assert!(
+            Catalogues::for_tests().text("it", &e.message()).ends_with("Formati accettati: PDF, P7M (firmato)."),
+            "{}",
+            Catalogues::for_tests().text("it", &e.message())
+        );
         assert_eq!(UploadError::Empty.code(), "file_empty");
         assert_eq!(UploadError::Storage(StoreError::NotFound).code(), "storage_unavailable");
         assert_eq!(UploadError::Client("x".into()).code(), "upload_interrupted");

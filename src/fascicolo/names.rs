@@ -4,6 +4,7 @@
 //! into preservation packages and onto the disks of the offices that save them.
 
 use super::UploadError;
+use crate::i18n::Text;
 
 /// At most this many bytes of UTF-8, so that a name fits a filesystem entry (255) with
 /// room for a suffix, and a `Content-Disposition` header.
@@ -15,37 +16,38 @@ const WINDOWS_RESERVED: &[&str] = &[
     "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
 ];
 
-/// The name trimmed of surrounding whitespace, or `BadName` with a sentence for the page.
+/// The name trimmed of surrounding whitespace, or `BadName` with a sentence for the page
+/// (`upload.name.*`: why the name is refused).
 pub fn safe_file_name(raw: &str) -> Result<String, UploadError> {
     let name = raw.trim();
-    let bad = |why: &str| Err(UploadError::BadName(format!("Il nome del file non è valido: {why}.")));
+    let bad = |why: Text| Err(UploadError::BadName(Text::new("upload.name.invalid").with_text("why", why)));
     if name.is_empty() {
-        return bad("è vuoto");
+        return bad(Text::new("upload.name.empty"));
     }
     if name.contains(['/', '\\']) {
-        return bad("non può contenere le barre / e \\");
+        return bad(Text::new("upload.name.slashes"));
     }
     if name.chars().any(char::is_control) {
-        return bad("contiene caratteri di controllo");
+        return bad(Text::new("upload.name.control"));
     }
     // With no separators allowed, the name is its only path segment: `..` can only be the
     // whole of it (or its start, refused with every leading dot below).
     if name == "." || name == ".." {
-        return bad("non può essere . o ..");
+        return bad(Text::new("upload.name.dots"));
     }
     if name.starts_with('.') {
-        return bad("non può iniziare con un punto");
+        return bad(Text::new("upload.name.leading_dot"));
     }
     if name.len() > MAX_NAME_BYTES {
-        return bad(&format!("è più lungo di {MAX_NAME_BYTES} caratteri"));
+        return bad(Text::new("upload.name.too_long").with("max", MAX_NAME_BYTES));
     }
     let stem = name.split('.').next().unwrap_or(name).trim_end();
     if WINDOWS_RESERVED.iter().any(|r| r.eq_ignore_ascii_case(stem)) {
-        return bad(&format!("{stem} è un nome riservato dal sistema"));
+        return bad(Text::new("upload.name.reserved").with("name", stem));
     }
     // Windows also drops trailing dots and spaces, which would turn "a.pdf." into "a.pdf".
     if name.ends_with('.') {
-        return bad("non può finire con un punto");
+        return bad(Text::new("upload.name.trailing_dot"));
     }
     Ok(name.to_string())
 }
@@ -53,6 +55,7 @@ pub fn safe_file_name(raw: &str) -> Result<String, UploadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::i18n::Catalogues;
 
     fn refused(name: &str) -> bool {
         matches!(safe_file_name(name), Err(UploadError::BadName(_)))
@@ -89,7 +92,11 @@ mod tests {
     #[test]
     fn messages_are_italian() {
         let Err(e) = safe_file_name("../x") else { panic!() };
-        assert!(e.message_it().starts_with("Il nome del file non è valido"), "{}", e.message_it());
+        assert!(
+            Catalogues::for_tests().text("it", &e.message()).starts_with("Il nome del file non è valido"),
+            "{}",
+            Catalogues::for_tests().text("it", &e.message())
+        );
         assert_eq!(e.code(), "bad_file_name");
     }
 }

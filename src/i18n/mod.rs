@@ -90,10 +90,8 @@ impl Catalogues {
             let path = entry?.path();
             if path.extension().is_some_and(|e| e == "toml") {
                 let lang = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-                let table: toml::Table = toml::from_str(&std::fs::read_to_string(&path)?)
+                let flat = parse_catalogue(&std::fs::read_to_string(&path)?)
                     .with_context(|| format!("parsing {}", path.display()))?;
-                let mut flat = HashMap::new();
-                flatten("", &table, &mut flat);
                 by_lang.insert(lang, flat);
             }
         }
@@ -130,33 +128,58 @@ impl Catalogues {
 
     /// The message in `lang`, its placeholders filled (nested messages first).
     pub fn text(&self, lang: &str, text: &Text) -> String {
-        let mut words = self.get(lang, &text.key);
-        for (name, value) in &text.args {
-            let value = match value {
-                Arg::Plain(s) => Cow::Borrowed(s.as_str()),
-                Arg::Text(t) => Cow::Owned(self.text(lang, t)),
-            };
-            words = words.replace(&format!("{{{name}}}"), &value);
-        }
-        words
+        fill(&self.get(lang, &text.key), |name| {
+            text.args.iter().find(|(n, _)| *n == name).map(|(_, value)| match value {
+                Arg::Plain(s) => s.clone(),
+                Arg::Text(t) => self.text(lang, t),
+            })
+        })
     }
 
     /// A message serialised into a page context (see `Serialize for Text`).
     pub fn text_of_json(&self, lang: &str, value: &serde_json::Value) -> Option<String> {
         let key = value.get("key")?.as_str()?;
-        let mut words = self.get(lang, key);
-        if let Some(args) = value.get("args").and_then(|a| a.as_object()) {
-            for (name, value) in args {
-                let value = match value {
-                    serde_json::Value::String(s) => s.clone(),
-                    nested @ serde_json::Value::Object(_) => self.text_of_json(lang, nested)?,
-                    other => other.to_string(),
-                };
-                words = words.replace(&format!("{{{name}}}"), &value);
+        let args = value.get("args").and_then(|a| a.as_object());
+        Some(fill(&self.get(lang, key), |name| {
+            args.and_then(|a| a.get(name)).map(|value| match value {
+                serde_json::Value::String(s) => s.clone(),
+                nested @ serde_json::Value::Object(_) => self.text_of_json(lang, nested).unwrap_or_default(),
+                other => other.to_string(),
+            })
+        }))
+    }
+}
+
+/// Fills every `{name}` of `template` in one pass: a value that itself holds
+/// braces (a name someone typed, "{clock}") is never read as a placeholder.
+/// Placeholders without a value stay as written.
+fn fill(template: &str, value_of: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let name_len = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+        match (after[name_len..].starts_with('}'), value_of(&after[..name_len])) {
+            (true, Some(value)) if name_len > 0 => {
+                out.push_str(&value);
+                rest = &after[name_len + 1..];
+            }
+            _ => {
+                out.push('{');
+                rest = after;
             }
         }
-        Some(words)
     }
+    out.push_str(rest);
+    out
+}
+
+fn parse_catalogue(text: &str) -> anyhow::Result<HashMap<String, String>> {
+    let table: toml::Table = toml::from_str(text)?;
+    let mut flat = HashMap::new();
+    flatten("", &table, &mut flat);
+    Ok(flat)
 }
 
 fn flatten(prefix: &str, table: &toml::Table, out: &mut HashMap<String, String>) {
@@ -196,6 +219,10 @@ mod tests {
         let json = serde_json::to_value(&text).unwrap();
         assert_eq!(c.text_of_json("it", &json).as_deref(), Some("Il campo «Nome» è vuoto."));
         assert!(c.text("it", &Text::new("f.nope")).starts_with(MISSING_MARK));
+        // What someone typed is never read as a placeholder.
+        let typed = Text::new("f.bad").with("label", "{why}").with("why", "vuoto");
+        assert_eq!(c.text("it", &typed), "Il campo «{why}» è vuoto.");
+        assert_eq!(c.text_of_json("it", &serde_json::to_value(&typed).unwrap()).unwrap(), "Il campo «{why}» è vuoto.");
     }
 }
 

@@ -110,24 +110,6 @@ const DOMAIN_WORDS: &[&str] = &[
     "rispondi",
 ];
 
-/// Files whose sentences are still being moved to the locales: skipped, and
-/// the test fails once one of them is clean so that it leaves this list.
-const STILL_TO_MOVE: &[&str] = &[
-    "src/auth/saml/errors.rs",
-    "src/cases/assistance.rs",
-    "src/cases/integrations.rs",
-    "src/cases/messages.rs",
-    "src/cases/submit.rs",
-    "src/fascicolo/formats.rs",
-    "src/fascicolo/mod.rs",
-    "src/fascicolo/names.rs",
-    "src/procedure/delegations.rs",
-    "src/procedure/form/checks.rs",
-    "src/procedure/form/spec.rs",
-    "src/procedure/form/summary.rs",
-    "src/procedure/form/views.rs",
-];
-
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -223,7 +205,7 @@ fn no_italian_sentence_is_written_in_the_code() {
     let mut files = Vec::new();
     rust_files(&src, &mut files);
     files.sort();
-    let (mut found, mut clean_but_listed) = (Vec::new(), Vec::new());
+    let mut found = Vec::new();
     for file in files {
         if file.file_name().is_some_and(|n| n == "test_support.rs" || n == "sentences_in_code.rs") {
             continue;
@@ -232,21 +214,12 @@ fn no_italian_sentence_is_written_in_the_code() {
         let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or_default();
         let lines: Vec<&str> = code.lines().collect();
         let rel = format!("src/{}", file.strip_prefix(&src).unwrap().display());
-        let listed = STILL_TO_MOVE.contains(&rel.as_str());
-        let mut in_file = 0;
         for (line, literal) in literals(code) {
             if reads_italian(&literal) && !lines.get(line - 1).is_some_and(|l| l.contains("// i18n: data")) {
-                in_file += 1;
-                if !listed {
-                    found.push(format!("{rel}:{line}: {}", literal.chars().take(70).collect::<String>()));
-                }
+                found.push(format!("{rel}:{line}: {}", literal.chars().take(70).collect::<String>()));
             }
         }
-        if listed && in_file == 0 {
-            clean_but_listed.push(rel);
-        }
     }
-    assert!(clean_but_listed.is_empty(), "no Italian left in these: take them off STILL_TO_MOVE: {clean_but_listed:?}");
     assert!(
         found.is_empty(),
         "{} Italian sentences in the code; move them to locales/:\n{}",

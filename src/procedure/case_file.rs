@@ -12,7 +12,7 @@ use super::{
     messages::{self, Message},
     store::{self, office_name, Case, Document, Event},
 };
-use crate::db::TenantTx;
+use crate::{db::TenantTx, i18n::Text};
 
 /// Who reads the file.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub struct CaseFile {
     /// The office's name.
     pub office: String,
     /// "per conto di …" when the case was started under a delegation.
-    pub acting_for: Option<String>,
+    pub acting_for: Option<Text>,
     pub clock: Clock,
 }
 

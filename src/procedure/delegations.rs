@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::db::TenantTx;
+use crate::{db::TenantTx, i18n::Text};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Delegation {
@@ -37,7 +37,7 @@ pub async fn active_one(tx: &mut TenantTx, user_id: Uuid, id: Uuid) -> sqlx::Res
 }
 
 /// "per conto di …" for a case's delegation, if it has one (revoked later or not).
-pub async fn acting_for(tx: &mut TenantTx, delegation_id: Option<Uuid>) -> sqlx::Result<Option<String>> {
+pub async fn acting_for(tx: &mut TenantTx, delegation_id: Option<Uuid>) -> sqlx::Result<Option<Text>> {
     match delegation_id {
         Some(id) => describe(tx, id).await,
         None => Ok(None),
@@ -45,7 +45,7 @@ pub async fn acting_for(tx: &mut TenantTx, delegation_id: Option<Uuid>) -> sqlx:
 }
 
 /// The description of a delegation a case refers to (revoked later or not).
-pub async fn describe(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<String>> {
+pub async fn describe(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<Text>> {
     let d: Option<Delegation> = sqlx::query_as(&format!("select {COLUMNS} from delegations where id = $1"))
         .bind(id)
         .fetch_optional(tx.conn())
@@ -53,13 +53,51 @@ pub async fn describe(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<String
     Ok(d.map(|d| d.describe()))
 }
 
+/// Declares a delegation; declaring the same one twice keeps the first.
+pub async fn add(tx: &mut TenantTx, user_id: Uuid, new: NewDelegation<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into delegations (tenant_id, id, user_id, kind, represented_name, represented_code, capacity)
+         values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing",
+    )
+    .bind(tx.tenant_id)
+    .bind(Uuid::new_v4())
+    .bind(user_id)
+    .bind(new.kind)
+    .bind(new.represented_name)
+    .bind(new.represented_code)
+    .bind(new.capacity)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+pub struct NewDelegation<'a> {
+    pub kind: &'a str,
+    pub represented_name: &'a str,
+    pub represented_code: &'a str,
+    pub capacity: &'a str,
+}
+
+/// Revokes one of the person's active delegations; false when there is none such.
+/// Cases started with it keep it: it is revoked, never deleted.
+pub async fn revoke(tx: &mut TenantTx, user_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("update delegations set revoked_at = now() where id = $1 and user_id = $2 and revoked_at is null")
+            .bind(id)
+            .bind(user_id)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+    Ok(done > 0)
+}
+
 impl Delegation {
     /// "per conto di Alfa S.r.l. (P. IVA 01234567897), in qualità di legale rappresentante"
-    pub fn describe(&self) -> String {
-        let code_label = if self.kind == "company" { "P. IVA" } else { "C.F." };
-        format!(
-            "per conto di {} ({code_label} {}), in qualità di {}",
-            self.represented_name, self.represented_code, self.capacity
-        )
+    pub fn describe(&self) -> Text {
+        let key = if self.kind == "company" { "cases.acting.company" } else { "cases.acting.person" };
+        Text::new(key)
+            .with("name", &self.represented_name)
+            .with("code", &self.represented_code)
+            .with("capacity", &self.capacity)
     }
 }

@@ -4,12 +4,15 @@
 //! clock; the case, its status and its SQL (cases, events, documents); and the
 //! generated documents (receipts, acts).
 
+pub mod assistance;
 pub mod case_file;
 pub mod clock;
 pub mod delegations;
 pub mod documents;
 pub mod engine;
 pub mod form;
+pub mod inbox;
+pub mod integration_answers;
 pub mod integrations;
 pub mod messages;
 pub mod receipt;

@@ -430,6 +430,35 @@ pub async fn referenced_hashes(tx: &mut TenantTx) -> sqlx::Result<std::collectio
     Ok(rows.into_iter().map(|(h,)| h).collect())
 }
 
+/// A submitted case enters `phase`/`state` with its registry number; the legal
+/// clock starts at `registered_at`. Returns the due date it sets.
+pub async fn mark_submitted(
+    tx: &mut TenantTx,
+    case_id: Uuid,
+    registry: &crate::registry::Entry,
+    phase: &str,
+    state: &str,
+) -> sqlx::Result<NaiveDate> {
+    sqlx::query_scalar(
+        "update cases set status = $5, state = $6, state_since = $4, registry_year = $2, registry_number = $3,
+             submitted_at = $4, due_date = ($4 at time zone 'Europe/Rome')::date + time_limit_days, updated_at = now()
+         where id = $1 returning due_date",
+    )
+    .bind(case_id)
+    .bind(registry.year)
+    .bind(registry.number)
+    .bind(registry.registered_at)
+    .bind(phase)
+    .bind(state)
+    .fetch_one(tx.conn())
+    .await
+}
+
+/// Every ente (for the jobs that visit each one).
+pub async fn tenant_ids(db: &sqlx::PgPool) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar("select id from tenants").fetch_all(db).await
+}
+
 pub async fn office_name(tx: &mut TenantTx, code: &str) -> sqlx::Result<String> {
     let name: Option<(String,)> =
         sqlx::query_as("select name from offices where code = $1").bind(code).fetch_optional(tx.conn()).await?;

@@ -51,11 +51,6 @@ impl Renderer {
         &self.themes
     }
 
-    /// The message in the default language (for text that has no page: SMS, e-mail).
-    pub fn translate(&self, key: &str) -> String {
-        self.i18n.get(DEFAULT_LANG, key)
-    }
-
     pub fn translate_in(&self, lang: &str, key: &str) -> String {
         self.i18n.get(lang, key)
     }
@@ -277,7 +272,7 @@ mod tests {
         // The page's language does not outlive its render.
         assert_eq!(PageLanguage::current(), DEFAULT_LANG);
         assert_eq!(renderer.translate_in("en", "greet"), "Hello {name}");
-        assert_eq!(renderer.translate("greet"), "Ciao {name}");
+        assert_eq!(renderer.translate_in("it", "greet"), "Ciao {name}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use sportello::fascicolo::{Format, Store, StoreError, UploadError, UploadPolicy};
 use uuid::Uuid;
 
-use crate::helpers::{local_storage_settings, s3_settings, S3Server};
+use crate::helpers::{italian, local_storage_settings, s3_settings, S3Server};
 
 const MIB: usize = 1024 * 1024;
 
@@ -201,7 +201,7 @@ async fn oversize_is_refused_early(kind: Kind) {
     let err = store.put_stream(tenant, body, &pdf_policy(MIB as u64)).await.unwrap_err();
     assert!(matches!(err, UploadError::TooLarge { limit } if limit == MIB as u64), "{err:?}");
     assert_eq!(err.code(), "file_too_large");
-    assert_eq!(err.message_it(), "Il file supera la dimensione massima di 1 MB.");
+    assert_eq!(italian(&err.message()), "Il file supera la dimensione massima di 1 MB.");
     assert!(pulled.load(Ordering::Relaxed) <= MIB as u64 + 64 * 1024, "reading stops at the limit");
     assert_nothing_left(&store, tenant).await;
 
@@ -231,7 +231,7 @@ async fn content_decides_the_format(kind: Kind) {
     let png = Bytes::from_static(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0");
     let err = store.put_bytes(tenant, png.clone(), &policy).await.unwrap_err();
     assert!(matches!(err, UploadError::FormatNotAccepted { detected: Some(Format::Png), .. }), "{err:?}");
-    assert!(err.message_it().contains("PNG"), "{}", err.message_it());
+    assert!(italian(&err.message()).contains("PNG"), "{}", italian(&err.message()));
     assert_nothing_left(&store, tenant).await;
     let stored = store.put_bytes(tenant, png, &UploadPolicy::from_extensions(["png"], 1024)).await.unwrap();
     assert_eq!(stored.format, Format::Png);
@@ -353,7 +353,7 @@ async fn s3_outage_mid_upload() {
     let err = store.put_stream(tenant, body, &pdf_policy(100 * MIB as u64)).await.unwrap_err();
     assert!(matches!(err, UploadError::Storage(_)), "{err:?}");
     assert_eq!(err.code(), "storage_unavailable");
-    assert!(err.message_it().contains("Riprova"), "{}", err.message_it());
+    assert!(italian(&err.message()).contains("Riprova"), "{}", italian(&err.message()));
     assert!(store.check().await.is_err(), "not ready while the server is down");
 
     // The body (and the killer's handle with it) is gone: the server is ours again.

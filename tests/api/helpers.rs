@@ -518,3 +518,8 @@ pub fn local_storage_settings() -> Settings {
 pub async fn superuser_options(name: &str) -> sqlx::postgres::PgConnectOptions {
     cluster().await.cluster.superuser().database(name)
 }
+
+/// A message the code returned, in Italian (the repository's locales).
+pub fn italian(text: &sportello::i18n::Text) -> String {
+    sportello::i18n::Catalogues::load(&root().join("locales")).unwrap().text("it", text)
+}

@@ -3,17 +3,18 @@
 //! Every variant has a stable machine code ([`SpidError::code`], safe to log,
 //! to put in metrics and to match on in handlers/tests), a technical
 //! `Display` text (for logs only: it may contain IdP-supplied data and must
-//! not be shown to users verbatim), and an Italian message for the citizen
-//! ([`SpidError::user_message_it`]).
+//! not be shown to users verbatim), and a message for the citizen
+//! ([`SpidError::user_message`], words in the locales).
 //!
 //! SPID requires the SP to show a specific message for the *user anomalies*
 //! signalled by the IdP with `StatusMessage` "ErrorCode nr19/20/21/22/23/25"
 //! (SPID technical rules, "Tabella messaggi di anomalia", Avviso SPID n.5 v.2).
-//! Those texts are in [`SpidAnomaly::message_it`] and
-//! [`SpidAnomaly::troubleshoot_it`]; keep them aligned with the current AgID
-//! text when AgID updates it.
+//! Those texts are `saml.anomaly_<n>` and `saml.fix_<n>` in `locales/it.toml`;
+//! keep them aligned with the current AgID text when AgID updates it.
 
 use std::fmt;
+
+use crate::i18n::Text;
 
 /// User anomalies an IdP may report (SPID error codes 19–25, 30).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,37 +72,18 @@ impl SpidAnomaly {
         }
     }
 
-    /// The message SPID requires the SP to display for this anomaly.
-    pub fn message_it(self) -> &'static str {
-        match self {
-            Self::RepeatedWrongCredentials => "Autenticazione fallita per ripetuta sottomissione di credenziali errate",
-            Self::NoCompatibleCredentials => {
-                "Utente privo di credenziali compatibili con il livello di autenticazione richiesto"
-            }
-            Self::Timeout => "Timeout durante l'autenticazione utente",
-            Self::ConsentDenied => "L'utente nega il consenso all'invio di dati al fornitore del servizio",
-            Self::CredentialsLocked => "Utente con identità sospesa/revocata o con credenziali bloccate",
-            Self::Cancelled => "Processo di autenticazione annullato dall'utente",
-            Self::UnexpectedIdentityType => "L'identità digitale utilizzata non è un'identità digitale del tipo atteso",
-        }
-    }
-
-    /// The suggested user action (troubleshooting) for this anomaly, if any.
-    pub fn troubleshoot_it(self) -> Option<&'static str> {
-        match self {
-            Self::RepeatedWrongCredentials => Some("Inserire credenziali corrette"),
-            Self::NoCompatibleCredentials => Some("Acquisire credenziali di livello idoneo all'accesso al servizio"),
-            Self::Timeout => Some(
-                "Si ricorda che l'operazione di autenticazione deve essere completata \
-                 entro un determinato periodo di tempo",
-            ),
-            Self::ConsentDenied => Some("È necessario dare il consenso per poter accedere al servizio"),
-            Self::CredentialsLocked => Some("Contattare il proprio gestore dell'identità digitale"),
-            Self::Cancelled => None,
-            Self::UnexpectedIdentityType => Some(
-                "È necessario eseguire l'autenticazione con le credenziali del corretto \
-                 tipo di identità digitale richiesto",
-            ),
+    /// The message SPID requires the SP to display for this anomaly, with its
+    /// suggested user action when there is one (`saml.anomaly_<n>`,
+    /// `saml.fix_<n>` in the locales; the Italian is AgID's text).
+    pub fn message(self) -> Text {
+        let n = self.code();
+        let message = Text::new(format!("saml.anomaly_{n}"));
+        if self == Self::Cancelled {
+            Text::new("saml.sentence").with_text("message", message)
+        } else {
+            Text::new("saml.sentence_with_fix")
+                .with_text("message", message)
+                .with_text("fix", Text::new(format!("saml.fix_{n}")))
         }
     }
 }
@@ -213,41 +195,17 @@ impl SpidError {
         }
     }
 
-    /// Message for the citizen, in Italian.
-    pub fn user_message_it(&self) -> String {
+    /// Message for the citizen (`saml.*` in the locales).
+    pub fn user_message(&self) -> Text {
         match self {
-            Self::Anomaly(a) => match a.troubleshoot_it() {
-                Some(t) => format!("{}. {}.", a.message_it(), t),
-                None => format!("{}.", a.message_it()),
-            },
-            Self::LevelTooLow { requested, .. } => format!(
-                "Il servizio richiede un'autenticazione SPID di livello {requested} o superiore. \
-                 Accedere nuovamente con credenziali di livello adeguato."
-            ),
-            Self::StatusNotSuccess { .. } => "Autenticazione non riuscita presso il gestore \
-                 dell'identità digitale. Riprovare l'accesso."
-                .to_string(),
-            Self::Replay(_) => "Questa risposta di autenticazione è già stata utilizzata. \
-                 Avviare un nuovo accesso."
-                .to_string(),
-            Self::IssueInstant(_) | Self::Conditions(_) | Self::SubjectConfirmation(_) => {
-                "La risposta di autenticazione è scaduta o non è ancora valida. \
-                 Avviare un nuovo accesso; se il problema persiste verificare data e ora \
-                 del proprio dispositivo."
-                    .to_string()
-            }
-            Self::MissingAttribute(_) => "Il gestore dell'identità digitale non ha fornito \
-                 tutti i dati necessari per l'accesso al servizio."
-                .to_string(),
-            Self::Config(_) | Self::IdpMetadata(_) | Self::Signing(_) => {
-                "Servizio di accesso SPID temporaneamente non disponibile. \
-                 Riprovare più tardi o contattare l'assistenza del Comune."
-                    .to_string()
-            }
-            _ => "È stato riscontrato un problema di validazione della risposta proveniente \
-                 dal gestore dell'identità digitale. Riprovare l'accesso; se il problema \
-                 persiste contattare l'assistenza del Comune."
-                .to_string(),
+            Self::Anomaly(a) => a.message(),
+            Self::LevelTooLow { requested, .. } => Text::new("saml.level_too_low").with("level", requested),
+            Self::StatusNotSuccess { .. } => Text::new("saml.not_success"),
+            Self::Replay(_) => Text::new("saml.replayed"),
+            Self::IssueInstant(_) | Self::Conditions(_) | Self::SubjectConfirmation(_) => Text::new("saml.expired"),
+            Self::MissingAttribute(_) => Text::new("saml.missing_attribute"),
+            Self::Config(_) | Self::IdpMetadata(_) | Self::Signing(_) => Text::new("saml.unavailable"),
+            _ => Text::new("saml.invalid"),
         }
     }
 }
@@ -279,7 +237,7 @@ impl fmt::Display for SpidError {
             Self::StatusNotSuccess { code, message } => {
                 write!(f, "status {code} ({})", message.as_deref().unwrap_or("-"))
             }
-            Self::Anomaly(a) => write!(f, "ErrorCode nr{}: {}", a.code(), a.message_it()),
+            Self::Anomaly(a) => write!(f, "ErrorCode nr{} ({a:?})", a.code()),
             Self::AssertionMissing => f.write_str("successful response without Assertion"),
             Self::LevelTooLow { requested, got } => {
                 write!(f, "requested SpidL{requested}, got SpidL{got}")
@@ -310,7 +268,9 @@ mod tests {
             let e = SpidError::Anomaly(a);
             assert_eq!(e.code(), code);
             assert_eq!(e.http_status(), 403);
-            assert!(e.user_message_it().starts_with(a.message_it()));
+            let words = crate::i18n::Catalogues::for_tests();
+            let shown = words.text("it", &e.user_message());
+            assert!(shown.starts_with(&words.get("it", &format!("saml.anomaly_{n}"))), "{shown}");
         }
         assert!(SpidAnomaly::from_status_message("ErrorCode nr24").is_none());
         assert!(SpidAnomaly::from_status_message("ErrorCode nr19x").is_none());

@@ -37,7 +37,7 @@
 //! - after success insert `assertion_id` (kept until `not_on_or_after`) with
 //!   `INSERT … ON CONFLICT DO NOTHING` and refuse the login if nothing was
 //!   inserted;
-//! - answer 200 only on success; otherwise show [`SpidError::user_message_it`]
+//! - answer 200 only on success; otherwise show [`SpidError::user_message`]
 //!   with [`SpidError::http_status`] (spid-sp-test checks only the status);
 //! - [`IdpTrust::AcceptExpiredTestCertificate`] is for a test deployment
 //!   against spid-sp-test only (tenant key `spid.trust_test_idp_cert`).

@@ -8,6 +8,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::i18n::Text;
+
 use super::{
     checks::{check_fields, today},
     spec::{FieldSpec, FieldType, FormSpec, ADDRESS_PARTS},
@@ -56,19 +58,19 @@ impl Answers {
     }
 }
 
-/// HTML field name (`key`, `key.cap`, `key.0.sub`) -> Italian message.
+/// HTML field name (`key`, `key.cap`, `key.0.sub`) -> the message shown next to it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(transparent)]
-pub struct FieldErrors(pub BTreeMap<String, String>);
+pub struct FieldErrors(pub BTreeMap<String, Text>);
 
 impl FieldErrors {
     /// Keeps the first message of a field.
-    pub fn add(&mut self, name: impl Into<String>, message: impl Into<String>) {
+    pub fn add(&mut self, name: impl Into<String>, message: impl Into<Text>) {
         self.0.entry(name.into()).or_insert_with(|| message.into());
     }
 
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
+    pub fn get(&self, name: &str) -> Option<&Text> {
+        self.0.get(name)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -85,8 +87,8 @@ impl FieldErrors {
         }
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Text)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
     }
 }
 
@@ -336,13 +338,13 @@ mod tests {
         assert_eq!(rows.len(), 2, "the empty row is dropped");
         assert_eq!(rows[0]["cf_figlio"], "RSSMRA85T10A562S");
         assert_eq!(rows[0]["dieta"], false);
-        assert!(errors.get("figli.1.cf_figlio").unwrap().contains("16 caratteri"));
-        assert!(errors.get("figli.1.dieta_tipo").unwrap().contains("Quale dieta"));
+        assert!(it(errors.get("figli.1.cf_figlio").unwrap()).contains("16 caratteri"));
+        assert!(it(errors.get("figli.1.dieta_tipo").unwrap()).contains("Quale dieta"));
         assert!(errors.get("figli.0.dieta_tipo").is_none(), "hidden in row 0");
         assert_eq!(errors.len(), 2, "{errors:?}");
 
         let (_, errors) = parse_step_on(&spec, 0, &pairs(&[("figli._rows", "1")]), &Answers::default(), day());
-        assert!(errors.get("figli").unwrap().contains("almeno un elemento"));
+        assert!(it(errors.get("figli").unwrap()).contains("almeno un elemento"));
         // Rows beyond max are not read.
         let many: Vec<(String, String)> =
             (0..10).map(|i| (format!("figli.{i}.nome_figlio"), "X".to_string())).collect();

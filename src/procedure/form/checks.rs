@@ -1,6 +1,6 @@
 //! Checking answers: required fields, the value of each type (normalizing what the
 //! citizen typed), addresses part by part, the rows of a group, and attached files.
-//! Every message is the Italian sentence shown next to the field.
+//! Every message is a [`Text`] (`form.check.*`), shown next to the field.
 
 use std::collections::HashMap;
 
@@ -12,32 +12,38 @@ use super::{
     numbers::{format_decimal, human_number, parse_canonical_number, parse_date, parse_italian_number},
     spec::{FieldSpec, FieldType, FormSpec, ADDRESS_PARTS},
 };
-use crate::input::{normalize_email, normalize_fiscal_code, normalize_iban, normalize_phone, normalize_vat_number};
+use crate::{
+    i18n::{Arg, Text},
+    input::{normalize_email, normalize_fiscal_code, normalize_iban, normalize_phone, normalize_vat_number},
+};
 
 /// Dates are checked against the server's calendar day.
 pub(super) fn today() -> NaiveDate {
     chrono::Local::now().date_naive()
 }
 
+/// A `form.check.*` message about the field labelled `label`.
+fn about(key: &'static str, label: &str) -> Text {
+    Text::new(key).with("label", label)
+}
+
 impl FieldSpec {
     /// Whether an uploaded file fits this file field: its extension and its size.
-    /// The error is the Italian message to show next to the field.
-    pub fn check_upload(&self, file_name: &str, size_bytes: u64) -> Result<(), String> {
+    /// The error is the message to show next to the field.
+    pub fn check_upload(&self, file_name: &str, size_bytes: u64) -> Result<(), Text> {
         let ext = file_name.rsplit_once('.').map(|(_, e)| e.to_lowercase()).unwrap_or_default();
         if !self.accept.iter().any(|a| a.eq_ignore_ascii_case(&ext)) {
-            return Err(format!(
-                "Il file «{file_name}» non è in un formato ammesso per «{}»: carica un file {}.",
-                self.label,
-                or_list(&self.accept.iter().map(|e| e.to_uppercase()).collect::<Vec<_>>())
-            ));
+            let formats = self.accept.iter().map(|e| Arg::Plain(e.to_uppercase())).collect();
+            return Err(about("form.check.upload_format", &self.label)
+                .with("file", file_name)
+                .with_arg("formats", or_list(formats)));
         }
         let max = self.max_mb() as u64 * 1024 * 1024;
         if size_bytes > max {
-            return Err(format!(
-                "Il file «{file_name}» è troppo grande ({} MB): la dimensione massima è {} MB. Prova a ridurne la risoluzione o a dividerlo.",
-                format_decimal(size_bytes as f64 / 1024.0 / 1024.0, 1),
-                self.max_mb()
-            ));
+            return Err(Text::new("form.check.upload_size")
+                .with("file", file_name)
+                .with("size", format_decimal(size_bytes as f64 / 1024.0 / 1024.0, 1))
+                .with("max", self.max_mb()));
         }
         Ok(())
     }
@@ -82,15 +88,10 @@ pub fn check_files(
         if f.required && count == 0 {
             errors.add(
                 &f.key,
-                format!(
-                    "Allega il documento richiesto in «{}» (formati ammessi: {}; massimo {} MB).",
-                    f.label,
-                    f.accept_human(),
-                    f.max_mb()
-                ),
+                about("form.check.file_required", &f.label).with("formats", f.accept_human()).with("max", f.max_mb()),
             );
         } else if !f.multiple && count > 1 {
-            errors.add(&f.key, format!("In «{}» puoi allegare un solo file: rimuovi quelli in più.", f.label));
+            errors.add(&f.key, about("form.check.file_single", &f.label));
         }
     }
     errors
@@ -133,16 +134,13 @@ fn check_group(
     if n < f.group_min() {
         let what = f.item_label.as_deref().map(str::to_lowercase);
         let message = match (f.group_min(), what) {
-            (1, Some(w)) => format!("Inserisci almeno un elemento in «{}» ({w}).", f.label),
-            (1, None) => format!("Inserisci almeno un elemento in «{}».", f.label),
-            (m, _) => format!("Inserisci almeno {m} elementi in «{}» (ora sono {n}).", f.label),
+            (1, Some(w)) => about("form.check.group_min_one_named", &f.label).with("item", w),
+            (1, None) => about("form.check.group_min_one", &f.label),
+            (m, _) => about("form.check.group_min", &f.label).with("min", m).with("n", n),
         };
         errors.add(&f.key, message);
     } else if n > f.group_max() {
-        errors.add(
-            &f.key,
-            format!("In «{}» puoi inserire al massimo {} elementi: rimuovi quelli in più.", f.label, f.group_max()),
-        );
+        errors.add(&f.key, about("form.check.group_max", &f.label).with("max", f.group_max()));
     }
     for (i, row) in rows.iter_mut().enumerate() {
         let Some(row) = row.as_object_mut() else { continue };
@@ -172,7 +170,7 @@ fn check_one(
         FieldType::Checkbox => {
             let ticked = container.get(&f.key).and_then(Value::as_bool).unwrap_or(false);
             if f.required && !ticked {
-                errors.add(name, format!("Per continuare devi spuntare la casella «{}».", short(&f.label)));
+                errors.add(name, about("form.check.checkbox_required", &short(&f.label)));
             }
         }
         FieldType::Address => check_address(f, name, container, errors, input),
@@ -200,21 +198,22 @@ fn check_address(f: &FieldSpec, name: &str, container: &mut Map<String, Value>, 
     let parts = container.get(&f.key).and_then(Value::as_object).cloned();
     let Some(mut parts) = parts else {
         if f.required {
-            errors.add(
-                format!("{name}.street"),
-                format!("Indica l'indirizzo in «{}»: via o piazza, numero civico, CAP, comune e provincia.", f.label),
-            );
+            errors.add(format!("{name}.street"), about("form.check.address_required", &f.label));
         }
         return;
     };
-    for (part, label, _) in ADDRESS_PARTS {
+    for (part, _, _) in ADDRESS_PARTS {
         let v = parts.get(part).and_then(Value::as_str).unwrap_or_default().to_string();
         match check_address_part(part, &v) {
             Ok(v) => {
                 parts.insert(part.to_string(), Value::String(v));
             }
             Err(e) => {
-                let message = if v.is_empty() { format!("Indica {} in «{}».", article(label), f.label) } else { e };
+                let message = if v.is_empty() {
+                    about("form.check.address_part_required", &f.label).with_text("part", address_part_named(part))
+                } else {
+                    e
+                };
                 errors.add(format!("{name}.{part}"), message);
             }
         }
@@ -224,14 +223,15 @@ fn check_address(f: &FieldSpec, name: &str, container: &mut Map<String, Value>, 
     }
 }
 
-fn article(part_label: &str) -> String {
-    match part_label {
-        "Indirizzo (via, piazza…)" => "la via o la piazza".into(),
-        "Numero civico" => "il numero civico (scrivi SNC se non c'è)".into(),
-        "CAP" => "il CAP".into(),
-        "Comune" => "il comune".into(),
-        _ => "la sigla della provincia".into(),
-    }
+/// An address part as a sentence names it ("il CAP").
+fn address_part_named(part: &str) -> Text {
+    Text::new(match part {
+        "street" => "form.address_part.street",
+        "number" => "form.address_part.number",
+        "cap" => "form.address_part.cap",
+        "municipality" => "form.address_part.municipality",
+        _ => "form.address_part.province",
+    })
 }
 
 /// A long label (a declaration) cut for a message.
@@ -244,22 +244,22 @@ pub(super) fn short(label: &str) -> String {
     format!("{}…", cut.trim_end())
 }
 
-fn required_message(f: &FieldSpec) -> String {
+fn required_message(f: &FieldSpec) -> Text {
     match f.kind {
-        FieldType::Select => format!("Scegli una risposta per «{}».", f.label),
-        FieldType::Date => format!("Indica la data in «{}», ad esempio 15/03/2024.", f.label),
-        _ => format!("Compila il campo «{}»: è obbligatorio.", f.label),
+        FieldType::Select => about("form.check.select_required", &f.label),
+        FieldType::Date => about("form.check.date_required", &f.label),
+        _ => about("form.check.required", &f.label),
     }
 }
 
-fn check_address_part(part: &str, v: &str) -> Result<String, String> {
+fn check_address_part(part: &str, v: &str) -> Result<String, Text> {
     let v = v.trim();
     match part {
         "cap" => {
             if v.len() == 5 && v.bytes().all(|b| b.is_ascii_digit()) {
                 Ok(v.to_string())
             } else {
-                Err("Il CAP è formato da 5 cifre, ad esempio 24100.".into())
+                Err(Text::new("form.check.cap"))
             }
         }
         "province" => {
@@ -267,7 +267,7 @@ fn check_address_part(part: &str, v: &str) -> Result<String, String> {
             if p.len() == 2 && p.bytes().all(|b| b.is_ascii_uppercase()) {
                 Ok(p)
             } else {
-                Err("Indica la sigla della provincia con 2 lettere, ad esempio BG (Roma: RM).".into())
+                Err(Text::new("form.check.province"))
             }
         }
         "number" => {
@@ -279,14 +279,14 @@ fn check_address_part(part: &str, v: &str) -> Result<String, String> {
             if ok {
                 Ok(n)
             } else {
-                Err("Indica il numero civico, ad esempio 12 o 12/A; scrivi SNC se non c'è.".into())
+                Err(Text::new("form.check.street_number"))
             }
         }
         _ => {
             if v.is_empty() {
-                Err("Campo obbligatorio.".into())
+                Err(Text::new("form.check.part_required"))
             } else if v.chars().count() > 120 {
-                Err("Il testo è troppo lungo: al massimo 120 caratteri.".into())
+                Err(Text::new("form.check.part_too_long"))
             } else {
                 Ok(v.to_string())
             }
@@ -296,16 +296,13 @@ fn check_address_part(part: &str, v: &str) -> Result<String, String> {
 
 /// Checks one scalar answer; returns it normalized. `input`: as typed (Italian
 /// number format) rather than as stored.
-fn check_scalar(f: &FieldSpec, v: &str, today: NaiveDate, input: bool) -> Result<String, String> {
+fn check_scalar(f: &FieldSpec, v: &str, today: NaiveDate, input: bool) -> Result<String, Text> {
     match f.kind {
         FieldType::Text | FieldType::Textarea => check_text(f, v),
         FieldType::Number => check_number(f, v, input),
         FieldType::Date => check_date(f, v, today),
-        FieldType::Email => normalize_email(v)
-            .ok_or_else(|| "Inserisci un indirizzo e-mail valido, ad esempio nome@esempio.it.".to_string()),
-        FieldType::Phone => normalize_phone(v).ok_or_else(|| {
-            "Inserisci un numero di telefono valido, ad esempio 347 123 4567 oppure 035 123456.".to_string()
-        }),
+        FieldType::Email => normalize_email(v).ok_or_else(|| Text::new("form.check.email")),
+        FieldType::Phone => normalize_phone(v).ok_or_else(|| Text::new("form.check.phone")),
         FieldType::FiscalCode => check_fiscal_code(v),
         FieldType::VatNumber => check_vat_number(v),
         FieldType::Iban => check_iban(v),
@@ -313,7 +310,7 @@ fn check_scalar(f: &FieldSpec, v: &str, today: NaiveDate, input: bool) -> Result
             if f.options.iter().any(|o| o.value == v) {
                 Ok(v.to_string())
             } else {
-                Err(format!("Scegli una delle risposte proposte per «{}».", f.label))
+                Err(about("form.check.select_option", &f.label))
             }
         }
         FieldType::Address | FieldType::Checkbox | FieldType::File | FieldType::Group => Ok(v.to_string()),
@@ -321,7 +318,7 @@ fn check_scalar(f: &FieldSpec, v: &str, today: NaiveDate, input: bool) -> Result
 }
 
 /// Control characters go (a textarea keeps its line breaks and tabs), then the length.
-fn check_text(f: &FieldSpec, v: &str) -> Result<String, String> {
+fn check_text(f: &FieldSpec, v: &str) -> Result<String, Text> {
     let text: String = if f.kind == FieldType::Text {
         v.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
     } else {
@@ -329,121 +326,121 @@ fn check_text(f: &FieldSpec, v: &str) -> Result<String, String> {
     };
     let n = text.chars().count();
     if n > f.max_length() {
-        return Err(format!(
-            "Il testo di «{}» è troppo lungo: al massimo {} caratteri (ora sono {n}).",
-            f.label,
-            f.max_length()
-        ));
+        return Err(about("form.check.text_too_long", &f.label).with("max", f.max_length()).with("n", n));
     }
     Ok(text.trim().to_string())
 }
 
-fn check_date(f: &FieldSpec, v: &str, today: NaiveDate) -> Result<String, String> {
+fn check_date(f: &FieldSpec, v: &str, today: NaiveDate) -> Result<String, Text> {
     let Some(date) = parse_date(v) else {
-        return Err(format!(
-            "Inserisci in «{}» una data valida nel formato GG/MM/AAAA, ad esempio 15/03/2024.",
-            f.label
-        ));
+        return Err(about("form.check.date_invalid", &f.label));
     };
     if f.not_future && date > today {
-        return Err(format!(
-            "La data in «{}» non può essere successiva a oggi: controlla giorno, mese e anno.",
-            f.label
-        ));
+        return Err(about("form.check.date_future", &f.label));
     }
     if f.not_past && date < today {
-        return Err(format!("La data in «{}» non può essere già passata: indica oggi o una data futura.", f.label));
+        return Err(about("form.check.date_past", &f.label));
     }
     Ok(date.format("%Y-%m-%d").to_string())
 }
 
-fn check_fiscal_code(v: &str) -> Result<String, String> {
+fn check_fiscal_code(v: &str) -> Result<String, Text> {
     let compact: String = v.chars().filter(|c| !c.is_whitespace()).collect();
     normalize_fiscal_code(&compact).ok_or_else(|| {
         let n = compact.chars().count();
         if n != 16 {
-            format!(
-                "Il codice fiscale ha 16 caratteri, qui ne hai inseriti {n}: controlla di averlo scritto per intero."
-            )
+            Text::new("form.check.fiscal_code_length").with("n", n)
         } else {
-            "Inserisci un codice fiscale valido: 16 caratteri, controlla l'ultimo carattere di controllo.".to_string()
+            Text::new("form.check.fiscal_code")
         }
     })
 }
 
-fn check_vat_number(v: &str) -> Result<String, String> {
+fn check_vat_number(v: &str) -> Result<String, Text> {
     normalize_vat_number(v).ok_or_else(|| {
         let digits = v.chars().filter(|c| c.is_ascii_digit()).count();
         if digits != 11 {
-            format!("La partita IVA è formata da 11 cifre, qui ne hai inserite {digits}: controlla di averla scritta per intero.")
+            Text::new("form.check.vat_number_length").with("n", digits)
         } else {
-            "Questa partita IVA non è valida: controlla le cifre, l'ultima è una cifra di controllo.".to_string()
+            Text::new("form.check.vat_number")
         }
     })
 }
 
-fn check_iban(v: &str) -> Result<String, String> {
+fn check_iban(v: &str) -> Result<String, Text> {
     normalize_iban(v).ok_or_else(|| {
         let compact: String = v.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
         if compact.starts_with("IT") && compact.len() != 27 {
-            format!(
-                "Un IBAN italiano ha 27 caratteri e inizia con IT, qui ne hai inseriti {}: copialo per intero dall'estratto conto.",
-                compact.len()
-            )
+            Text::new("form.check.iban_length").with("n", compact.len())
         } else {
-            "L'IBAN non è valido: controlla di averlo copiato senza errori (i caratteri di controllo non corrispondono).".to_string()
+            Text::new("form.check.iban")
         }
     })
 }
 
-fn check_number(f: &FieldSpec, v: &str, input: bool) -> Result<String, String> {
-    let example =
-        if f.decimals == Some(0) { "ad esempio 12".to_string() } else { "ad esempio 12 oppure 12,50".to_string() };
+fn check_number(f: &FieldSpec, v: &str, input: bool) -> Result<String, Text> {
+    let whole = f.decimals == Some(0);
     let canonical = if input { parse_italian_number(v) } else { parse_canonical_number(v) };
     let Some(canonical) = canonical else {
-        return Err(format!(
-            "Inserisci in «{}» solo un numero, {example}{}.",
-            f.label,
-            if f.decimals == Some(0) { "" } else { " (la virgola separa i decimali)" }
-        ));
+        let key = if whole { "form.check.number_only_whole" } else { "form.check.number_only" };
+        return Err(about(key, &f.label));
     };
     let decimals = canonical.split_once('.').map(|(_, d)| d.len()).unwrap_or(0);
     match f.decimals {
-        Some(0) if decimals > 0 => return Err(format!("In «{}» inserisci un numero intero, senza decimali.", f.label)),
-        Some(d) if decimals > d as usize => {
-            return Err(format!("In «{}» puoi indicare al massimo {d} cifre dopo la virgola.", f.label))
-        }
+        Some(0) if decimals > 0 => return Err(about("form.check.number_whole", &f.label)),
+        Some(d) if decimals > d as usize => return Err(about("form.check.number_decimals", &f.label).with("d", d)),
         _ => {}
     }
-    let value: f64 = canonical.parse().map_err(|_| format!("Inserisci in «{}» un numero, {example}.", f.label))?;
+    let value: f64 = canonical.parse().map_err(|_| {
+        about(if whole { "form.check.number_invalid_whole" } else { "form.check.number_invalid" }, &f.label)
+    })?;
     let unit = f.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default();
     if let Some(min) = f.min {
         if value < min {
-            return Err(format!(
-                "In «{}» il valore minimo ammesso è {}{unit}.",
-                f.label,
-                human_number(&min.to_string())
-            ));
+            return Err(about("form.check.number_min", &f.label)
+                .with("min", human_number(&min.to_string()))
+                .with("unit", &unit));
         }
     }
     if let Some(max) = f.max {
         if value > max {
-            return Err(format!(
-                "In «{}» il valore massimo ammesso è {}{unit}.",
-                f.label,
-                human_number(&max.to_string())
-            ));
+            return Err(about("form.check.number_max", &f.label)
+                .with("max", human_number(&max.to_string()))
+                .with("unit", &unit));
         }
     }
     Ok(canonical)
 }
 
-/// "PDF, P7M o JPG": alternatives, as a sentence lists them.
-pub(super) fn or_list(items: &[String]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} o {last}", init.join(", ")),
+/// "PDF, P7M o JPG": alternatives, as a sentence of the reader's language lists
+/// them (`form.list.*`). One item is itself; none, an empty word.
+pub(super) fn or_list(mut items: Vec<Arg>) -> Arg {
+    let Some(last) = items.pop() else { return Arg::Plain(String::new()) };
+    if items.is_empty() {
+        return last;
+    }
+    let first = comma_list(items);
+    Arg::Text(Text::new("form.list.or").with_arg("first", first).with_arg("last", last))
+}
+
+/// "A, B, C": items joined by the list separator of the reader's language.
+fn comma_list(mut items: Vec<Arg>) -> Arg {
+    let last = items.pop().unwrap_or(Arg::Plain(String::new()));
+    if items.is_empty() {
+        return last;
+    }
+    Arg::Text(Text::new("form.list.comma").with_arg("first", comma_list(items)).with_arg("last", last))
+}
+
+/// Adds an argument, plain or a message.
+pub(super) trait WithArg {
+    fn with_arg(self, name: &'static str, value: Arg) -> Self;
+}
+
+impl WithArg for Text {
+    fn with_arg(mut self, name: &'static str, value: Arg) -> Self {
+        self.args.push((name, value));
+        self
     }
 }
 
@@ -518,9 +515,12 @@ mod tests {
 
         let raw = pairs(&[("nome", "Mario Rossi"), ("cf", "RSSMRA85T10A562S"), ("per_conto", "altri")]);
         let (answers, errors) = parse_step_on(&spec, 0, &raw, &Answers::default(), day());
-        assert_eq!(errors.get("delegante"), Some("Compila il campo «Nome del delegante»: è obbligatorio."));
+        assert_eq!(
+            errors.get("delegante").map(it).as_deref(),
+            Some("Compila il campo «Nome del delegante»: è obbligatorio.")
+        );
         let file_errors = check_files(&spec, Some(0), &answers, &counts);
-        assert!(file_errors.get("delega").unwrap().contains("PDF, P7M"));
+        assert!(it(file_errors.get("delega").unwrap()).contains("PDF, P7M"));
         counts.insert("delega".to_string(), 1);
         assert!(check_files(&spec, Some(0), &answers, &counts).is_empty());
 
@@ -547,7 +547,7 @@ mod tests {
         let (answers, errors) = parse_step_on(&spec, 1, &raw, &Answers::default(), day());
         assert_eq!(answers.get("urgente"), Some(&Value::Bool(false)));
         assert!(answers.get("motivo_urgenza").is_none());
-        assert!(errors.get("dichiaro").unwrap().starts_with("Per continuare devi spuntare la casella"));
+        assert!(it(errors.get("dichiaro").unwrap()).starts_with("Per continuare devi spuntare la casella"));
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(answers.get("residenza").unwrap()["province"], "BG");
         assert_eq!(answers.get("residenza").unwrap()["number"], "12/A");
@@ -570,12 +570,12 @@ mod tests {
             ("dichiaro", "1"),
         ]);
         let (_, errors) = parse_step_on(&spec, 1, &raw, &Answers::default(), day());
-        assert!(errors.get("residenza.cap").unwrap().contains("5 cifre"));
-        assert!(errors.get("residenza.province").unwrap().contains("2 lettere"));
-        assert!(errors.get("residenza.number").unwrap().contains("SNC"));
-        assert!(errors.get("residenza.municipality").unwrap().contains("il comune"));
+        assert!(it(errors.get("residenza.cap").unwrap()).contains("5 cifre"));
+        assert!(it(errors.get("residenza.province").unwrap()).contains("2 lettere"));
+        assert!(it(errors.get("residenza.number").unwrap()).contains("SNC"));
+        assert!(it(errors.get("residenza.municipality").unwrap()).contains("il comune"));
         let (_, errors) = parse_step_on(&spec, 1, &pairs(&[("dichiaro", "1")]), &Answers::default(), day());
-        assert!(errors.get("residenza.street").unwrap().contains("via o piazza"));
+        assert!(it(errors.get("residenza.street").unwrap()).contains("via o piazza"));
     }
 
     #[test]
@@ -592,7 +592,7 @@ mod tests {
         files.insert("delega".to_string(), 1);
         assert!(validate_all_on(&spec, &answers, &files, day()).is_empty());
         files.insert("delega".to_string(), 2);
-        assert!(validate_all_on(&spec, &answers, &files, day()).get("delega").unwrap().contains("un solo file"));
+        assert!(it(validate_all_on(&spec, &answers, &files, day()).get("delega").unwrap()).contains("un solo file"));
 
         let mut broken = answers.clone();
         broken.0.insert("cf".into(), Value::String("RSSMRA85T10A562T".into()));
@@ -607,9 +607,9 @@ mod tests {
         let delega = spec.field("delega").unwrap();
         assert!(delega.check_upload("Delega.PDF", 1000).is_ok());
         assert!(delega.check_upload("delega.pdf.p7m", 1000).is_ok());
-        let e = delega.check_upload("delega.docx", 1000).unwrap_err();
+        let e = it(&delega.check_upload("delega.docx", 1000).unwrap_err());
         assert!(e.contains("carica un file PDF o P7M"), "{e}");
-        let e = delega.check_upload("delega.pdf", 11 * 1024 * 1024).unwrap_err();
+        let e = it(&delega.check_upload("delega.pdf", 11 * 1024 * 1024).unwrap_err());
         assert!(e.contains("(11,0 MB)") && e.contains("massima è 10 MB"), "{e}");
         assert!(delega.check_upload("senza-estensione", 10).is_err());
     }

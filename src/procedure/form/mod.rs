@@ -34,4 +34,4 @@ pub use spec::{
     KNOWN_EXTENSIONS,
 };
 pub use summary::{summary, SummaryRow, SummarySection};
-pub use views::{step_view, ErrorLink, FieldView, OptionView, RowView, StepLink, StepView};
+pub use views::{step_view, ErrorLink, FieldView, OptionView, RowView, StepLink, StepView, Words};

@@ -129,7 +129,7 @@ mod tests {
         assert!(odd.get("nome").is_none());
 
         let generic = prefill(
-            &FormSpec::generic(),
+            &FormSpec::generic(&crate::i18n::Catalogues::for_tests(), "it"),
             &Identity {
                 mobile: Some("+393471234567".into()),
                 email: Some("m@example.it".into()),

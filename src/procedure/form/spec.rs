@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::answers::{prune, visible, Answers};
+use crate::i18n::Catalogues;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -222,13 +223,13 @@ const TEXTAREA_MAX: usize = 4000;
 /// Rows of a group when it sets no `max`.
 const GROUP_MAX: usize = 20;
 
-/// Address parts: the answer's key, the label, the `autocomplete` token.
+/// Address parts: the answer's key, the label's catalogue key, the `autocomplete` token.
 pub(super) const ADDRESS_PARTS: [(&str, &str, &str); 5] = [
-    ("street", "Indirizzo (via, piazza…)", "address-line1"),
-    ("number", "Numero civico", "off"),
-    ("cap", "CAP", "postal-code"),
-    ("municipality", "Comune", "address-level2"),
-    ("province", "Provincia (sigla)", "address-level1"),
+    ("street", "form.address.street", "address-line1"),
+    ("number", "form.address.number", "off"),
+    ("cap", "form.address.cap", "postal-code"),
+    ("municipality", "form.address.municipality", "address-level2"),
+    ("province", "form.address.province", "address-level1"),
 ];
 
 impl FieldSpec {
@@ -263,23 +264,25 @@ impl FieldSpec {
     }
 }
 
+/// The generic form; its words are catalogue keys (`form.generic.*`), filled in
+/// by [`FormSpec::generic`].
 const GENERIC: &str = r#"
 [[steps]]
-title = "Richiedente"
-intro = "Controlla i tuoi dati: li useremo per comunicare con te su questa pratica."
+title = "form.generic.applicant"
+intro = "form.generic.applicant_intro"
 fields = [
-  { key = "given_name", label = "Nome", type = "text", required = true, prefill = "given_name" },
-  { key = "family_name", label = "Cognome", type = "text", required = true, prefill = "family_name" },
-  { key = "fiscal_code", label = "Codice fiscale", type = "fiscal_code", required = true, prefill = "fiscal_code" },
-  { key = "email", label = "Indirizzo e-mail", type = "email", required = true, prefill = "email" },
-  { key = "phone", label = "Telefono", type = "phone", prefill = "mobile", hint = "Ti chiameremo solo se servono chiarimenti." },
+  { key = "given_name", label = "form.generic.given_name", type = "text", required = true, prefill = "given_name" },
+  { key = "family_name", label = "form.generic.family_name", type = "text", required = true, prefill = "family_name" },
+  { key = "fiscal_code", label = "form.generic.fiscal_code", type = "fiscal_code", required = true, prefill = "fiscal_code" },
+  { key = "email", label = "form.generic.email", type = "email", required = true, prefill = "email" },
+  { key = "phone", label = "form.generic.phone", type = "phone", prefill = "mobile", hint = "form.generic.phone_hint" },
 ]
 
 [[steps]]
-title = "Richiesta"
+title = "form.generic.request"
 fields = [
-  { key = "subject", label = "Oggetto della richiesta", type = "textarea", required = true, hint = "Descrivi che cosa chiedi e perché, con i riferimenti utili (date, numeri di pratica, luoghi)." },
-  { key = "attachments", label = "Allegati", type = "file", accept = ["pdf", "p7m", "jpg", "png"], max_mb = 20, multiple = true, hint = "Documenti utili alla richiesta, se ne hai." },
+  { key = "subject", label = "form.generic.subject", type = "textarea", required = true, hint = "form.generic.subject_hint" },
+  { key = "attachments", label = "form.generic.attachments", type = "file", accept = ["pdf", "p7m", "jpg", "png"], max_mb = 20, multiple = true, hint = "form.generic.attachments_hint" },
 ]
 "#;
 
@@ -291,9 +294,24 @@ pub(super) struct Located<'a> {
 }
 
 impl FormSpec {
-    /// The form of a procedure that declares none: the applicant, the subject, attachments.
-    pub fn generic() -> FormSpec {
-        toml::from_str(GENERIC).expect("the generic form parses")
+    /// The form of a procedure that declares none: the applicant, the subject,
+    /// attachments; its words in `lang` (a draft keeps the form it started with).
+    pub fn generic(words: &Catalogues, lang: &str) -> FormSpec {
+        let mut spec: FormSpec = toml::from_str(GENERIC).expect("the generic form parses");
+        let say = |s: &mut String| {
+            if !s.is_empty() {
+                *s = words.get(lang, s);
+            }
+        };
+        for step in &mut spec.steps {
+            say(&mut step.title);
+            say(&mut step.intro);
+            for f in &mut step.fields {
+                say(&mut f.label);
+                say(&mut f.hint);
+            }
+        }
+        spec
     }
 
     /// Every field, group rows' fields included, with where it sits.
@@ -639,8 +657,9 @@ mod tests {
 
     #[test]
     fn the_generic_form_checks_and_asks_the_subject() {
-        let spec = FormSpec::generic();
+        let spec = FormSpec::generic(&Catalogues::for_tests(), "it");
         spec.check().unwrap();
+        assert_eq!(spec.steps[0].title, "Richiedente");
         assert_eq!(spec.steps.len(), 2);
         let subject = spec.field("subject").unwrap();
         assert!(subject.required && subject.kind == FieldType::Textarea);

@@ -10,7 +10,9 @@ use super::{
     answers::{prune, visible, Answers},
     numbers::{human_number, parse_canonical_number, parse_date},
     spec::{FieldSpec, FieldType, FormSpec},
+    views::Words,
 };
+use crate::i18n::Text;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SummarySection {
@@ -22,7 +24,8 @@ pub struct SummarySection {
 pub struct SummaryRow {
     pub key: String,
     pub label: String,
-    pub value: String,
+    /// The answer as given, or a word of the catalogues ("Sì", "Nessun file allegato").
+    pub value: Words,
 }
 
 /// The answers as people read them, one section per step (confirmation page, PDF
@@ -41,14 +44,17 @@ pub fn summary(spec: &FormSpec, answers: &Answers, files: &HashMap<String, Vec<S
             match f.kind {
                 FieldType::File => {
                     let names = files.get(&f.key).filter(|n| !n.is_empty());
-                    let value = names.map(|n| n.join(", ")).unwrap_or_else(|| "Nessun file allegato".into());
+                    let value = names
+                        .map(|n| Words::Given(n.join(", ")))
+                        .unwrap_or_else(|| Text::new("form.summary.no_files").into());
                     rows.push(SummaryRow { key: f.key.clone(), label: f.label.clone(), value });
                 }
                 FieldType::Group => {
                     let empty = Vec::new();
                     let items = answers.0.get(&f.key).and_then(Value::as_array).unwrap_or(&empty);
                     if items.is_empty() {
-                        rows.push(SummaryRow { key: f.key.clone(), label: f.label.clone(), value: "Nessuno".into() });
+                        let value = Text::new("form.summary.none").into();
+                        rows.push(SummaryRow { key: f.key.clone(), label: f.label.clone(), value });
                     }
                     for (i, item) in items.iter().enumerate() {
                         let Some(item) = item.as_object() else { continue };
@@ -78,9 +84,12 @@ pub fn summary(spec: &FormSpec, answers: &Answers, files: &HashMap<String, Vec<S
 }
 
 /// One answer as people read it; None when there is none.
-fn human_value(f: &FieldSpec, value: Option<&Value>) -> Option<String> {
+fn human_value(f: &FieldSpec, value: Option<&Value>) -> Option<Words> {
+    let ticked = |v: Option<&Value>| matches!(v, Some(Value::Bool(true)));
     match (f.kind, value) {
-        (FieldType::Checkbox, v) => Some(if matches!(v, Some(Value::Bool(true))) { "Sì" } else { "No" }.into()),
+        (FieldType::Checkbox, v) => {
+            Some(Text::new(if ticked(v) { "form.summary.yes" } else { "form.summary.no" }).into())
+        }
         (FieldType::Address, Some(Value::Object(p))) => {
             let get = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or_default().trim().to_string();
             let street =
@@ -90,9 +99,9 @@ fn human_value(f: &FieldSpec, value: Option<&Value>) -> Option<String> {
             let province = get("province");
             let town = if province.is_empty() { town } else { format!("{town} ({province})") };
             let line = [street, town].into_iter().filter(|s| !s.trim().is_empty()).collect::<Vec<_>>().join(", ");
-            (!line.is_empty()).then_some(line)
+            (!line.is_empty()).then_some(Words::Given(line))
         }
-        (_, Some(Value::String(s))) if !s.is_empty() => Some(match f.kind {
+        (_, Some(Value::String(s))) if !s.is_empty() => Some(Words::Given(match f.kind {
             FieldType::Date => parse_date(s).map(|d| d.format("%d/%m/%Y").to_string()).unwrap_or_else(|| s.clone()),
             FieldType::Select => {
                 f.options.iter().find(|o| &o.value == s).map(|o| o.label.clone()).unwrap_or_else(|| s.clone())
@@ -105,7 +114,7 @@ fn human_value(f: &FieldSpec, value: Option<&Value>) -> Option<String> {
                 }
             }
             _ => s.clone(),
-        }),
+        })),
         _ => None,
     }
 }
@@ -114,6 +123,13 @@ fn human_value(f: &FieldSpec, value: Option<&Value>) -> Option<String> {
 mod tests {
     use super::*;
     use crate::procedure::form::test_support::*;
+
+    fn words(w: &Words) -> String {
+        match w {
+            Words::Given(s) => s.clone(),
+            Words::Said(t) => it(t),
+        }
+    }
 
     #[test]
     fn the_summary_reads_like_people_write() {
@@ -127,8 +143,8 @@ mod tests {
         let files = HashMap::from([("delega".to_string(), vec!["delega.pdf".to_string(), "ci.pdf".to_string()])]);
         let sections = summary(&spec, &answers, &files);
         assert_eq!(sections.len(), 2);
-        let all: HashMap<&str, &str> =
-            sections.iter().flat_map(|s| s.rows.iter().map(|r| (r.label.as_str(), r.value.as_str()))).collect();
+        let all: HashMap<&str, String> =
+            sections.iter().flat_map(|s| s.rows.iter().map(|r| (r.label.as_str(), words(&r.value)))).collect();
         assert_eq!(all["Presenti la richiesta"], "Per conto di altri");
         assert_eq!(all["Delega firmata"], "delega.pdf, ci.pdf");
         assert_eq!(all["Data dell'atto"], "05/03/2024");
@@ -143,7 +159,7 @@ mod tests {
         }));
         let rows = &summary(&spec, &answers, &HashMap::new())[0].rows;
         assert_eq!(rows[0].label, "Figlio 1 – Nome");
-        assert_eq!(rows[3].value, "Senza glutine");
+        assert_eq!(words(&rows[3].value), "Senza glutine");
         assert_eq!(rows[3].key, "figli.0.dieta_tipo");
         assert_eq!(human_number("1234567.25"), "1.234.567,25");
     }

@@ -6,6 +6,13 @@ use chrono::NaiveDate;
 use serde_json::Value;
 
 use super::{answers::parse_step_on, Answers, FormSpec};
+use crate::i18n::{Catalogues, Text};
+
+/// A message in Italian, as the repository's catalogues write it.
+pub(super) fn it(text: &Text) -> String {
+    static CATALOGUES: std::sync::OnceLock<Catalogues> = std::sync::OnceLock::new();
+    CATALOGUES.get_or_init(Catalogues::for_tests).text("it", text)
+}
 
 pub(super) fn form(toml_text: &str) -> FormSpec {
     let spec: FormSpec = toml::from_str(toml_text).expect("parses");
@@ -30,7 +37,7 @@ pub(super) fn try_value(field: &str, value: &str) -> (Option<Value>, Option<Stri
     let spec = one_field(field);
     let key = spec.steps[0].fields[0].key.clone();
     let (answers, errors) = parse_step_on(&spec, 0, &pairs(&[(&key, value)]), &Answers::default(), day());
-    (answers.get(&key).cloned(), errors.get(&key).map(str::to_string))
+    (answers.get(&key).cloned(), errors.get(&key).map(it))
 }
 
 pub(super) fn ok(field: &str, value: &str) -> String {

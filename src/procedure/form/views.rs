@@ -8,10 +8,46 @@ use serde_json::{Map, Value};
 
 use super::{
     answers::{html_id, visible, Answers, FieldErrors},
-    checks::{or_list, short},
+    checks::{or_list, short, WithArg},
     numbers::parse_canonical_number,
     spec::{Expected, FieldSpec, FieldType, FormSpec, PrefillKey, ShowIf, StepSpec, ADDRESS_PARTS},
 };
+use crate::i18n::{Arg, Catalogues, Text};
+
+/// Words on a page: as the ente wrote them in the form (a label, a hint), or a
+/// message of the catalogues. Templates show both with `| tr`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Words {
+    Given(String),
+    Said(Text),
+}
+
+impl Default for Words {
+    fn default() -> Self {
+        Words::Given(String::new())
+    }
+}
+
+impl Words {
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Words::Given(s) if s.is_empty())
+    }
+
+    /// The words in `lang` (given words are shown as they are).
+    pub fn text(&self, catalogues: &Catalogues, lang: &str) -> String {
+        match self {
+            Words::Given(s) => s.clone(),
+            Words::Said(t) => catalogues.text(lang, t),
+        }
+    }
+}
+
+impl From<Text> for Words {
+    fn from(text: Text) -> Self {
+        Words::Said(text)
+    }
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StepView {
@@ -47,7 +83,7 @@ pub struct StepLink {
 pub struct ErrorLink {
     /// The id of the input, for `href="#..."`.
     pub id: String,
-    pub message: String,
+    pub message: Text,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -65,7 +101,7 @@ pub struct FieldView {
     /// The `name` attribute.
     pub name: String,
     pub id: String,
-    pub label: String,
+    pub label: Words,
     /// The field type (`text`, `select`, `group`, …); `part` for an address part.
     #[serde(rename = "type")]
     pub kind: String,
@@ -76,9 +112,9 @@ pub struct FieldView {
     pub value: String,
     pub checked: bool,
     pub required: bool,
-    pub hint: String,
+    pub hint: Words,
     pub hint_id: String,
-    pub error: String,
+    pub error: Option<Text>,
     pub error_id: String,
     /// `aria-describedby`: hint and error ids (empty: leave the attribute out).
     pub describedby: String,
@@ -94,7 +130,7 @@ pub struct FieldView {
     pub row_count: usize,
     pub can_add: bool,
     pub add_action: String,
-    pub add_label: String,
+    pub add_label: Words,
     /// File: `.pdf,.p7m`; and "PDF, P7M".
     pub accept: String,
     pub accept_human: String,
@@ -108,7 +144,7 @@ pub struct FieldView {
     /// Whether it is shown given the answers so far.
     pub visible: bool,
     /// "Da compilare solo se …": for people without the script.
-    pub condition: String,
+    pub condition: Option<Text>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -166,13 +202,13 @@ pub fn step_view(spec: &FormSpec, step: usize, answers: &Answers, errors: &Field
 }
 
 fn collect_errors(f: &FieldView, out: &mut Vec<ErrorLink>) {
-    if !f.error.is_empty() {
+    if let Some(error) = &f.error {
         let id = if f.kind == "select" && f.radio {
             f.options.first().map(|o| o.id.clone()).unwrap_or_else(|| f.id.clone())
         } else {
             f.id.clone()
         };
-        out.push(ErrorLink { id, message: f.error.clone() });
+        out.push(ErrorLink { id, message: error.clone() });
     }
     for p in &f.parts {
         collect_errors(p, out);
@@ -243,15 +279,15 @@ fn field_view(
 /// input by `aria-describedby`.
 fn base_view(f: &FieldSpec, name: &str, errors: &FieldErrors, shown: bool) -> FieldView {
     let id = html_id(name);
-    let error = errors.get(name).unwrap_or_default().to_string();
+    let error = errors.get(name).cloned();
     let hint = hint_text(f);
     let hint_id = if hint.is_empty() { String::new() } else { format!("{id}-hint") };
-    let error_id = if error.is_empty() { String::new() } else { format!("{id}-error") };
+    let error_id = if error.is_none() { String::new() } else { format!("{id}-error") };
     FieldView {
         key: f.key.clone(),
         name: name.to_string(),
         id,
-        label: f.label.clone(),
+        label: Words::Given(f.label.clone()),
         kind: f.kind.as_str().to_string(),
         // The `<input>` default; the text-like kinds refine it.
         input_type: "text".to_string(),
@@ -269,21 +305,15 @@ fn base_view(f: &FieldSpec, name: &str, errors: &FieldErrors, shown: bool) -> Fi
 
 /// The spec's hint; a file field also tells the formats and the size it takes, a
 /// date how to type it.
-fn hint_text(f: &FieldSpec) -> String {
+fn hint_text(f: &FieldSpec) -> Words {
+    let formats = |key: &'static str| Text::new(key).with("formats", f.accept_human()).with("max", f.max_mb());
     match f.kind {
         FieldType::File if f.hint.is_empty() => {
-            format!(
-                "Formati ammessi: {}; dimensione massima {} MB{}.",
-                f.accept_human(),
-                f.max_mb(),
-                if f.multiple { " per file" } else { "" }
-            )
+            formats(if f.multiple { "form.hint.file_each" } else { "form.hint.file" }).into()
         }
-        FieldType::File => {
-            format!("{} Formati ammessi: {}; dimensione massima {} MB.", f.hint, f.accept_human(), f.max_mb())
-        }
-        FieldType::Date if f.hint.is_empty() => "Ad esempio 15/03/2024.".to_string(),
-        _ => f.hint.clone(),
+        FieldType::File => formats("form.hint.file_with_hint").with("hint", &f.hint).into(),
+        FieldType::Date if f.hint.is_empty() => Text::new("form.hint.date").into(),
+        _ => Words::Given(f.hint.clone()),
     }
 }
 
@@ -372,15 +402,16 @@ fn address_view(v: &mut FieldView, f: &FieldSpec, name: &str, value: Option<&Val
         .map(|(part, label, autocomplete)| {
             let pname = format!("{name}.{part}");
             let pid = html_id(&pname);
-            let error = errors.get(&pname).unwrap_or_default().to_string();
-            let error_id = if error.is_empty() { String::new() } else { format!("{pid}-error") };
-            let hint = if *part == "number" { "Scrivi SNC se non c'è." } else { "" };
+            let error = errors.get(&pname).cloned();
+            let error_id = if error.is_none() { String::new() } else { format!("{pid}-error") };
+            let hint =
+                if *part == "number" { Words::Said(Text::new("form.hint.street_number")) } else { Words::default() };
             let hint_id = if hint.is_empty() { String::new() } else { format!("{pid}-hint") };
             FieldView {
                 key: part.to_string(),
                 name: pname,
                 id: pid,
-                label: label.to_string(),
+                label: Words::Said(Text::new(*label)),
                 kind: "part".into(),
                 input_type: "text".into(),
                 inputmode: if *part == "cap" { "numeric".into() } else { String::new() },
@@ -388,7 +419,7 @@ fn address_view(v: &mut FieldView, f: &FieldSpec, name: &str, value: Option<&Val
                 value: parts.and_then(|p| p.get(*part)).and_then(Value::as_str).unwrap_or_default().to_string(),
                 required: f.required,
                 describedby: describedby(&hint_id, &error_id),
-                hint: hint.to_string(),
+                hint,
                 hint_id,
                 error,
                 error_id,
@@ -420,10 +451,11 @@ fn group_view(v: &mut FieldView, ctx: &ViewContext, f: &FieldSpec, name: &str, v
     v.rows_name = format!("{name}._rows");
     v.can_add = count < f.group_max();
     v.add_action = format!("add:{}", f.key);
-    v.add_label = f.add_label.clone().unwrap_or_else(|| match &f.item_label {
-        Some(item) => format!("Aggiungi {}", item.to_lowercase()),
-        None => "Aggiungi".to_string(),
-    });
+    v.add_label = match (&f.add_label, &f.item_label) {
+        (Some(label), _) => Words::Given(label.clone()),
+        (None, Some(item)) => Text::new("form.group.add_item").with("item", item.to_lowercase()).into(),
+        (None, None) => Text::new("form.group.add").into(),
+    };
 }
 
 /// Row `i` of `group` (of `count` rows), holding the answers `r`. A field whose
@@ -467,28 +499,27 @@ fn row_view(
 }
 
 /// "Da compilare solo se …": the condition in words, for people without the script.
-fn condition_text(spec: &FormSpec, cond: &ShowIf) -> String {
-    let Some(target) = spec.field(&cond.field) else { return String::new() };
+fn condition_text(spec: &FormSpec, cond: &ShowIf) -> Option<Text> {
+    let target = spec.field(&cond.field)?;
     let label_of = |v: &str| {
         target.options.iter().find(|o| o.value == v).map(|o| o.label.clone()).unwrap_or_else(|| v.to_string())
     };
-    match (&cond.equals, target.kind) {
+    let quoted = |v: &str| Text::new("form.quote.value").with("value", label_of(v));
+    Some(match (&cond.equals, target.kind) {
         (Some(Expected::Bool(true)) | None, FieldType::Checkbox) => {
-            format!("Da compilare solo se hai spuntato «{}».", short(&target.label))
+            Text::new("form.condition.ticked").with("label", short(&target.label))
         }
-        (Some(Expected::Bool(false)), _) => {
-            format!("Da compilare solo se non hai spuntato «{}».", short(&target.label))
-        }
+        (Some(Expected::Bool(false)), _) => Text::new("form.condition.not_ticked").with("label", short(&target.label)),
         (Some(Expected::Text(t)), _) => {
-            format!("Da compilare solo se in «{}» hai risposto «{}».", target.label, label_of(t))
+            Text::new("form.condition.answered").with("label", &target.label).with("answer", label_of(t))
         }
         (None, _) if !cond.any_of.is_empty() => {
-            let labels: Vec<String> = cond.any_of.iter().map(|v| format!("«{}»", label_of(v))).collect();
-            format!("Da compilare solo se in «{}» hai risposto {}.", target.label, or_list(&labels))
+            let answers = cond.any_of.iter().map(|v| Arg::Text(quoted(v))).collect();
+            Text::new("form.condition.answered_any").with("label", &target.label).with_arg("answers", or_list(answers))
         }
-        (None, _) => format!("Da compilare solo se hai compilato «{}».", target.label),
-        (Some(Expected::Bool(true)), _) => String::new(),
-    }
+        (None, _) => Text::new("form.condition.filled").with("label", &target.label),
+        (Some(Expected::Bool(true)), _) => return None,
+    })
 }
 
 #[cfg(test)]
@@ -501,8 +532,8 @@ mod tests {
         let spec = form(ACCESS);
         let answers = Answers::from_value(serde_json::json!({ "per_conto": "proprio" }));
         let mut errors = FieldErrors::default();
-        errors.add("cf", "Inserisci un codice fiscale valido.");
-        errors.add("per_conto", "Scegli una risposta.");
+        errors.add("cf", Text::new("form.check.fiscal_code"));
+        errors.add("per_conto", Text::new("form.check.select_required").with("label", "Presenti la richiesta"));
         let view = step_view(&spec, 0, &answers, &errors);
         assert_eq!((view.number, view.count, view.is_first, view.is_last), (1, 2, true, false));
         assert!(view.has_files && !view.has_groups);
@@ -524,11 +555,12 @@ mod tests {
         assert_eq!(delega.show_if_name, "per_conto");
         assert_eq!(delega.show_if_values, r#"["altri"]"#);
         assert_eq!(
-            delega.condition,
+            it(delega.condition.as_ref().unwrap()),
             "Da compilare solo se in «Presenti la richiesta» hai risposto «Per conto di altri»."
         );
         assert_eq!(delega.accept, ".pdf,.p7m");
-        assert!(delega.hint.contains("PDF, P7M") && delega.describedby == "f-delega-hint");
+        let Words::Said(hint) = &delega.hint else { panic!("{:?}", delega.hint) };
+        assert!(it(hint).contains("PDF, P7M") && delega.describedby == "f-delega-hint");
         let summary_ids: Vec<&str> = view.errors.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(summary_ids, ["f-cf", "f-per_conto-0"], "in field order; radios link their first input");
 
@@ -556,7 +588,7 @@ fields = [ { key = "t", label = "T", type = "text", show_if = { field = "c", equ
         let spec = form(ACCESS);
         let answers = Answers::from_value(serde_json::json!({ "residenza": { "street": "Via Roma", "cap": "24010" } }));
         let mut errors = FieldErrors::default();
-        errors.add("residenza.number", "Indica il numero civico.");
+        errors.add("residenza.number", Text::new("form.check.street_number"));
         let view = step_view(&spec, 1, &answers, &errors);
         let address = view.fields.iter().find(|f| f.key == "residenza").unwrap();
         let names: Vec<&str> = address.parts.iter().map(|p| p.name.as_str()).collect();
@@ -574,7 +606,7 @@ fields = [ { key = "t", label = "T", type = "text", show_if = { field = "c", equ
         let group = &view.fields[0];
         assert_eq!(group.rows.len(), 1, "min = 1 shows one row");
         assert!(!group.rows[0].can_remove && group.can_add);
-        assert_eq!(group.add_label, "Aggiungi un figlio");
+        assert_eq!(group.add_label, Words::Given("Aggiungi un figlio".into()));
         assert_eq!(group.rows_name, "figli._rows");
         let dieta_tipo = group.rows[0].fields.iter().find(|f| f.key == "dieta_tipo").unwrap();
         assert_eq!(dieta_tipo.show_if_name, "figli.0.dieta");
@@ -596,8 +628,8 @@ fields = [ { key = "t", label = "T", type = "text", show_if = { field = "c", equ
     fn the_partial_renders_accessible_markup() {
         let spec = form(ACCESS);
         let mut errors = FieldErrors::default();
-        errors.add("cf", "Inserisci un codice fiscale valido: 16 caratteri.");
-        errors.add("per_conto", "Scegli una risposta per «Presenti la richiesta».");
+        errors.add("cf", Text::new("form.check.fiscal_code"));
+        errors.add("per_conto", Text::new("form.check.select_required").with("label", "Presenti la richiesta"));
         let answers = Answers::from_value(serde_json::json!({ "nome": "Mario <Rossi>" }));
         let html = render(&spec, 0, &answers, &errors);
         assert!(html.contains(r#"<label for="f-nome" class="active">Nome e cognome</label>"#), "{html}");
@@ -605,7 +637,8 @@ fields = [ { key = "t", label = "T", type = "text", show_if = { field = "c", equ
         assert!(html.contains(r#"autocomplete="name""#));
         assert!(html.contains(r#"class="form-control is-invalid" id="f-cf" name="cf" value="" autocomplete="off""#));
         assert!(html.contains(r#"aria-describedby="f-cf-error" aria-invalid="true""#));
-        assert!(html.contains(r#"<div class="invalid-feedback d-block" id="f-cf-error">Inserisci un codice fiscale valido: 16 caratteri.</div>"#));
+        assert!(html.contains(r#"<div class="invalid-feedback d-block" id="f-cf-error">Inserisci un codice fiscale valido: 16 caratteri, controlla l&#x27;ultimo carattere di controllo.</div>"#));
+        assert!(html.contains("Scegli una risposta per «Presenti la richiesta»."), "{html}");
         assert!(html.contains(r#"type="radio" id="f-per_conto-1" name="per_conto" value="altri""#));
         assert!(html.contains("<legend class=\"h6\">Presenti la richiesta</legend>"));
         assert!(html.contains(r#"data-show-if="per_conto" data-show-values="[&quot;altri&quot;]""#));
