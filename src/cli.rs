@@ -72,6 +72,16 @@ enum TenantCommand {
     /// API tokens of an ente's own systems (see docs/BACKOFFICE.md).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Local staff accounts (`[auth.staff] methods = ["local"]`, docs/AUTH.md).
+    #[command(subcommand)]
+    Staff(StaffCommand),
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Prints a one-time link (7 days) with which a staff member listed in the
+    /// recipe sets their password and authenticator app.
+    Enrol { slug: String, email: String },
 }
 
 #[derive(Subcommand)]
@@ -256,6 +266,27 @@ async fn tenant_command(settings: &Settings, admin: &PgPool, command: TenantComm
                 bail!("{slug}: no active token named {name}");
             }
             println!("{slug}: token {name} revoked");
+            Ok(())
+        }
+        TenantCommand::Staff(StaffCommand::Enrol { slug, email }) => {
+            let tenant_id = tenant_id(admin, &slug).await?;
+            let email = crate::input::normalize_email(&email)
+                .ok_or_else(|| anyhow::anyhow!("{email:?}: not an e-mail address"))?;
+            let mut tx = crate::db::TenantTx::begin(admin, tenant_id).await?;
+            let token = crate::auth::staff_local::store::create_enrolment(&mut tx, &email).await?;
+            tx.commit().await?;
+            let Some(token) = token else { bail!("{slug}: {email} is not in the ente's [[staff]]") };
+            let port = if settings.base_domain == "localhost" {
+                format!(":{}", settings.listen.port())
+            } else {
+                String::new()
+            };
+            eprintln!("{slug}: enrolment link for {email} (valid 7 days, once):");
+            println!(
+                "{}://{slug}.{}{port}/backoffice/accesso/attiva?t={token}",
+                settings.public_scheme(),
+                settings.base_domain
+            );
             Ok(())
         }
         TenantCommand::Domain(DomainCommand::Remove { host }) => {

@@ -228,9 +228,14 @@ impl TenantRecipe {
                 bail!("{}: auth.oidc.issuer must be a URL", path.display());
             }
         }
-        if let Some(m) = file.auth.staff.methods.iter().find(|m| !matches!(m, Method::Spid | Method::Cie)) {
+        if file.auth.methods.contains(&Method::Local) {
+            bail!("{}: `local` is a staff sign-in: put it in [auth.staff] methods", at("auth.methods"));
+        }
+        if let Some(m) =
+            file.auth.staff.methods.iter().find(|m| !matches!(m, Method::Spid | Method::Cie | Method::Local))
+        {
             bail!(
-                "{}: staff sign in with spid or cie (the ente's provider is [auth.oidc]), not {}",
+                "{}: staff sign in with spid, cie or local (the ente's provider is [auth.oidc]), not {}",
                 at("auth.staff.methods"),
                 m.as_str()
             );

@@ -214,6 +214,7 @@ pub fn tenant_routes(upload_max_bytes: u64) -> Vec<authz::RouteSpec> {
         auth::spid::routes(),
         auth::oidc::routes(),
         auth::staff_access::routes(),
+        auth::staff_local::routes(),
         auth::dev_idp::routes(),
         auth::account::routes(),
         cases::routes(upload_max_bytes),

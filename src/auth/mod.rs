@@ -19,3 +19,5 @@ pub mod saml;
 pub mod session;
 pub mod spid;
 pub mod staff_access;
+pub mod staff_local;
+pub mod totp;

@@ -42,10 +42,13 @@ pub enum Method {
     PasswordOtp,
     Password,
     Oidc,
+    /// A local staff account: e-mail, password and an authenticator app's code.
+    Local,
 }
 
 impl Method {
-    pub const ALL: [Method; 6] = [Self::Spid, Self::Cie, Self::Crs, Self::PasswordOtp, Self::Password, Self::Oidc];
+    pub const ALL: [Method; 7] =
+        [Self::Spid, Self::Cie, Self::Crs, Self::PasswordOtp, Self::Password, Self::Oidc, Self::Local];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -55,6 +58,7 @@ impl Method {
             Self::PasswordOtp => "password_otp",
             Self::Password => "password",
             Self::Oidc => "oidc",
+            Self::Local => "local",
         }
     }
 
@@ -69,7 +73,8 @@ impl Method {
             Self::Spid | Self::Cie => Level::L3,
             // A smart card with its PIN: two factors, one of them hardware.
             Self::Crs => Level::L2,
-            Self::PasswordOtp | Self::Oidc => Level::L2,
+            // Something known and something held (the authenticator).
+            Self::PasswordOtp | Self::Oidc | Self::Local => Level::L2,
             Self::Password => Level::L1,
         }
     }
@@ -102,7 +107,9 @@ pub struct AuthSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct StaffSignIn {
     /// `spid` and `cie`: a staff member listed with their fiscal code signs in
-    /// with their own digital identity.
+    /// with their own digital identity; `local`: an account of this platform
+    /// (e-mail, password and a code from an authenticator app), for enti with no
+    /// identity provider.
     pub methods: Vec<Method>,
     /// The lowest level a staff session may have (SPID/CIE report theirs).
     pub min_level: Level,

@@ -6,6 +6,7 @@ pub mod crs;
 mod gateways;
 pub mod oidc;
 mod spid;
+mod staff_local;
 
 use sportello::auth::authz::{parse_policy, Access, DEFAULT_POLICY};
 

@@ -1,0 +1,222 @@
+//! Local staff accounts (`[auth.staff] methods = ["local"]`), for enti with no
+//! identity provider: e-mail, password and a code from an authenticator app
+//! (RFC 6238, `auth::totp`), or one of ten single-use recovery codes.
+//!
+//! An account is made from a one-time enrolment link (7 days, `sportello tenant
+//! staff enrol`): the staff member sets their name and password, scans the QR
+//! code (shown until the enrolment is confirmed, never after) and confirms with
+//! a first code; the recovery codes are shown once, then only their hashes stay.
+//! Five wrong sign-ins in a row lock the account for 15 minutes on every node.
+
+pub mod store;
+
+use axum::{
+    extract::Query,
+    http::StatusCode,
+    response::Response,
+    routing::{get, post},
+    Form,
+};
+use serde::Deserialize;
+
+use super::{
+    authz::{Access, RouteSpec},
+    login::safe_next,
+    page::Page,
+    password,
+    ratelimit::Action,
+    session::{self, ClientInfo, MaybeSession, Opening},
+    totp,
+};
+use crate::{
+    db::TenantTx,
+    error::{AppError, AppResult},
+    i18n::Text,
+    input::normalize_email,
+    tenancy::{Level, Method},
+};
+
+pub fn routes() -> Vec<RouteSpec> {
+    vec![
+        RouteSpec::new("/backoffice/accesso/attiva", &["GET", "POST"], Access::Public, get(enrol_page).post(enrol)),
+        RouteSpec::new("/backoffice/accesso/locale", &["POST"], Access::Public, post(sign_in)),
+    ]
+}
+
+fn enabled(page: &Page) -> Result<(), AppError> {
+    if page.tenant.0.auth.staff_may_use(Method::Local) {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+/// Ten codes like `k3m9-x2qa`: 40 random bits each, typed when the phone is lost.
+fn recovery_codes() -> Vec<String> {
+    (0..10)
+        .map(|_| {
+            let raw = totp::base32(&rand::random::<[u8; 5]>()).to_lowercase();
+            format!("{}-{}", &raw[..4], &raw[4..])
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct EnrolQuery {
+    #[serde(default)]
+    t: String,
+}
+
+async fn enrol_page(page: Page, Query(q): Query<EnrolQuery>) -> AppResult<Response> {
+    enabled(&page)?;
+    let mut tx = TenantTx::begin(&page.state.db, page.tenant.0.id).await?;
+    let enrolment = store::open_enrolment(&mut tx, &q.t, &totp::new_secret()).await?;
+    tx.commit().await?;
+    let Some(enrolment) = enrolment else { return expired(&page) };
+    render_enrolment(&page, &q.t, &enrolment, &EnrolForm::default(), &[], StatusCode::OK)
+}
+
+fn expired(page: &Page) -> AppResult<Response> {
+    let mut context = page.context();
+    context.insert("expired", &true);
+    page.render_with(StatusCode::NOT_FOUND, "auth/staff_enrol.html", &context)
+}
+
+fn render_enrolment(
+    page: &Page,
+    token: &str,
+    enrolment: &store::Enrolment,
+    form: &EnrolForm,
+    errors: &[(&str, Text)],
+    status: StatusCode,
+) -> AppResult<Response> {
+    let secret = enrolment.pending_secret.clone().unwrap_or_default();
+    let uri = totp::otpauth_uri(&page.tenant.0.name, &enrolment.email, &secret);
+    let mut context = page.context();
+    context.insert("token", token);
+    context.insert("email", &enrolment.email);
+    context.insert("qr_svg", &totp::qr_svg(&uri));
+    context.insert("secret", &totp::base32(&secret));
+    context.insert("given_name", &form.given_name);
+    context.insert("family_name", &form.family_name);
+    // The form macros take message keys (these messages have no arguments).
+    let errors: std::collections::BTreeMap<&str, &str> = errors.iter().map(|(k, t)| (*k, t.key.as_ref())).collect();
+    context.insert("errors", &errors);
+    page.render_with(status, "auth/staff_enrol.html", &context)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct EnrolForm {
+    t: String,
+    given_name: String,
+    family_name: String,
+    password: String,
+    password_confirm: String,
+    code: String,
+}
+
+async fn enrol(page: Page, Form(form): Form<EnrolForm>) -> AppResult<Response> {
+    enabled(&page)?;
+    let mut tx = TenantTx::begin(&page.state.db, page.tenant.0.id).await?;
+    let Some(enrolment) = store::open_enrolment(&mut tx, &form.t, &totp::new_secret()).await? else {
+        tx.commit().await?;
+        return expired(&page);
+    };
+    let secret = enrolment.pending_secret.clone().unwrap_or_default();
+    let mut errors: Vec<(&str, Text)> = Vec::new();
+    if form.given_name.trim().is_empty() {
+        errors.push(("given_name", Text::new("auth.staff_local.name_required")));
+    }
+    if form.family_name.trim().is_empty() {
+        errors.push(("family_name", Text::new("auth.staff_local.name_required")));
+    }
+    if let Some(key) = password::weakness(&form.password, &enrolment.email) {
+        errors.push(("password", Text::new(key)));
+    } else if form.password != form.password_confirm {
+        errors.push(("password_confirm", Text::new("auth.staff_local.passwords_differ")));
+    }
+    let now = chrono::Utc::now().timestamp();
+    let step = totp::verify(&secret, &form.code, now, 0);
+    if step.is_none() {
+        errors.push(("code", Text::new("auth.staff_local.code_wrong")));
+    }
+    let (Some(step), true) = (step, errors.is_empty()) else {
+        tx.commit().await?;
+        return render_enrolment(&page, &form.t, &enrolment, &form, &errors, StatusCode::UNPROCESSABLE_ENTITY);
+    };
+    let codes = recovery_codes();
+    let account = store::NewAccount {
+        email: &enrolment.email,
+        given_name: form.given_name.trim(),
+        family_name: form.family_name.trim(),
+        password_hash: &password::hash(form.password.clone()).await?,
+        totp_secret: &secret,
+        confirmed_step: step,
+        recovery_codes: &codes,
+    };
+    store::finish_enrolment(&mut tx, &form.t, &account).await?;
+    tx.commit().await?;
+    let mut context = page.context();
+    context.insert("recovery_codes", &codes);
+    context.insert("email", &enrolment.email);
+    page.render("auth/staff_enrolled.html", &context)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SignInForm {
+    email: String,
+    password: String,
+    code: String,
+    next: String,
+}
+
+async fn sign_in(
+    page: Page,
+    client: ClientInfo,
+    MaybeSession(previous): MaybeSession,
+    Form(form): Form<SignInForm>,
+) -> AppResult<Response> {
+    enabled(&page)?;
+    let email = normalize_email(&form.email).unwrap_or_default();
+    page.state.limits.check(Action::SignIn, &page.tenant.0.slug, client.ip, Some(&email))?;
+    let mut tx = TenantTx::begin(&page.state.db, page.tenant.0.id).await?;
+    let account = store::account(&mut tx, &email).await?;
+    // Unknown accounts cost the same work (the dummy hash).
+    let password_ok =
+        password::verify(form.password.clone(), account.as_ref().map(|a| a.password_hash.clone())).await?;
+    let Some(account) = account else {
+        tx.commit().await?;
+        return refused(&page, &form, "auth.staff_local.refused");
+    };
+    if account.locked_until.is_some_and(|until| until > chrono::Utc::now()) {
+        tx.commit().await?;
+        return refused(&page, &form, "auth.staff_local.locked");
+    }
+    let code = form.code.trim();
+    let step = totp::verify(&account.totp_secret, code, chrono::Utc::now().timestamp(), account.last_totp_step);
+    let second_factor = step.is_some()
+        || (password_ok && code.len() == 9 && store::use_recovery_code(&mut tx, &account.email, code).await?);
+    if !(password_ok && second_factor) {
+        store::failed(&mut tx, &account.email).await?;
+        tx.commit().await?;
+        return refused(&page, &form, "auth.staff_local.refused");
+    }
+    store::signed_in(&mut tx, &account.email, step).await?;
+    let subject = format!("staff:{}", account.email);
+    let opening =
+        Opening { user_id: account.user_id, method: Method::Local, level: Level::L2, staff_subject: Some(&subject) };
+    let cookie = session::start(&mut tx, opening, previous.as_ref().map(|s| s.token_hash.as_slice()), &client).await?;
+    tx.commit().await?;
+    let next = if form.next.is_empty() { "/backoffice".to_string() } else { safe_next(Some(&form.next)) };
+    Ok(session::signed_in(cookie, &next))
+}
+
+/// The staff sign-in page again, with the reason and the e-mail kept.
+fn refused(page: &Page, form: &SignInForm, key: &'static str) -> AppResult<Response> {
+    let mut context = super::staff_access::context(page, Some(&form.next));
+    context.insert("local_email", &form.email);
+    context.insert("local_error", &page.text(&Text::new(key)));
+    page.render_with(StatusCode::UNAUTHORIZED, "auth/staff_access.html", &context)
+}
