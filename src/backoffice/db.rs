@@ -355,6 +355,23 @@ pub async fn procedures_of(tx: &mut TenantTx, offices: &[String]) -> sqlx::Resul
         .await
 }
 
+/// The workflows of the procedures of these offices (the platform's standard
+/// one where a procedure names none).
+pub async fn workflows_of(
+    tx: &mut TenantTx,
+    offices: &[String],
+) -> sqlx::Result<Vec<crate::procedure::workflow::Workflow>> {
+    let rows: Vec<Option<sqlx::types::Json<crate::procedure::workflow::Workflow>>> =
+        sqlx::query_scalar("select workflow from procedures where office_code = any($1)")
+            .bind(offices)
+            .fetch_all(tx.conn())
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|w| w.map(|w| w.0).unwrap_or_else(crate::procedure::workflow::Workflow::standard))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -95,6 +95,7 @@ async fn render(
     context.insert("notes", &notes);
     context.insert("tasks", &tasks);
     context.insert("my_offices", &operator.read_offices);
+    context.insert("operator", operator);
     context.insert("colleagues", &colleagues);
     context.insert("offices", &offices);
     context.insert("transitions", &transitions);

@@ -6,6 +6,7 @@ use axum::{
     extract::{Query, State},
     response::{IntoResponse, Redirect, Response},
 };
+use serde::Serialize;
 use uuid::Uuid;
 
 use super::{
@@ -13,7 +14,10 @@ use super::{
     desk::{self, today},
     Staff,
 };
-use crate::procedure::engine::{self, TransitionInput};
+use crate::procedure::{
+    engine::{self, Operator, TransitionInput},
+    workflow::Workflow,
+};
 use crate::{
     auth::{csrf::CsrfToken, login::auth_context},
     db::TenantTx,
@@ -44,6 +48,7 @@ pub async fn page(
     let mut rows = bdb::inbox(&mut tx, &operator.read_offices, operator.user_id, &filter, today()).await?;
     let procedures = bdb::procedures_of(&mut tx, &operator.read_offices).await?;
     let colleagues = bdb::colleagues(&mut tx).await?;
+    let transitions = bulk_transitions(&bdb::workflows_of(&mut tx, &operator.process_offices).await?, &operator);
     tx.commit().await?;
     let has_next = rows.len() as i64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
@@ -53,6 +58,7 @@ pub async fn page(
     context.insert("filter", &filter);
     context.insert("procedures", &procedures);
     context.insert("colleagues", &colleagues);
+    context.insert("transitions", &transitions);
     context.insert("phases", PHASES);
     context.insert("page", &page);
     context.insert("has_next", &has_next);
@@ -84,6 +90,27 @@ fn query_without_page(filter: &InboxFilter) -> String {
 /// `transizione` (with `transizione` and optional `motivazione`), `pratica`
 /// repeated. Each case is done in its own transaction: one refusal does not
 /// undo the others, and the count of done and skipped comes back.
+#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord)]
+struct BulkTransition {
+    label: String,
+    key: String,
+}
+
+/// What the bulk form offers: every transition of the operator's workflows they
+/// may run, by label (once per key). A selected case whose state does not
+/// allow it is skipped and counted as such.
+fn bulk_transitions(workflows: &[Workflow], operator: &Operator) -> Vec<BulkTransition> {
+    let mut offered: Vec<BulkTransition> = workflows
+        .iter()
+        .flat_map(|w| w.transitions.iter())
+        .filter(|t| operator.may_run(t))
+        .map(|t| BulkTransition { label: t.label.clone(), key: t.key.clone() })
+        .collect();
+    offered.sort();
+    offered.dedup_by(|a, b| a.key == b.key);
+    offered
+}
+
 pub async fn bulk(
     State(state): State<AppState>,
     tenant: CurrentTenant,
