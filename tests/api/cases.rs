@@ -323,7 +323,10 @@ async fn five_hundred_concurrent_submissions_get_numbers_one_to_five_hundred() {
     let tasks: Vec<_> = ids
         .into_iter()
         .map(|case| {
-            let mut browser = maria.clone();
+            // 500 submissions queue on the registry's lock: on a loaded 2-core
+            // machine the last ones wait longer than the harness's 30 s. This
+            // test checks the numbering, not the speed (see docs/BENCHMARKS.md).
+            let mut browser = maria.clone().patient(300);
             tokio::spawn(async move {
                 let response = browser.post(&format!("/area-personale/pratiche/{case}/invia"), &[]).await;
                 assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());

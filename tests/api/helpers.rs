@@ -221,6 +221,18 @@ impl Browser {
         Self { host: host.to_string(), port, client: client(), cookies: Default::default() }
     }
 
+    /// The same browser with a client that waits up to `secs` for an answer
+    /// (for tests that queue many requests on purpose; not a speed check).
+    pub fn patient(mut self, secs: u64) -> Self {
+        self.client = reqwest::Client::builder()
+            .redirect(Policy::none())
+            .cookie_store(true)
+            .timeout(Duration::from_secs(secs))
+            .build()
+            .unwrap();
+        self
+    }
+
     fn cookie_header(&self) -> String {
         self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
     }
