@@ -19,3 +19,4 @@ pub mod saml;
 pub mod session;
 pub mod spid;
 pub mod staff_access;
+pub mod store;

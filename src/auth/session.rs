@@ -201,6 +201,58 @@ pub async fn end(tx: &mut TenantTx, hash: &[u8]) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// Signs `user_id` out everywhere but in the session `keep` (the one asking), if any.
+pub async fn end_all_of_user(tx: &mut TenantTx, user_id: Uuid, keep: Option<&[u8]>) -> sqlx::Result<()> {
+    sqlx::query("delete from sessions where user_id = $1 and token_hash is distinct from $2")
+        .bind(user_id)
+        .bind(keep)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// One of a person's live sessions, as their account page lists it: named by
+/// a prefix of its hash, the token itself is never shown.
+#[derive(Serialize, sqlx::FromRow)]
+pub struct SessionSummary {
+    pub id: String,
+    pub method: String,
+    pub level: i16,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: String,
+    /// The session asking.
+    pub current: bool,
+}
+
+/// The live sessions of the person of `session`, most recently used first.
+pub async fn sessions_of_user(tx: &mut TenantTx, session: &CurrentSession) -> sqlx::Result<Vec<SessionSummary>> {
+    sqlx::query_as(
+        "select encode(substring(token_hash from 1 for 12), 'hex') as id, method, level, created_at, last_seen_at,
+                host(ip) as ip, user_agent, token_hash = $2 as current
+         from sessions where user_id = $1 and expires_at > now() order by last_seen_at desc",
+    )
+    .bind(session.user_id)
+    .bind(&session.token_hash)
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// Ends the session of `user_id` named `id` (a `SessionSummary::id`, lower-case
+/// hex); `false` when they have none of that name.
+pub async fn revoke(tx: &mut TenantTx, user_id: Uuid, id: &str) -> sqlx::Result<bool> {
+    let removed = sqlx::query(
+        "delete from sessions where user_id = $1 and encode(substring(token_hash from 1 for 12), 'hex') = $2",
+    )
+    .bind(user_id)
+    .bind(id)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    Ok(removed > 0)
+}
+
 /// Who is on the other end: the client address `web::dispatch` decided
 /// (`ClientAddr`) and the user agent.
 #[derive(Clone, Debug)]
