@@ -19,7 +19,12 @@ use uuid::Uuid;
 use super::csrf::CsrfToken;
 use crate::tenancy::{Level, Method};
 use crate::web::{client::ClientAddr, SignedIn};
-use crate::{db::TenantTx, error::AppError, state::AppState, tenancy::Site};
+use crate::{
+    db::TenantTx,
+    error::{AppError, ErrorMarker},
+    state::AppState,
+    tenancy::Site,
+};
 
 pub use crate::web::SESSION_COOKIE;
 /// Carries a sign-in in progress (OTP step, registration checks, OIDC round trip).
@@ -92,13 +97,16 @@ pub async fn load_session(State(state): State<AppState>, mut request: Request, n
         Some(Site::Tenant(t)) => t.clone(),
         _ => return next.run(request).await,
     };
+    let mut header_person = None;
     if let Some(token) = cookie_value(request.headers(), SESSION_COOKIE) {
         let hash = token_hash(token);
         match find_session(&state, tenant.id, &hash).await {
             Ok(Some(session)) => {
                 // For the page header: the name, and the form token of its sign-out button.
                 if let Some(form_token) = request.extensions().get::<CsrfToken>().cloned() {
-                    let signed_in = SignedIn::new(session.display_name(), move || form_token.value().to_string());
+                    let name = session.display_name();
+                    header_person = Some((name.clone(), form_token.clone()));
+                    let signed_in = SignedIn::new(name, move || form_token.value().to_string());
                     request.extensions_mut().insert(signed_in);
                 }
                 request.extensions_mut().insert(session);
@@ -107,7 +115,18 @@ pub async fn load_session(State(state): State<AppState>, mut request: Request, n
             Err(e) => return axum::response::IntoResponse::into_response(e),
         }
     }
-    next.run(request).await
+    let mut response = next.run(request).await;
+    // An error page is drawn further out (`web::errors`), where the request
+    // carried no session yet: the person goes with the response, their form
+    // token taken now, so that the CSRF layer, on the way out, knows the page
+    // is theirs alone (and gives them the cookie if they had none).
+    if let Some((name, form_token)) = header_person {
+        if response.extensions().get::<ErrorMarker>().is_some() {
+            let token = form_token.value().to_string();
+            response.extensions_mut().insert(SignedIn::new(name, move || token.clone()));
+        }
+    }
+    response
 }
 
 async fn find_session(state: &AppState, tenant_id: Uuid, hash: &[u8]) -> Result<Option<CurrentSession>, AppError> {
