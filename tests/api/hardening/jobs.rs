@@ -2,16 +2,8 @@
 //! that grows without bound. Real receivers on loopback prove what was (not)
 //! called; the prune job runs through the queue like every other job.
 
-use std::{
-    collections::BTreeSet,
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc, Mutex,
-    },
-    time::Duration,
-};
+use std::collections::BTreeSet;
 
-use axum::{extract::State, http::HeaderMap, routing::post, Router};
 use sportello::{
     config::Settings,
     db::TenantTx,
@@ -27,62 +19,8 @@ use uuid::Uuid;
 use crate::{
     auth::VALMORA,
     cases::{citizen, submitted_case, GENERIC},
-    helpers::{local_storage_settings, spawn_app_with, test_settings, TestApp},
+    helpers::{local_storage_settings, spawn_app_with, test_settings, wait_for, TestApp, WebhookReceiver},
 };
-
-/// Polls `check` every 100 ms for up to `secs` seconds.
-async fn wait_for<T>(secs: u64, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    for _ in 0..secs * 10 {
-        if let Some(value) = check().await {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what}: not within {secs} s");
-}
-
-// ---------------------------------------------------------------------------
-// A webhook receiver on 127.0.0.1 that counts every TCP connection it accepts
-// (whatever is then said on it) and every request. The first `failures`
-// requests get a 503.
-
-#[derive(Default)]
-struct Receiver {
-    failures: usize,
-    connections: AtomicUsize,
-    /// (path and query, Idempotency-Key) of each request.
-    requests: Mutex<Vec<(String, Option<String>)>>,
-}
-
-async fn receive(
-    State(receiver): State<Arc<Receiver>>,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
-) -> axum::http::StatusCode {
-    let key = headers.get("idempotency-key").map(|v| v.to_str().unwrap().to_string());
-    let mut requests = receiver.requests.lock().unwrap();
-    requests.push((uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(), key));
-    if requests.len() <= receiver.failures {
-        axum::http::StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        axum::http::StatusCode::NO_CONTENT
-    }
-}
-
-/// The receiver and its port.
-async fn start_receiver(failures: usize) -> (u16, Arc<Receiver>) {
-    use axum::serve::ListenerExt;
-    let receiver = Arc::new(Receiver { failures, ..Default::default() });
-    let app = Router::new().route("/{*path}", post(receive)).with_state(receiver.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let counter = receiver.clone();
-    let listener = listener.tap_io(move |_| {
-        counter.connections.fetch_add(1, Ordering::SeqCst);
-    });
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (port, receiver)
-}
 
 async fn enqueue_committed(app: &TestApp, tenant: Uuid, job: jobs::NewJob) {
     let mut tx = TenantTx::begin(&app.state.db, tenant).await.unwrap();
@@ -140,7 +78,7 @@ fn allowing(hosts: &[&str]) -> Settings {
 
 #[tokio::test]
 async fn webhooks_to_loopback_private_or_link_local_addresses_are_refused_at_once_and_never_called() {
-    let (port, receiver) = start_receiver(0).await;
+    let (port, receiver) = WebhookReceiver::start(0).await;
     let app = spawn_app_with(test_settings()).await;
     let tenant = app.tenant_id_of("valmora").await;
     let token = "tok-6f1d2c";
@@ -172,13 +110,13 @@ async fn webhooks_to_loopback_private_or_link_local_addresses_are_refused_at_onc
         assert!(error.contains("refused"), "{url}: the attempt says why: {error:?}");
         assert!(!error.contains(token) && !error.contains("/hook"), "{url}: no path or query in {error:?}");
     }
-    assert_eq!(receiver.connections.load(Ordering::SeqCst), 0, "the receiver was never even connected to");
-    assert!(receiver.requests.lock().unwrap().is_empty());
+    assert_eq!(receiver.connections(), 0, "the receiver was never even connected to");
+    assert!(receiver.deliveries().is_empty());
 }
 
 #[tokio::test]
 async fn hosts_on_the_outbound_allow_list_are_called_even_on_loopback_and_in_plain_http() {
-    let (port, receiver) = start_receiver(0).await;
+    let (port, receiver) = WebhookReceiver::start(0).await;
     let app = spawn_app_with(allowing(&["127.0.0.1", "LocalHost"])).await;
     let tenant = app.tenant_id_of("valmora").await;
     for url in [format!("http://127.0.0.1:{port}/a"), format!("http://localhost:{port}/b")] {
@@ -187,7 +125,7 @@ async fn hosts_on_the_outbound_allow_list_are_called_even_on_loopback_and_in_pla
         let task = task_of(&app, tenant, webhook::KIND, &key).await;
         assert_eq!(finished(&app, task).await, "succeeded", "{url}");
     }
-    let paths: BTreeSet<String> = receiver.requests.lock().unwrap().iter().map(|(p, _)| p.clone()).collect();
+    let paths: BTreeSet<String> = receiver.deliveries().into_iter().map(|d| d.path).collect();
     assert_eq!(paths, BTreeSet::from(["/a".to_string(), "/b".to_string()]));
 }
 
@@ -221,7 +159,7 @@ async fn tables_mentioning(app: &TestApp, tenant: Uuid, needle: &str) -> BTreeSe
 #[tokio::test]
 async fn a_long_webhook_url_with_a_token_transitions_the_case_and_the_token_stays_in_the_url() {
     // The first delivery is refused (503): an attempt error is recorded too.
-    let (port, receiver) = start_receiver(1).await;
+    let (port, receiver) = WebhookReceiver::start(1).await;
     let app =
         spawn_app_with(Settings { outbound_allowed_hosts: vec!["127.0.0.1".into()], ..local_storage_settings() }).await;
     let tenant = app.tenant_id_of("valmora").await;
@@ -267,13 +205,13 @@ async fn a_long_webhook_url_with_a_token_transitions_the_case_and_the_token_stay
     tx.commit().await.unwrap();
 
     // Delivered, to the whole URL, on the second attempt.
-    let key = wait_for(60, "the webhook delivered", async || {
-        let requests = receiver.requests.lock().unwrap();
-        (requests.len() == 2).then(|| requests[1].clone())
+    let delivery = wait_for(60, "the webhook delivered", async || {
+        let deliveries = receiver.deliveries();
+        (deliveries.len() == 2).then(|| deliveries[1].clone())
     })
     .await;
-    assert_eq!(key.0, path, "the receiver got the URL as configured");
-    let key = key.1.expect("an Idempotency-Key");
+    assert_eq!(delivery.path, path, "the receiver got the URL as configured");
+    let key = delivery.idempotency_key.expect("an Idempotency-Key");
     assert!(key.starts_with(&case.to_string()) && key.len() < 300, "{key}");
     let task = task_of(&app, tenant, webhook::KIND, &key).await;
     assert_eq!(finished(&app, task).await, "succeeded");
