@@ -599,3 +599,26 @@ async fn receive(
         axum::http::StatusCode::NO_CONTENT
     }
 }
+
+/// The job queue's task carrying `(kind, key)` of `tenant`, if it was ever enqueued.
+pub async fn task_of(app: &TestApp, tenant: uuid::Uuid, kind: &str, key: &str) -> Option<uuid::Uuid> {
+    let mut tx = db::TenantTx::begin(&app.db.admin, tenant).await.unwrap();
+    let id: Option<Option<uuid::Uuid>> =
+        sqlx::query_scalar("select task_id from job_keys where kind = $1 and key = $2")
+            .bind(kind)
+            .bind(key)
+            .fetch_optional(tx.conn())
+            .await
+            .unwrap();
+    tx.commit().await.unwrap();
+    id.map(|id| id.expect("the key names its task"))
+}
+
+/// The state of a task of the job queue.
+pub async fn task_state(app: &TestApp, task: uuid::Uuid) -> String {
+    sqlx::query_scalar("select state::text from underway.task where id = $1")
+        .bind(task)
+        .fetch_one(&app.db.admin)
+        .await
+        .unwrap()
+}

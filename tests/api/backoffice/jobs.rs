@@ -18,7 +18,9 @@ use sportello::{
 };
 use uuid::Uuid;
 
-use crate::helpers::{root, scratch, spawn_app_with, test_settings, wait_for, TestApp, WebhookReceiver};
+use crate::helpers::{
+    root, scratch, spawn_app_with, task_of, task_state, test_settings, wait_for, TestApp, WebhookReceiver,
+};
 
 /// Settings of an app with short job timings (the same for every test app: they
 /// are written on each job row by whichever app enqueues it), whose webhooks may
@@ -136,27 +138,6 @@ impl Drop for WorkerProcess {
 
 // ---------------------------------------------------------------------------
 // Looking at the queue (as the owner, inside the tenant's scope for our tables).
-
-/// The underway task carrying `(kind, key)`, if it was ever enqueued.
-async fn task_of(app: &TestApp, tenant: Uuid, kind: &str, key: &str) -> Option<Uuid> {
-    let mut tx = TenantTx::begin(&app.db.admin, tenant).await.unwrap();
-    let id: Option<Option<Uuid>> = sqlx::query_scalar("select task_id from job_keys where kind = $1 and key = $2")
-        .bind(kind)
-        .bind(key)
-        .fetch_optional(tx.conn())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    id.map(|id| id.expect("the key names its task"))
-}
-
-async fn task_state(app: &TestApp, task: Uuid) -> String {
-    sqlx::query_scalar("select state::text from underway.task where id = $1")
-        .bind(task)
-        .fetch_one(&app.db.admin)
-        .await
-        .unwrap()
-}
 
 /// Tasks whose input carries this key, whatever our key table says.
 async fn tasks_with_key(app: &TestApp, key: &str) -> i64 {

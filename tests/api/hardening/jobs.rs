@@ -19,34 +19,15 @@ use uuid::Uuid;
 use crate::{
     auth::VALMORA,
     cases::{citizen, submitted_case, GENERIC},
-    helpers::{local_storage_settings, spawn_app_with, test_settings, wait_for, TestApp, WebhookReceiver},
+    helpers::{
+        local_storage_settings, spawn_app_with, task_of, task_state, test_settings, wait_for, TestApp, WebhookReceiver,
+    },
 };
 
 async fn enqueue_committed(app: &TestApp, tenant: Uuid, job: jobs::NewJob) {
     let mut tx = TenantTx::begin(&app.state.db, tenant).await.unwrap();
     assert!(jobs::enqueue(&mut tx, job).await.unwrap());
     tx.commit().await.unwrap();
-}
-
-/// The task carrying `(kind, key)` of `tenant`.
-async fn task_of(app: &TestApp, tenant: Uuid, kind: &str, key: &str) -> Uuid {
-    let mut tx = TenantTx::begin(&app.db.admin, tenant).await.unwrap();
-    let id: Option<Uuid> = sqlx::query_scalar("select task_id from job_keys where kind = $1 and key = $2")
-        .bind(kind)
-        .bind(key)
-        .fetch_one(tx.conn())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    id.expect("the key names its task")
-}
-
-async fn task_state(app: &TestApp, task: Uuid) -> String {
-    sqlx::query_scalar("select state::text from underway.task where id = $1")
-        .bind(task)
-        .fetch_one(&app.db.admin)
-        .await
-        .unwrap()
 }
 
 /// (state, error) of each attempt of `task`.
@@ -100,7 +81,7 @@ async fn webhooks_to_loopback_private_or_link_local_addresses_are_refused_at_onc
     for (i, url) in destinations.iter().enumerate() {
         let key = format!("ssrf-{i}-{}", Uuid::new_v4().simple());
         enqueue_committed(&app, tenant, webhook::job(url, serde_json::json!({ "n": i }), &key)).await;
-        tasks.push((url, task_of(&app, tenant, webhook::KIND, &key).await));
+        tasks.push((url, task_of(&app, tenant, webhook::KIND, &key).await.expect("the job")));
     }
     for (url, task) in &tasks {
         assert_eq!(finished(&app, *task).await, "failed", "{url}: a permanent failure");
@@ -122,7 +103,7 @@ async fn hosts_on_the_outbound_allow_list_are_called_even_on_loopback_and_in_pla
     for url in [format!("http://127.0.0.1:{port}/a"), format!("http://localhost:{port}/b")] {
         let key = format!("allowed-{}", Uuid::new_v4().simple());
         enqueue_committed(&app, tenant, webhook::job(&url, serde_json::json!({}), &key)).await;
-        let task = task_of(&app, tenant, webhook::KIND, &key).await;
+        let task = task_of(&app, tenant, webhook::KIND, &key).await.expect("the job");
         assert_eq!(finished(&app, task).await, "succeeded", "{url}");
     }
     let paths: BTreeSet<String> = receiver.deliveries().into_iter().map(|d| d.path).collect();
@@ -213,7 +194,7 @@ async fn a_long_webhook_url_with_a_token_transitions_the_case_and_the_token_stay
     assert_eq!(delivery.path, path, "the receiver got the URL as configured");
     let key = delivery.idempotency_key.expect("an Idempotency-Key");
     assert!(key.starts_with(&case.to_string()) && key.len() < 300, "{key}");
-    let task = task_of(&app, tenant, webhook::KIND, &key).await;
+    let task = task_of(&app, tenant, webhook::KIND, &key).await.expect("the job");
     assert_eq!(finished(&app, task).await, "succeeded");
     let runs = attempts(&app, task).await;
     assert_eq!(runs.len(), 2);
@@ -339,7 +320,7 @@ async fn plant(app: &TestApp, tenant: Uuid) {
             run_at: Some(chrono::Utc::now() + chrono::Duration::days(365)),
         };
         enqueue_committed(app, tenant, job).await;
-        let task = task_of(app, tenant, "test.planted", label).await;
+        let task = task_of(app, tenant, "test.planted", label).await.expect("the job");
         sqlx::query(
             "update underway.task set state = $2::underway.task_state, created_at = now() - $3::interval,
                  updated_at = now() - $3::interval, last_heartbeat_at = now(), heartbeat = interval '1 day',
@@ -429,7 +410,7 @@ fn planted() -> BTreeSet<String> {
 async fn prune_through_the_queue(app: &TestApp, tenant: Uuid, key: &str) {
     let job = jobs::NewJob { kind: "prune", key: key.into(), payload: serde_json::json!({}), run_at: None };
     enqueue_committed(app, tenant, job).await;
-    let task = task_of(app, tenant, "prune", key).await;
+    let task = task_of(app, tenant, "prune", key).await.expect("the job");
     assert_eq!(finished(app, task).await, "succeeded", "{:?}", attempts(app, task).await);
 }
 
@@ -466,7 +447,9 @@ async fn the_hourly_prune_is_enqueued_once_per_ente_however_many_nodes_schedule_
     assert_eq!(sportello::auth::prune::schedule(&app.state, at).await.unwrap() as i64, enti);
     assert_eq!(sportello::auth::prune::schedule(&app.state, at).await.unwrap(), 0);
     let valmora = app.tenant_id_of("valmora").await;
-    let task = task_of(&app, valmora, sportello::auth::prune::KIND, &sportello::auth::prune::hour_key(at)).await;
+    let task = task_of(&app, valmora, sportello::auth::prune::KIND, &sportello::auth::prune::hour_key(at))
+        .await
+        .expect("the job");
     assert_eq!(finished(&app, task).await, "succeeded");
     // The next hour, again once.
     let next = at + chrono::Duration::hours(1);
