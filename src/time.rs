@@ -4,6 +4,8 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeDelta, Timelike, Utc};
 
+use crate::i18n::{Catalogues, Text};
+
 /// The UTC offset of Europe/Rome at `t`, in hours (1 for CET, 2 for CEST).
 pub fn rome_offset_hours(t: DateTime<Utc>) -> i64 {
     let year = t.year();
@@ -43,15 +45,18 @@ pub fn format_date(d: NaiveDate) -> String {
     format!("{:02}/{:02}/{}", d.day(), d.month(), d.year())
 }
 
-/// "850 byte", "12,3 kB", "4,5 MB" (decimal units, Italian decimal comma).
-pub fn format_size(bytes: u64) -> String {
+/// A size in decimal units as `lang` writes it: "850 byte", "12,3 kB",
+/// "4,5 MB" in Italian, "850 bytes", "12.3 kB", "4.5 MB" in English (the
+/// locale's `format.bytes` and `format.decimal_separator`).
+pub fn format_size(bytes: u64, catalogues: &Catalogues, lang: &str) -> String {
     if bytes < 1000 {
-        return format!("{bytes} byte");
+        return catalogues.text(lang, &Text::new("format.bytes").with("n", bytes));
     }
+    let separator = catalogues.get(lang, "format.decimal_separator");
     let tenths_kb = (bytes + 50) / 100;
     if tenths_kb < 10_000 {
-        return format!("{},{} kB", tenths_kb / 10, tenths_kb % 10);
+        return format!("{}{separator}{} kB", tenths_kb / 10, tenths_kb % 10);
     }
     let tenths_mb = (bytes + 50_000) / 100_000;
-    format!("{},{} MB", tenths_mb / 10, tenths_mb % 10)
+    format!("{}{separator}{} MB", tenths_mb / 10, tenths_mb % 10)
 }

@@ -55,6 +55,23 @@ pub async fn by_email(tx: &mut TenantTx, email: &str) -> sqlx::Result<Option<Use
         .await
 }
 
+/// A new password for the user (hashed by the caller).
+pub async fn set_password(tx: &mut TenantTx, id: Uuid, password_hash: &str) -> sqlx::Result<()> {
+    sqlx::query("update users set password_hash = $2, password_changed_at = now(), updated_at = now() where id = $1")
+        .bind(id)
+        .bind(password_hash)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Deletes the user; their sessions, codes, flows and delegations go with them
+/// (foreign keys cascade).
+pub async fn delete(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("delete from users where id = $1").bind(id).execute(tx.conn()).await?;
+    Ok(())
+}
+
 pub struct NewAccount<'a> {
     pub given_name: &'a str,
     pub family_name: &'a str,
@@ -91,6 +108,18 @@ pub async fn create_account(tx: &mut TenantTx, new: NewAccount<'_>) -> sqlx::Res
 pub const UNFINISHED_REGISTRATION: &str = "password_hash is not null and identity_id is null and not is_staff \
      and (email_verified_at is null or mobile_verified_at is null) \
      and not exists (select from cases c where c.user_id = users.id)";
+
+/// Removes the registrations that never completed and are more than a day old,
+/// freeing their e-mail addresses; returns how many went. Run per ente by the
+/// scheduled prune job (the registration flow itself lasts 30 minutes).
+pub async fn expire_unfinished_registrations(tx: &mut TenantTx) -> sqlx::Result<u64> {
+    Ok(sqlx::query(&format!(
+        "delete from users where {UNFINISHED_REGISTRATION} and created_at < now() - interval '1 day'"
+    ))
+    .execute(tx.conn())
+    .await?
+    .rows_affected())
+}
 
 /// Someone proved they own `email` (their ente's provider asserted it verified):
 /// whoever holds it without having proven it gives it up — an unfinished

@@ -2,8 +2,8 @@
 
 use axum::{
     extract::{Query, State},
-    http::{header, HeaderMap},
-    response::{Html, IntoResponse, Redirect, Response},
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Redirect, Response},
     routing::{get, post},
     Form,
 };
@@ -15,6 +15,7 @@ use super::{
     authz::{Access, RouteSpec},
     csrf::CsrfToken,
     otp::{self, Channel, CodeMessage, Outcome, Purpose},
+    page::Page,
     password,
     ratelimit::Action,
     session::{self, ClientInfo, MaybeSession},
@@ -25,8 +26,7 @@ use crate::{
     db::TenantTx,
     error::{AppError, AppResult},
     state::AppState,
-    web::CurrentTenant,
-    web::{base_context, render_page},
+    web::{base_context, CurrentTenant},
 };
 
 pub fn routes() -> Vec<RouteSpec> {
@@ -84,18 +84,16 @@ pub struct NextQuery {
 }
 
 async fn sign_in_page(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
-    csrf: CsrfToken,
+    page: Page,
     MaybeSession(session): MaybeSession,
     Query(query): Query<NextQuery>,
-) -> AppResult<Html<String>> {
-    let mut context = auth_context(&tenant, &csrf);
+) -> AppResult<Response> {
+    let mut context = page.context();
     insert_next(&mut context, &safe_next(query.next.as_deref()));
     context.insert("registered", &query.registered.is_some());
     context.insert("reset", &query.reset.is_some());
     context.insert("signed_in", &session.map(|s| s.display_name()));
-    render_page(&state, &tenant.site(), "auth/access.html", &context)
+    page.render("auth/access.html", &context)
 }
 
 #[derive(Deserialize)]
@@ -111,13 +109,12 @@ pub struct PasswordForm {
 }
 
 async fn password_sign_in(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
-    csrf: CsrfToken,
+    page: Page,
     client: ClientInfo,
     MaybeSession(previous): MaybeSession,
     Form(form): Form<PasswordForm>,
 ) -> AppResult<Response> {
+    let Page { state, tenant, .. } = &page;
     let method = if form.mode == "password" { Method::Password } else { Method::PasswordOtp };
     if !tenant.0.auth.enabled(method) {
         return Err(AppError::NotFound);
@@ -131,11 +128,11 @@ async fn password_sign_in(
     let next = safe_next(form.next.as_deref());
     let Some(user) = user.filter(|_| ok) else {
         tx.commit().await?;
-        return refuse(&state, &tenant, &csrf, &next, &form.email, "auth.wrong_credentials").await;
+        return refuse(&page, &next, &form.email, "auth.wrong_credentials");
     };
     if !user.can_sign_in_with_password() {
         tx.commit().await?;
-        return refuse(&state, &tenant, &csrf, &next, &form.email, "auth.registration_incomplete").await;
+        return refuse(&page, &next, &form.email, "auth.registration_incomplete");
     }
     if method == Method::Password {
         let cookie = session::start(
@@ -151,12 +148,12 @@ async fn password_sign_in(
     let mobile = user.mobile.clone().unwrap_or_default();
     let message =
         CodeMessage { purpose: Purpose::Login, channel: Channel::Sms, to: &mobile, template: "sms.login_code" };
-    let code_id = match otp::send_codes(&state, &mut tx, &tenant.0, client.ip, user.id, &[message]).await? {
+    let code_id = match otp::send_codes(state, &mut tx, &tenant.0, client.ip, user.id, &[message]).await? {
         Ok(ids) => ids[0],
         Err(refused) => {
             // Nothing was written; the password was right, so say why.
             drop(tx);
-            let mut response = refuse(&state, &tenant, &csrf, &next, &form.email, refused.refusal.message()).await?;
+            let mut response = refuse(&page, &next, &form.email, refused.refusal.message())?;
             *response.status_mut() = refused.refusal.status();
             return Ok(response);
         }
@@ -173,34 +170,20 @@ async fn password_sign_in(
     Ok(([(header::SET_COOKIE, flow_cookie)], Redirect::to("/accesso/codice")).into_response())
 }
 
-async fn refuse(
-    state: &AppState,
-    tenant: &CurrentTenant,
-    csrf: &CsrfToken,
-    next: &str,
-    email: &str,
-    message: &str,
-) -> AppResult<Response> {
-    let mut context = auth_context(tenant, csrf);
+fn refuse(page: &Page, next: &str, email: &str, message: &str) -> AppResult<Response> {
+    let mut context = page.context();
     insert_next(&mut context, next);
     context.insert("email", email);
     context.insert("error", message);
-    let page = render_page(state, &tenant.site(), "auth/access.html", &context)?;
-    Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+    page.render_with(StatusCode::UNPROCESSABLE_ENTITY, "auth/access.html", &context)
 }
 
-async fn code_page(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
-    csrf: CsrfToken,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    let flow = session::load_flow(&state.db, tenant.0.id, &headers, "otp").await?;
+async fn code_page(page: Page, headers: HeaderMap) -> AppResult<Response> {
+    let flow = session::load_flow(&page.state.db, page.tenant.0.id, &headers, "otp").await?;
     if flow.is_none() {
         return Ok(Redirect::to("/accesso").into_response());
     }
-    let context = auth_context(&tenant, &csrf);
-    Ok(render_page(&state, &tenant.site(), "auth/access_code.html", &context)?.into_response())
+    page.render("auth/access_code.html", &page.context())
 }
 
 #[derive(Deserialize)]
@@ -210,23 +193,21 @@ pub struct CodeForm {
 }
 
 async fn code_submit(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
-    csrf: CsrfToken,
+    page: Page,
     client: ClientInfo,
     headers: HeaderMap,
     MaybeSession(previous): MaybeSession,
     Form(form): Form<CodeForm>,
 ) -> AppResult<Response> {
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+    let mut tx = TenantTx::begin(&page.state.db, page.tenant.0.id).await?;
     let Some(flow) = session::find_flow(&mut tx, &headers, "otp").await? else {
         return Ok(Redirect::to("/accesso").into_response());
     };
     let user_id = flow.user_id.ok_or_else(|| anyhow::anyhow!("otp flow without user"))?;
-    state.limits.check(Action::Otp, &tenant.0.slug, client.ip, Some(&user_id.to_string()))?;
+    page.state.limits.check(Action::Otp, &page.tenant.0.slug, client.ip, Some(&user_id.to_string()))?;
     let code_id: Uuid = serde_json::from_value(flow.data["code_id"].clone()).map_err(anyhow::Error::from)?;
     let outcome = otp::verify(&mut tx, code_id, user_id, Purpose::Login, &form.code).await?;
-    let mut context = auth_context(&tenant, &csrf);
+    let mut context = page.context();
     match outcome {
         Outcome::Accepted => {
             session::end_flow(&mut tx, &headers).await?;
@@ -244,16 +225,14 @@ async fn code_submit(
             tx.commit().await?;
             context.insert("error", "auth.code_wrong");
             context.insert("attempts_left", &attempts_left);
-            let page = render_page(&state, &tenant.site(), "auth/access_code.html", &context)?;
-            Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            page.render_with(StatusCode::UNPROCESSABLE_ENTITY, "auth/access_code.html", &context)
         }
         Outcome::Spent => {
             session::end_flow(&mut tx, &headers).await?;
             tx.commit().await?;
             context.insert("error", "auth.code_spent");
             context.insert("spent", &true);
-            let page = render_page(&state, &tenant.site(), "auth/access_code.html", &context)?;
-            Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            page.render_with(StatusCode::UNPROCESSABLE_ENTITY, "auth/access_code.html", &context)
         }
     }
 }

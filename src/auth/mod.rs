@@ -1,5 +1,7 @@
 //! Sign-in and access: the methods (SPID/CIE, CRS card, password + SMS OTP,
-//! password, staff OIDC), sessions, CSRF, rate limits and per-ente authorization.
+//! password; for staff: the ente's OIDC provider, SPID/CIE by fiscal code, local
+//! accounts with an authenticator), sessions, CSRF, rate limits and per-ente
+//! authorization.
 
 pub mod account;
 pub mod authz;
@@ -20,4 +22,5 @@ pub mod session;
 pub mod spid;
 pub mod staff_access;
 pub mod staff_local;
+pub mod store;
 pub mod totp;

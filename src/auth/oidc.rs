@@ -27,9 +27,9 @@ use super::{
     login::{auth_context, safe_next},
     ratelimit::Action,
     session::{self, ClientInfo, CurrentSession, MaybeSession},
+    store,
 };
 use crate::tenancy::Method;
-use crate::users;
 use crate::web::CurrentTenant;
 use crate::{
     db::TenantTx,
@@ -91,10 +91,7 @@ fn redirect_url(state: &AppState, headers: &HeaderMap, tenant: &Tenant) -> Strin
 
 async fn client_secret(state: &AppState, tenant: &Tenant) -> AppResult<ClientSecret> {
     let mut tx = TenantTx::begin(&state.db, tenant.id).await?;
-    let secret: Option<String> =
-        sqlx::query_scalar("select value from tenant_secrets where name = 'oidc_client_secret'")
-            .fetch_optional(tx.conn())
-            .await?;
+    let secret = store::tenant_secret(&mut tx, "oidc_client_secret").await?;
     tx.commit().await?;
     secret.map(ClientSecret::new).ok_or_else(|| {
         AppError::Internal(anyhow::anyhow!(
@@ -229,23 +226,20 @@ async fn callback(
     let family_name =
         claims.family_name().and_then(|c| c.get(None)).map(|n| n.as_str().to_string()).unwrap_or_default();
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let is_staff: bool = sqlx::query_scalar("select exists(select from authz_rules where ptype = 'g' and v0 = $1)")
-        .bind(format!("staff:{email}"))
-        .fetch_one(tx.conn())
-        .await?;
+    let is_staff = store::has_staff_role(&mut tx, &format!("staff:{email}")).await?;
     if !is_staff {
         tx.commit().await?;
         tracing::warn!(%email, "OIDC sign-in of someone who is not staff of this ente");
         return refuse("auth.oidc_not_staff");
     }
-    let staff = AssertedStaff {
+    let staff = store::AssertedStaff {
         issuer: claims.issuer().as_str(),
         subject: claims.subject().as_str(),
         email: &email,
         given_name: &given_name,
         family_name: &family_name,
     };
-    let user_id = staff_user(&mut tx, &staff).await?;
+    let user_id = store::staff_user(&mut tx, &staff).await?;
     let subject = format!("staff:{email}");
     let opening =
         session::Opening { user_id, method: Method::Oidc, level: settings.level, staff_subject: Some(&subject) };
@@ -253,109 +247,6 @@ async fn callback(
         session::start(&mut tx, opening, previous.as_ref().map(|s| s.token_hash.as_slice()), &client_info).await?;
     tx.commit().await?;
     Ok(session::signed_in(cookie, &safe_next(flow.data["next"].as_str())))
-}
-
-/// What the ente's provider asserted about a staff member (id_token verified).
-pub struct AssertedStaff<'a> {
-    pub issuer: &'a str,
-    pub subject: &'a str,
-    /// Verified by the provider (`email_verified`), lower-case.
-    pub email: &'a str,
-    pub given_name: &'a str,
-    pub family_name: &'a str,
-}
-
-/// The user of the staff member the provider asserted: bound by issuer and
-/// subject (`staff_identities`), never found by an e-mail someone typed.
-///
-/// At the first sign-in the binding is made: whoever holds the e-mail without
-/// having proven it gives it up (an unfinished registration is removed, anyone
-/// else's unverified copy is cleared); a staff user of the time before bindings
-/// (staff, e-mail verified, unbound) is adopted; otherwise a new user is made,
-/// with the provider's name and, if nobody else has proven it, the e-mail.
-/// Every sign-in refreshes the name and the asserted e-mail the roles follow.
-pub async fn staff_user(tx: &mut TenantTx, staff: &AssertedStaff<'_>) -> sqlx::Result<uuid::Uuid> {
-    // Two first sign-ins of one person at once make one binding.
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind(format!("staff:{}:{}|{}", tx.tenant_id, staff.issuer, staff.subject))
-        .execute(tx.conn())
-        .await?;
-    let bound: Option<uuid::Uuid> =
-        sqlx::query_scalar("select user_id from staff_identities where issuer = $1 and subject = $2")
-            .bind(staff.issuer)
-            .bind(staff.subject)
-            .fetch_optional(tx.conn())
-            .await?;
-    let user_id = match bound {
-        Some(user_id) => {
-            sqlx::query(
-                "update staff_identities set email = $3, last_seen_at = now() where issuer = $1 and subject = $2",
-            )
-            .bind(staff.issuer)
-            .bind(staff.subject)
-            .bind(staff.email)
-            .execute(tx.conn())
-            .await?;
-            user_id
-        }
-        None => {
-            users::release_unverified_email(tx, staff.email).await?;
-            let legacy: Option<uuid::Uuid> = sqlx::query_scalar(
-                "select id from users u
-                 where lower(email) = lower($1) and is_staff and email_verified_at is not null
-                   and not exists (select from staff_identities s where s.user_id = u.id)",
-            )
-            .bind(staff.email)
-            .fetch_optional(tx.conn())
-            .await?;
-            let user_id = match legacy {
-                Some(id) => id,
-                None => {
-                    let id = uuid::Uuid::new_v4();
-                    // The e-mail only if nobody (who proved it) holds it already.
-                    sqlx::query(
-                        "insert into users (tenant_id, id, given_name, family_name, email, email_verified_at, is_staff)
-                         select $1, $2, $3, $4, e, case when e is null then null else now() end, true
-                         from (select case when exists (select from users where lower(email) = lower($5))
-                                           then null else $5 end as e) as free",
-                    )
-                    .bind(tx.tenant_id)
-                    .bind(id)
-                    .bind(staff.given_name)
-                    .bind(staff.family_name)
-                    .bind(staff.email)
-                    .execute(tx.conn())
-                    .await?;
-                    id
-                }
-            };
-            sqlx::query(
-                "insert into staff_identities (tenant_id, issuer, subject, user_id, email) values ($1, $2, $3, $4, $5)",
-            )
-            .bind(tx.tenant_id)
-            .bind(staff.issuer)
-            .bind(staff.subject)
-            .bind(user_id)
-            .bind(staff.email)
-            .execute(tx.conn())
-            .await?;
-            user_id
-        }
-    };
-    // The provider is the authority on a staff member's name.
-    sqlx::query(
-        "update users set is_staff = true,
-                given_name = coalesce(nullif($2, ''), given_name),
-                family_name = coalesce(nullif($3, ''), family_name),
-                updated_at = now()
-         where id = $1",
-    )
-    .bind(user_id)
-    .bind(staff.given_name)
-    .bind(staff.family_name)
-    .execute(tx.conn())
-    .await?;
-    Ok(user_id)
 }
 
 fn refused(state: &AppState, tenant: &CurrentTenant, form_token: &FormToken, message: &str) -> AppResult<Response> {

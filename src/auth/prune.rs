@@ -120,7 +120,7 @@ pub async fn prune(state: &AppState, tenant: Uuid) -> anyhow::Result<Pruned> {
         code_sends: 0,
         jobs: 0,
     };
-    pruned.registrations = super::registration::expire_unverified(&mut tx).await?;
+    pruned.registrations = crate::users::expire_unfinished_registrations(&mut tx).await?;
     pruned.code_sends = super::otp::prune_send_log(&mut tx).await?;
     sqlx::query("delete from sms_daily_usage where day < (now() at time zone 'Europe/Rome')::date - 31")
         .execute(tx.conn())

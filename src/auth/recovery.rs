@@ -13,15 +13,14 @@ use uuid::Uuid;
 
 use super::{
     authz::{Access, RouteSpec},
-    csrf::CsrfToken,
-    login::auth_context,
     otp::{self, Channel, CodeMessage, Outcome, Purpose},
+    page::Page,
     password,
     ratelimit::Action,
     session::{self, ClientInfo},
 };
 use crate::users;
-use crate::{db::TenantTx, error::AppResult, input::FormErrors, state::AppState, web::render_page, web::CurrentTenant};
+use crate::{db::TenantTx, error::AppResult, input::FormErrors, state::AppState, web::CurrentTenant};
 
 pub fn routes() -> Vec<RouteSpec> {
     vec![
@@ -30,10 +29,10 @@ pub fn routes() -> Vec<RouteSpec> {
     ]
 }
 
-async fn request_page(State(state): State<AppState>, tenant: CurrentTenant, csrf: CsrfToken) -> AppResult<Response> {
-    let mut context = auth_context(&tenant, &csrf);
+async fn request_page(page: Page) -> AppResult<Response> {
+    let mut context = page.context();
     context.insert("errors", &FormErrors::default());
-    Ok(render_page(&state, &tenant.site(), "auth/recovery.html", &context)?.into_response())
+    page.render("auth/recovery.html", &context)
 }
 
 #[derive(Deserialize)]
@@ -76,10 +75,10 @@ async fn request_code(
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/accesso/recupero/codice")).into_response())
 }
 
-async fn code_page(State(state): State<AppState>, tenant: CurrentTenant, csrf: CsrfToken) -> AppResult<Response> {
-    let mut context = auth_context(&tenant, &csrf);
+async fn code_page(page: Page) -> AppResult<Response> {
+    let mut context = page.context();
     context.insert("errors", &FormErrors::default());
-    Ok(render_page(&state, &tenant.site(), "auth/recovery_code.html", &context)?.into_response())
+    page.render("auth/recovery_code.html", &context)
 }
 
 #[derive(Deserialize)]
@@ -92,19 +91,17 @@ pub struct ResetForm {
     confirm: String,
 }
 
-async fn reset(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
-    csrf: CsrfToken,
-    client: ClientInfo,
-    headers: HeaderMap,
-    Form(form): Form<ResetForm>,
-) -> AppResult<Response> {
-    let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
+async fn reset(page: Page, client: ClientInfo, headers: HeaderMap, Form(form): Form<ResetForm>) -> AppResult<Response> {
+    let mut tx = TenantTx::begin(&page.state.db, page.tenant.0.id).await?;
     let Some(flow) = session::find_flow(&mut tx, &headers, "reset").await? else {
         return Ok(Redirect::to("/accesso/recupero").into_response());
     };
-    state.limits.check(Action::Otp, &tenant.0.slug, client.ip, flow.user_id.map(|u| u.to_string()).as_deref())?;
+    page.state.limits.check(
+        Action::Otp,
+        &page.tenant.0.slug,
+        client.ip,
+        flow.user_id.map(|u| u.to_string()).as_deref(),
+    )?;
     let mut errors = FormErrors::default();
     let user = match flow.user_id {
         Some(id) => users::by_id(&mut tx, id).await?,
@@ -127,13 +124,9 @@ async fn reset(
         match (outcome, user) {
             (Outcome::Accepted, Some(user)) => {
                 let hash = password::hash(form.new_password).await?;
-                sqlx::query("update users set password_hash = $2, password_changed_at = now(), updated_at = now() where id = $1")
-                    .bind(user.id)
-                    .bind(&hash)
-                    .execute(tx.conn())
-                    .await?;
+                users::set_password(&mut tx, user.id, &hash).await?;
                 // Whoever had the old password is out.
-                sqlx::query("delete from sessions where user_id = $1").bind(user.id).execute(tx.conn()).await?;
+                session::end_all_of_user(&mut tx, user.id, None).await?;
                 session::end_flow(&mut tx, &headers).await?;
                 tx.commit().await?;
                 return Ok((
@@ -147,8 +140,7 @@ async fn reset(
         }
     }
     tx.commit().await?;
-    let mut context = auth_context(&tenant, &csrf);
+    let mut context = page.context();
     context.insert("errors", &errors);
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, render_page(&state, &tenant.site(), "auth/recovery_code.html", &context)?)
-        .into_response())
+    page.render_with(StatusCode::UNPROCESSABLE_ENTITY, "auth/recovery_code.html", &context)
 }

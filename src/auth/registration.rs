@@ -242,16 +242,3 @@ async fn verify(
     Ok((StatusCode::UNPROCESSABLE_ENTITY, render_page(&state, &tenant.site(), "auth/register_verify.html", &context)?)
         .into_response())
 }
-
-/// Removes the registrations that never completed and are more than a day old,
-/// freeing their e-mail addresses; returns how many went. Run per ente by the
-/// scheduled prune job (the registration flow itself lasts 30 minutes).
-pub async fn expire_unverified(tx: &mut TenantTx) -> sqlx::Result<u64> {
-    Ok(sqlx::query(&format!(
-        "delete from users where {} and created_at < now() - interval '1 day'",
-        users::UNFINISHED_REGISTRATION
-    ))
-    .execute(tx.conn())
-    .await?
-    .rows_affected())
-}

@@ -19,7 +19,12 @@ use uuid::Uuid;
 use super::csrf::CsrfToken;
 use crate::tenancy::{Level, Method};
 use crate::web::{client::ClientAddr, SignedIn};
-use crate::{db::TenantTx, error::AppError, state::AppState, tenancy::Site};
+use crate::{
+    db::TenantTx,
+    error::{AppError, ErrorMarker},
+    state::AppState,
+    tenancy::Site,
+};
 
 pub use crate::web::SESSION_COOKIE;
 /// Carries a sign-in in progress (OTP step, registration checks, OIDC round trip).
@@ -92,13 +97,16 @@ pub async fn load_session(State(state): State<AppState>, mut request: Request, n
         Some(Site::Tenant(t)) => t.clone(),
         _ => return next.run(request).await,
     };
+    let mut header_person = None;
     if let Some(token) = cookie_value(request.headers(), SESSION_COOKIE) {
         let hash = token_hash(token);
         match find_session(&state, tenant.id, &hash).await {
             Ok(Some(session)) => {
                 // For the page header: the name, and the form token of its sign-out button.
                 if let Some(form_token) = request.extensions().get::<CsrfToken>().cloned() {
-                    let signed_in = SignedIn::new(session.display_name(), move || form_token.value().to_string());
+                    let name = session.display_name();
+                    header_person = Some((name.clone(), form_token.clone()));
+                    let signed_in = SignedIn::new(name, move || form_token.value().to_string());
                     request.extensions_mut().insert(signed_in);
                 }
                 request.extensions_mut().insert(session);
@@ -107,7 +115,18 @@ pub async fn load_session(State(state): State<AppState>, mut request: Request, n
             Err(e) => return axum::response::IntoResponse::into_response(e),
         }
     }
-    next.run(request).await
+    let mut response = next.run(request).await;
+    // An error page is drawn further out (`web::errors`), where the request
+    // carried no session yet: the person goes with the response, their form
+    // token taken now, so that the CSRF layer, on the way out, knows the page
+    // is theirs alone (and gives them the cookie if they had none).
+    if let Some((name, form_token)) = header_person {
+        if response.extensions().get::<ErrorMarker>().is_some() {
+            let token = form_token.value().to_string();
+            response.extensions_mut().insert(SignedIn::new(name, move || token.clone()));
+        }
+    }
+    response
 }
 
 async fn find_session(state: &AppState, tenant_id: Uuid, hash: &[u8]) -> Result<Option<CurrentSession>, AppError> {
@@ -199,6 +218,58 @@ pub async fn start(
 pub async fn end(tx: &mut TenantTx, hash: &[u8]) -> sqlx::Result<()> {
     sqlx::query("delete from sessions where token_hash = $1").bind(hash).execute(tx.conn()).await?;
     Ok(())
+}
+
+/// Signs `user_id` out everywhere but in the session `keep` (the one asking), if any.
+pub async fn end_all_of_user(tx: &mut TenantTx, user_id: Uuid, keep: Option<&[u8]>) -> sqlx::Result<()> {
+    sqlx::query("delete from sessions where user_id = $1 and token_hash is distinct from $2")
+        .bind(user_id)
+        .bind(keep)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// One of a person's live sessions, as their account page lists it: named by
+/// a prefix of its hash, the token itself is never shown.
+#[derive(Serialize, sqlx::FromRow)]
+pub struct SessionSummary {
+    pub id: String,
+    pub method: String,
+    pub level: i16,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: String,
+    /// The session asking.
+    pub current: bool,
+}
+
+/// The live sessions of the person of `session`, most recently used first.
+pub async fn sessions_of_user(tx: &mut TenantTx, session: &CurrentSession) -> sqlx::Result<Vec<SessionSummary>> {
+    sqlx::query_as(
+        "select encode(substring(token_hash from 1 for 12), 'hex') as id, method, level, created_at, last_seen_at,
+                host(ip) as ip, user_agent, token_hash = $2 as current
+         from sessions where user_id = $1 and expires_at > now() order by last_seen_at desc",
+    )
+    .bind(session.user_id)
+    .bind(&session.token_hash)
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// Ends the session of `user_id` named `id` (a `SessionSummary::id`, lower-case
+/// hex); `false` when they have none of that name.
+pub async fn revoke(tx: &mut TenantTx, user_id: Uuid, id: &str) -> sqlx::Result<bool> {
+    let removed = sqlx::query(
+        "delete from sessions where user_id = $1 and encode(substring(token_hash from 1 for 12), 'hex') = $2",
+    )
+    .bind(user_id)
+    .bind(id)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    Ok(removed > 0)
 }
 
 /// Who is on the other end: the client address `web::dispatch` decided

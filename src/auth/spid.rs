@@ -21,6 +21,7 @@ use super::{
     ratelimit::Action,
     saml::{self, IdpMetadata, SpConfig, SpidError, SpidLevel},
     session::{self, ClientInfo, MaybeSession},
+    store,
 };
 use crate::i18n::Text;
 use crate::tenancy::{Level, Method};
@@ -216,12 +217,9 @@ pub(crate) async fn sp_config(
     base: &str,
 ) -> AppResult<SpConfig> {
     let mut tx = TenantTx::begin(&state.db, tenant.id).await?;
-    let secrets: Vec<(String, String)> =
-        sqlx::query_as("select name, value from tenant_secrets where name in ('saml_sp_key', 'saml_sp_cert')")
-            .fetch_all(tx.conn())
-            .await?;
+    let secrets = store::tenant_secrets(&mut tx, &["saml_sp_key", "saml_sp_cert"]).await?;
     tx.commit().await?;
-    let secret = |name: &str| secrets.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    let secret = |name: &str| secrets.iter().find(|s| s.name == name).map(|s| s.value.clone());
     let (Some(key_pem), Some(cert_pem)) = (secret("saml_sp_key"), secret("saml_sp_cert")) else {
         return Err(AppError::Internal(anyhow::anyhow!(
             "{}: no SAML signing key; apply the tenant again",
@@ -404,16 +402,8 @@ async fn login(
     };
     let (token, hash) = session::new_token();
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    sqlx::query(
-        "insert into login_flows (tenant_id, token_hash, kind, data, expires_at) values ($1, $2, $3, $4, now() + $5::interval)",
-    )
-    .bind(tenant.0.id)
-    .bind(&hash)
-    .bind(format!("saml:{}", federation.path()))
-    .bind(serde_json::to_value(&pending).map_err(anyhow::Error::from)?)
-    .bind(format!("{} seconds", PENDING_TTL.num_seconds()))
-    .execute(tx.conn())
-    .await?;
+    let data = serde_json::to_value(&pending).map_err(anyhow::Error::from)?;
+    store::save_pending_saml(&mut tx, &hash, &format!("saml:{}", federation.path()), &data, PENDING_TTL).await?;
     tx.commit().await?;
     let cookie = pending_cookie(&state, &token);
     if let Some(url) = request.redirect_url {
@@ -473,13 +463,8 @@ async fn acs(
     };
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     // Consumed at the first answer: a pending request is good for one response.
-    let data: Option<serde_json::Value> = sqlx::query_scalar(
-        "delete from login_flows where token_hash = $1 and kind = $2 and expires_at > now() returning data",
-    )
-    .bind(session::token_hash(token))
-    .bind(format!("saml:{}", federation.path()))
-    .fetch_optional(tx.conn())
-    .await?;
+    let data =
+        store::take_pending_saml(&mut tx, &session::token_hash(token), &format!("saml:{}", federation.path())).await?;
     tx.commit().await?;
     let Some(pending) = data.and_then(|d| serde_json::from_value::<Pending>(d).ok()) else {
         return failure(&state, &tenant, StatusCode::BAD_REQUEST, "auth.saml_no_request".into());
@@ -520,16 +505,8 @@ async fn acs(
     };
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
     // An assertion is accepted once (replay protection), until it expires.
-    let fresh = sqlx::query(
-        "insert into saml_replay (tenant_id, assertion_id, expires_at) values ($1, $2, $3) on conflict do nothing",
-    )
-    .bind(tenant.0.id)
-    .bind(&identity.assertion_id)
-    .bind(identity.not_on_or_after)
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
-    if fresh == 0 {
+    let fresh = store::record_assertion(&mut tx, &identity.assertion_id, identity.not_on_or_after).await?;
+    if !fresh {
         tx.commit().await?;
         return failure(&state, &tenant, StatusCode::FORBIDDEN, "auth.saml_replayed".into());
     }

@@ -230,7 +230,7 @@ fn documents_table(l: &mut Layout, documents: &[ReceiptDocument], words: Words) 
         l.paragraph(&words.say("receipt.no_documents"), Font::Regular, BODY, 0.0);
         return;
     }
-    let blocks: Vec<DocumentBlock> = documents.iter().map(DocumentBlock::new).collect();
+    let blocks: Vec<DocumentBlock> = documents.iter().map(|doc| DocumentBlock::new(doc, words)).collect();
     // The heading and the column titles stay with the first document.
     let header = leading(LABEL) + 3.0;
     l.heading(&heading, header + blocks[0].height());
@@ -266,10 +266,10 @@ struct DocumentBlock {
 }
 
 impl DocumentBlock {
-    fn new(doc: &ReceiptDocument) -> Self {
+    fn new(doc: &ReceiptDocument, words: Words) -> Self {
         DocumentBlock {
             name: wrap(&encode_winansi(&doc.name), Font::Regular, BODY, CONTENT_W - SIZE_W - GUTTER),
-            size: format_size(doc.size),
+            size: format_size(doc.size, words.catalogues, words.lang),
             hash: wrap(&encode_winansi(&format!("SHA-256 {}", doc.sha256)), Font::Regular, SMALL, CONTENT_W),
         }
     }
@@ -526,13 +526,19 @@ mod tests {
     }
 
     #[test]
-    fn sizes_in_decimal_units() {
-        assert_eq!(format_size(0), "0 byte");
-        assert_eq!(format_size(999), "999 byte");
-        assert_eq!(format_size(1000), "1,0 kB");
-        assert_eq!(format_size(48_213), "48,2 kB");
-        assert_eq!(format_size(999_949), "999,9 kB");
-        assert_eq!(format_size(999_950), "1,0 MB");
-        assert_eq!(format_size(1_234_567), "1,2 MB");
+    fn sizes_in_decimal_units_as_each_language_writes_them() {
+        let catalogues = Catalogues::for_tests();
+        let it = |bytes| format_size(bytes, &catalogues, "it");
+        assert_eq!(it(0), "0 byte");
+        assert_eq!(it(999), "999 byte");
+        assert_eq!(it(1000), "1,0 kB");
+        assert_eq!(it(48_213), "48,2 kB");
+        assert_eq!(it(999_949), "999,9 kB");
+        assert_eq!(it(999_950), "1,0 MB");
+        assert_eq!(it(1_234_567), "1,2 MB");
+        let en = |bytes| format_size(bytes, &catalogues, "en");
+        assert_eq!(en(999), "999 bytes");
+        assert_eq!(en(48_213), "48.2 kB");
+        assert_eq!(en(1_500_000), "1.5 MB");
     }
 }

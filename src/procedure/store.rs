@@ -186,6 +186,19 @@ pub async fn cases_of_user(tx: &mut TenantTx, user_id: Uuid) -> sqlx::Result<Vec
     .await
 }
 
+/// How many cases `user_id` has submitted (every case but drafts).
+pub async fn submitted_count_of_user(tx: &mut TenantTx, user_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from cases where user_id = $1 and status <> 'draft'")
+        .bind(user_id)
+        .fetch_one(tx.conn())
+        .await
+}
+
+/// The ids of every case of `user_id`.
+pub async fn case_ids_of_user(tx: &mut TenantTx, user_id: Uuid) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar("select id from cases where user_id = $1").bind(user_id).fetch_all(tx.conn()).await
+}
+
 pub async fn save_answers(tx: &mut TenantTx, id: Uuid, answers: &Answers, step: i32) -> sqlx::Result<()> {
     sqlx::query("update cases set answers = $2, step = greatest(step, $3), updated_at = now() where id = $1")
         .bind(id)

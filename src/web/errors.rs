@@ -12,7 +12,7 @@ use std::any::Any;
 use tera::Context;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use super::{base_context, language, language::RequestLanguage, Visit, REQUEST_ID_HEADER};
+use super::{base_context, language, language::RequestLanguage, page_cache, SignedIn, Visit, REQUEST_ID_HEADER};
 use crate::{
     error::{AppError, ErrorMarker, InvalidFields},
     state::AppState,
@@ -27,12 +27,13 @@ pub fn request_id(request: &Request) -> String {
 pub async fn render_error_pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let request_id = request_id(&request);
     let site = request.extensions().get::<Site>().cloned().unwrap_or(Site::Platform);
-    // Taken before the router runs: the session layer is further in, so an
-    // error page does not show who is signed in.
-    let visit = Visit::from_request_parts(site, request.extensions(), request.uri());
+    // Taken before the router runs; the session layer is further in and hands
+    // who is signed in back with the error (`auth::session::load_session`).
+    let mut visit = Visit::from_request_parts(site, request.extensions(), request.uri());
     let wants_json = request.uri().path().starts_with("/api/");
     let response = next.run(request).await;
     let Some(marker) = response.extensions().get::<ErrorMarker>().copied() else { return response };
+    visit.signed_in = response.extensions().get::<SignedIn>().cloned();
     let fields = response.extensions().get::<InvalidFields>().map(|f| {
         let catalogues = state.renderer.catalogues();
         f.0.iter().map(|(field, text)| (field.clone(), catalogues.text(&visit.language.lang, text))).collect()
@@ -42,6 +43,14 @@ pub async fn render_error_pages(State(state): State<AppState>, request: Request,
     } else {
         error_page(&state, &visit, marker, &request_id)
     };
+    if visit.signed_in.is_some() {
+        // The page is theirs alone: it carries their form token, and the
+        // cookie with it when the CSRF layer had to make one.
+        page.extensions_mut().insert(page_cache::Personal);
+        for cookie in response.headers().get_all(header::SET_COOKIE) {
+            page.headers_mut().append(header::SET_COOKIE, cookie.clone());
+        }
+    }
     if marker.status == axum::http::StatusCode::UNAUTHORIZED {
         page.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }

@@ -42,7 +42,7 @@ impl Renderer {
         tera.register_function("t", Translate(i18n.clone()));
         tera.register_filter("paragraphs", paragraphs);
         tera.register_filter("when", When(i18n.clone()));
-        tera.register_filter("size", size);
+        tera.register_filter("size", Size(i18n.clone()));
         tera.register_filter("tr", Tr(i18n.clone()));
         Ok(Self { tera, themes, i18n })
     }
@@ -205,8 +205,15 @@ impl tera::Filter for When {
     }
 }
 
-fn size(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
-    Ok(Value::String(crate::time::format_size(value.as_u64().unwrap_or_default())))
+/// `{{ d.size | size }}`: a number of bytes as the page's language writes a
+/// size ("1,5 MB", "1.5 MB").
+struct Size(Arc<Catalogues>);
+
+impl tera::Filter for Size {
+    fn filter(&self, value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+        let bytes = value.as_u64().unwrap_or_default();
+        Ok(Value::String(crate::time::format_size(bytes, &self.0, &PageLanguage::current())))
+    }
 }
 
 /// Serialises JSON-LD so that it cannot close its `<script>` element early.
@@ -235,15 +242,17 @@ mod tests {
             r#"{% import "base/macros.html" as m %}{{ t(k="title") }}|{{ m::hello(name="Ada") }}|{{ at | when }}|{{ t(k="only_it") }}|{{ t(k="title", lang="it") }}"#,
         )
         .unwrap();
+        std::fs::write(templates.join("sizes.html"), r#"{{ 1500000 | size }}|{{ 48213 | size }}|{{ 999 | size }}"#)
+            .unwrap();
         let common = "only_it = \"solo italiano\"\n";
         std::fs::write(
             root.join("locales/it.toml"),
-            format!("title = \"Titolo\"\ngreet = \"Ciao {{name}}\"\n{common}[format]\ndate_time = \"{{date}} alle {{time}}\"\n"),
+            format!("title = \"Titolo\"\ngreet = \"Ciao {{name}}\"\n{common}[format]\ndate_time = \"{{date}} alle {{time}}\"\ndecimal_separator = \",\"\nbytes = \"{{n}} byte\"\n"),
         )
         .unwrap();
         std::fs::write(
             root.join("locales/en.toml"),
-            "title = \"Title\"\ngreet = \"Hello {name}\"\n[format]\ndate_time = \"{date} at {time}\"\n",
+            "title = \"Title\"\ngreet = \"Hello {name}\"\n[format]\ndate_time = \"{date} at {time}\"\ndecimal_separator = \".\"\nbytes = \"{n} bytes\"\n",
         )
         .unwrap();
         Renderer::load(&root.join("themes"), &root.join("locales")).unwrap()
@@ -273,6 +282,18 @@ mod tests {
         assert_eq!(PageLanguage::current(), DEFAULT_LANG);
         assert_eq!(renderer.translate_in("en", "greet"), "Hello {name}");
         assert_eq!(renderer.translate_in("it", "greet"), "Ciao {name}");
+    }
+
+    #[test]
+    fn sizes_are_written_as_the_language_of_the_page_writes_them() {
+        let renderer = renderer();
+        let sizes = |lang: &str| {
+            let mut context = Context::new();
+            context.insert("lang", lang);
+            renderer.render("base", "sizes.html", &context).unwrap()
+        };
+        assert_eq!(sizes("it"), "1,5 MB|48,2 kB|999 byte");
+        assert_eq!(sizes("en"), "1.5 MB|48.2 kB|999 bytes");
     }
 
     #[test]

@@ -23,6 +23,17 @@ async fn audit(args: Vec<String>) -> String {
     report
 }
 
+/// The pages at `paths` of `base`, signed in with the session `sid`, in Italian
+/// and again in English: every one reached (no sign-in redirect, nothing missing).
+async fn audit_signed_in(base: &str, sid: &str, paths: &[String]) {
+    let mut args = vec!["--cookie".to_string(), base.to_string(), format!("sportello_sid={sid}")];
+    args.extend(paths.iter().map(|path| format!("{base}{path}")));
+    for args in [args.clone(), in_english(base, args)] {
+        let report = audit(args).await;
+        assert!(!report.contains("\"status\": 303") && !report.contains("\"status\": 404"), "{report}");
+    }
+}
+
 /// The same pages again with the language cookie of `base` set to English.
 fn in_english(base: &str, mut args: Vec<String>) -> Vec<String> {
     let mut english = vec!["--cookie".to_string(), base.to_string(), "sportello_lang=en".to_string()];
@@ -62,18 +73,7 @@ async fn public_pages_pass_axe_and_respect_the_csp() {
     let platform = format!("http://127.0.0.1:{}", app.port);
     let report = audit(in_english(&valmora, in_english(&platform, english_urls))).await;
     assert!(report.contains(r#""status": 200"#), "{report}");
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(root().join("tests/browser/audit.mjs"))
-            .args(&urls)
-            .current_dir(root())
-            .output()
-            .expect("node (installed by scripts/setup.sh)")
-    })
-    .await
-    .unwrap();
-    let report = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "browser audit failed:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
+    let report = audit(urls).await;
     assert!(report.contains("\"violations\": []"), "{report}");
 }
 
@@ -90,9 +90,7 @@ async fn personal_area_pages_pass_axe_and_respect_the_csp() {
     let draft = cases::start(&mut maria, "iscrizione-mensa-scolastica").await;
     let generic = cases::start(&mut maria, cases::GENERIC).await;
     let base = format!("http://{VALMORA}:{}", app.port);
-    let mut args =
-        vec!["--cookie".to_string(), base.clone(), format!("sportello_sid={}", maria.cookies["sportello_sid"])];
-    for path in [
+    let paths = [
         "/area-personale".to_string(),
         format!("/servizi/{}/richiesta", cases::GENERIC),
         format!("/area-personale/pratiche/{draft}/passo/1"),
@@ -103,25 +101,8 @@ async fn personal_area_pages_pass_axe_and_respect_the_csp() {
         "/area-personale/messaggi".to_string(),
         "/area-personale/assistenza".to_string(),
         "/area-personale/deleghe".to_string(),
-    ] {
-        args.push(format!("{base}{path}"));
-    }
-    let english = in_english(&base, args.clone());
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(root().join("tests/browser/audit.mjs"))
-            .args(&args)
-            .current_dir(root())
-            .output()
-            .expect("node (installed by scripts/setup.sh)")
-    })
-    .await
-    .unwrap();
-    let report = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "browser audit failed:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(!report.contains("\"status\": 303") && !report.contains("\"status\": 404"), "{report}");
-    let report = audit(english).await;
-    assert!(!report.contains("\"status\": 303") && !report.contains("\"status\": 404"), "{report}");
+    ];
+    audit_signed_in(&base, &maria.cookies["sportello_sid"], &paths).await;
 }
 
 /// The back office, signed in as staff: the home, the inbox with cases and
@@ -140,31 +121,12 @@ async fn back_office_pages_pass_axe_and_respect_the_csp() {
     giulia.post(&format!("{desk}/note"), &[("testo", "Controllare la planimetria")]).await;
     giulia.post(&format!("{desk}/pareri"), &[("ufficio", "UO-ANAG"), ("testo", "Residente?")]).await;
     let base = format!("http://{VALMORA}:{}", app.port);
-    let mut args =
-        vec!["--cookie".to_string(), base.clone(), format!("sportello_sid={}", giulia.cookies["sportello_sid"])];
-    for path in [
+    let paths = [
         "/backoffice".to_string(),
         "/backoffice/pratiche".to_string(),
         "/backoffice/pratiche?stato=tutte&q=Rossi".to_string(),
         desk.clone(),
         format!("/backoffice/pratiche/{waiting}"),
-    ] {
-        args.push(format!("{base}{path}"));
-    }
-    let english = in_english(&base, args.clone());
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(root().join("tests/browser/audit.mjs"))
-            .args(&args)
-            .current_dir(root())
-            .output()
-            .expect("node (installed by scripts/setup.sh)")
-    })
-    .await
-    .unwrap();
-    let report = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "browser audit failed:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(!report.contains("\"status\": 303") && !report.contains("\"status\": 404"), "{report}");
-    let report = audit(english).await;
-    assert!(!report.contains("\"status\": 303") && !report.contains("\"status\": 404"), "{report}");
+    ];
+    audit_signed_in(&base, &giulia.cookies["sportello_sid"], &paths).await;
 }

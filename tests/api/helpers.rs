@@ -535,3 +535,102 @@ pub async fn superuser_options(name: &str) -> sqlx::postgres::PgConnectOptions {
 pub fn italian(text: &sportello::i18n::Text) -> String {
     sportello::i18n::Catalogues::load(&root().join("locales")).unwrap().text("it", text)
 }
+
+/// Polls `check` every 100 ms for up to `secs` seconds.
+pub async fn wait_for<T>(secs: u64, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    for _ in 0..secs * 10 {
+        if let Some(value) = check().await {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not within {secs} s");
+}
+
+/// What a webhook receiver was sent.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// Path and query.
+    pub path: String,
+    pub idempotency_key: Option<String>,
+    /// The JSON body (`null` when it was none).
+    pub body: serde_json::Value,
+}
+
+/// A webhook receiver on 127.0.0.1 (any path) that counts every TCP connection
+/// it accepts (whatever is then said on it) and keeps every request. The first
+/// `failures` requests get a 503, the others a 204.
+#[derive(Default)]
+pub struct WebhookReceiver {
+    failures: usize,
+    connections: std::sync::atomic::AtomicUsize,
+    deliveries: std::sync::Mutex<Vec<Delivery>>,
+}
+
+impl WebhookReceiver {
+    /// The receiver, listening, and its port.
+    pub async fn start(failures: usize) -> (u16, std::sync::Arc<Self>) {
+        use axum::serve::ListenerExt;
+        let receiver = std::sync::Arc::new(Self { failures, ..Default::default() });
+        let app = axum::Router::new().route("/{*path}", axum::routing::post(receive)).with_state(receiver.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let counter = receiver.clone();
+        let listener = listener.tap_io(move |_| {
+            counter.connections.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (port, receiver)
+    }
+
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.deliveries.lock().unwrap().clone()
+    }
+
+    pub fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+async fn receive(
+    axum::extract::State(receiver): axum::extract::State<std::sync::Arc<WebhookReceiver>>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::http::StatusCode {
+    let delivery = Delivery {
+        path: uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+        idempotency_key: headers.get("idempotency-key").map(|v| v.to_str().unwrap().to_string()),
+        body: serde_json::from_slice(&body).unwrap_or_default(),
+    };
+    let mut deliveries = receiver.deliveries.lock().unwrap();
+    deliveries.push(delivery);
+    if deliveries.len() <= receiver.failures {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        axum::http::StatusCode::NO_CONTENT
+    }
+}
+
+/// The job queue's task carrying `(kind, key)` of `tenant`, if it was ever enqueued.
+pub async fn task_of(app: &TestApp, tenant: uuid::Uuid, kind: &str, key: &str) -> Option<uuid::Uuid> {
+    let mut tx = db::TenantTx::begin(&app.db.admin, tenant).await.unwrap();
+    let id: Option<Option<uuid::Uuid>> =
+        sqlx::query_scalar("select task_id from job_keys where kind = $1 and key = $2")
+            .bind(kind)
+            .bind(key)
+            .fetch_optional(tx.conn())
+            .await
+            .unwrap();
+    tx.commit().await.unwrap();
+    id.map(|id| id.expect("the key names its task"))
+}
+
+/// The state of a task of the job queue.
+pub async fn task_state(app: &TestApp, task: uuid::Uuid) -> String {
+    sqlx::query_scalar("select state::text from underway.task where id = $1")
+        .bind(task)
+        .fetch_one(&app.db.admin)
+        .await
+        .unwrap()
+}

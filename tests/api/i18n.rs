@@ -535,6 +535,43 @@ async fn a_signed_in_visitor_sees_their_name_on_every_page_and_anonymous_pages_s
     assert!(!maria.get_text("/").await.contains("Maria Rossi"));
 }
 
+#[tokio::test]
+async fn a_signed_in_visitors_error_pages_show_their_name_and_menu() {
+    let app = spawn_app().await;
+    let mut maria = crate::cases::citizen(&app, VALMORA, "maria@example.it", "347 123 4567").await;
+    let name = r#"data-element="signed-in-name">Maria Rossi<"#;
+    // Not found, and forbidden (a citizen at the back office).
+    for (path, status) in [("/non-esiste", 404), ("/backoffice", 403)] {
+        let response = maria.get(path).await;
+        assert_eq!(response.status(), status, "{path}");
+        assert_eq!(cache_outcome(response.headers()), None, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains(name) && !html.contains("personal-area-login"), "{path}: {html}");
+        let token = &maria.cookies["sportello_csrf"];
+        assert!(html.contains(&format!(r#"name="csrf_token" value="{token}""#)), "{path}");
+        assert!(html.contains(r#"action="/accesso/esci""#), "{path}");
+    }
+    // A browser that kept the session but lost its form cookie gets one with
+    // the page, and the menu's sign-out works with it.
+    maria.cookies.remove("sportello_csrf");
+    let response = maria.get("/non-esiste").await;
+    assert_eq!(response.status(), 404);
+    let html = response.text().await.unwrap();
+    let token = maria.cookies.get("sportello_csrf").cloned().expect("a form cookie with the error page");
+    assert!(html.contains(name) && html.contains(&format!(r#"name="csrf_token" value="{token}""#)), "{html}");
+    assert_eq!(maria.post("/accesso/esci", &[]).await.status(), 303);
+    let response = maria.get("/non-esiste").await;
+    assert!(!response.text().await.unwrap().contains("Maria Rossi"), "signed out");
+
+    // Anonymous, the same page shows the sign-in link and sets nothing.
+    let mut anonymous = Browser::new(&app, VALMORA);
+    let response = anonymous.get("/non-esiste").await;
+    assert_eq!(response.status(), 404);
+    assert!(!response.headers().contains_key("set-cookie"));
+    let html = response.text().await.unwrap();
+    assert!(html.contains("personal-area-login") && !html.contains("signed-in-user"), "{html}");
+}
+
 #[test]
 fn a_recipe_offering_a_language_without_a_locale_is_refused() {
     let dir = crate::helpers::scratch().join(format!("recipes-{}", uuid::Uuid::new_v4().simple())).join("lingue");

@@ -7,11 +7,9 @@ use std::{
     os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::{Arc, Mutex},
     time::Duration,
 };
 
-use axum::{extract::State, http::HeaderMap, routing::post, Router};
 use sportello::{
     config::{Secret, Settings},
     db::TenantTx,
@@ -20,18 +18,9 @@ use sportello::{
 };
 use uuid::Uuid;
 
-use crate::helpers::{root, scratch, spawn_app_with, test_settings, TestApp};
-
-/// Polls `check` every 100 ms for up to `secs` seconds.
-async fn wait_for<T>(secs: u64, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    for _ in 0..secs * 10 {
-        if let Some(value) = check().await {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what}: not within {secs} s");
-}
+use crate::helpers::{
+    root, scratch, spawn_app_with, task_of, task_state, test_settings, wait_for, TestApp, WebhookReceiver,
+};
 
 /// Settings of an app with short job timings (the same for every test app: they
 /// are written on each job row by whichever app enqueues it), whose webhooks may
@@ -150,27 +139,6 @@ impl Drop for WorkerProcess {
 // ---------------------------------------------------------------------------
 // Looking at the queue (as the owner, inside the tenant's scope for our tables).
 
-/// The underway task carrying `(kind, key)`, if it was ever enqueued.
-async fn task_of(app: &TestApp, tenant: Uuid, kind: &str, key: &str) -> Option<Uuid> {
-    let mut tx = TenantTx::begin(&app.db.admin, tenant).await.unwrap();
-    let id: Option<Option<Uuid>> = sqlx::query_scalar("select task_id from job_keys where kind = $1 and key = $2")
-        .bind(kind)
-        .bind(key)
-        .fetch_optional(tx.conn())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    id.map(|id| id.expect("the key names its task"))
-}
-
-async fn task_state(app: &TestApp, task: Uuid) -> String {
-    sqlx::query_scalar("select state::text from underway.task where id = $1")
-        .bind(task)
-        .fetch_one(&app.db.admin)
-        .await
-        .unwrap()
-}
-
 /// Tasks whose input carries this key, whatever our key table says.
 async fn tasks_with_key(app: &TestApp, key: &str) -> i64 {
     sqlx::query_scalar("select count(*) from underway.task where input->>'key' = $1")
@@ -195,37 +163,10 @@ async fn attempts(
     .unwrap()
 }
 
-// ---------------------------------------------------------------------------
-// A webhook receiver: answers 503 to the first `failures` requests, then 204.
-
-#[derive(Default)]
-struct Receiver {
-    failures: usize,
-    requests: Mutex<Vec<(Option<String>, serde_json::Value)>>,
-}
-
-async fn receive(
-    State(receiver): State<Arc<Receiver>>,
-    headers: HeaderMap,
-    axum::Json(body): axum::Json<serde_json::Value>,
-) -> axum::http::StatusCode {
-    let key = headers.get("idempotency-key").map(|v| v.to_str().unwrap().to_string());
-    let mut requests = receiver.requests.lock().unwrap();
-    requests.push((key, body));
-    if requests.len() <= receiver.failures {
-        axum::http::StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        axum::http::StatusCode::NO_CONTENT
-    }
-}
-
-async fn start_receiver(failures: usize) -> (String, Arc<Receiver>) {
-    let receiver = Arc::new(Receiver { failures, ..Default::default() });
-    let app = Router::new().route("/hook", post(receive)).with_state(receiver.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, receiver)
+/// The loopback receiver and the URL of its hook.
+async fn hook_receiver(failures: usize) -> (String, std::sync::Arc<WebhookReceiver>) {
+    let (port, receiver) = WebhookReceiver::start(failures).await;
+    (format!("http://127.0.0.1:{port}/hook"), receiver)
 }
 
 async fn enqueue_committed(app: &TestApp, tenant: Uuid, job: jobs::NewJob) -> bool {
@@ -292,7 +233,7 @@ async fn a_worker_killed_mid_smtp_exchange_is_replaced_and_the_mail_is_sent_exac
 
 #[tokio::test]
 async fn the_same_idempotency_key_enqueued_twice_runs_once() {
-    let (url, receiver) = start_receiver(0).await;
+    let (url, receiver) = hook_receiver(0).await;
     let app = spawn_app_with(job_settings()).await;
     let tenant = app.tenant_id_of("valmora").await;
     let key = format!("pratica-42-protocollata-{}", Uuid::new_v4().simple());
@@ -313,8 +254,7 @@ async fn the_same_idempotency_key_enqueued_twice_runs_once() {
         wait_for(120, "the job done", async || (task_state(&app, task).await == "succeeded").then_some(())).await;
         assert_eq!(tasks_with_key(&app, key).await, 1, "one job for the key");
     }
-    let requests = receiver.requests.lock().unwrap().clone();
-    let bodies: Vec<_> = requests.iter().map(|(_, body)| body["n"].as_i64().unwrap()).collect();
+    let bodies: Vec<_> = receiver.deliveries().iter().map(|d| d.body["n"].as_i64().unwrap()).collect();
     assert_eq!(bodies.len(), 2, "{bodies:?}");
     assert!(bodies.contains(&1) && bodies.contains(&3), "the first payload of each key: {bodies:?}");
 
@@ -325,7 +265,7 @@ async fn the_same_idempotency_key_enqueued_twice_runs_once() {
 
 #[tokio::test]
 async fn a_failing_webhook_is_retried_with_backoff_and_the_same_idempotency_key() {
-    let (url, receiver) = start_receiver(2).await;
+    let (url, receiver) = hook_receiver(2).await;
     let app = spawn_app_with(job_settings()).await;
     let tenant = app.tenant_id_of("roccamare").await;
     let key = format!("esito-{}", Uuid::new_v4().simple());
@@ -333,11 +273,15 @@ async fn a_failing_webhook_is_retried_with_backoff_and_the_same_idempotency_key(
     let task = task_of(&app, tenant, webhook::KIND, &key).await.unwrap();
     wait_for(120, "the webhook accepted", async || (task_state(&app, task).await == "succeeded").then_some(())).await;
 
-    let requests = receiver.requests.lock().unwrap().clone();
-    assert_eq!(requests.len(), 3, "two refusals, then accepted");
-    for (header, body) in &requests {
-        assert_eq!(header.as_deref(), Some(key.as_str()), "the same Idempotency-Key on every attempt");
-        assert_eq!(body["esito"], "accolta");
+    let deliveries = receiver.deliveries();
+    assert_eq!(deliveries.len(), 3, "two refusals, then accepted");
+    for delivery in &deliveries {
+        assert_eq!(
+            delivery.idempotency_key.as_deref(),
+            Some(key.as_str()),
+            "the same Idempotency-Key on every attempt"
+        );
+        assert_eq!(delivery.body["esito"], "accolta");
     }
     let runs = attempts(&app, task).await;
     let states: Vec<&str> = runs.iter().map(|r| r.1.as_str()).collect();
@@ -354,7 +298,7 @@ async fn a_failing_webhook_is_retried_with_backoff_and_the_same_idempotency_key(
 
 #[tokio::test]
 async fn a_job_enqueued_in_a_transaction_that_rolls_back_never_runs() {
-    let (url, receiver) = start_receiver(0).await;
+    let (url, receiver) = hook_receiver(0).await;
     let app = spawn_app_with(job_settings()).await;
     let tenant = app.tenant_id_of("valmora").await;
     let rolled_back = format!("annullata-{}", Uuid::new_v4().simple());
@@ -379,9 +323,9 @@ async fn a_job_enqueued_in_a_transaction_that_rolls_back_never_runs() {
     assert_eq!(tasks_with_key(&app, &rolled_back).await, 0, "no job");
     let total: i64 = sqlx::query_scalar("select count(*) from underway.task").fetch_one(&app.db.admin).await.unwrap();
     assert_eq!(total, 1, "only the committed job exists");
-    let requests = receiver.requests.lock().unwrap().clone();
-    assert_eq!(requests.len(), 1);
-    assert_eq!(requests[0].1["job"], "confermata");
+    let deliveries = receiver.deliveries();
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0].body["job"], "confermata");
     // The key of the rolled-back job is free again.
     assert!(
         enqueue_committed(&app, tenant, webhook::job(&url, serde_json::json!({ "job": "di nuovo" }), &rolled_back))

@@ -2,16 +2,8 @@
 //! that grows without bound. Real receivers on loopback prove what was (not)
 //! called; the prune job runs through the queue like every other job.
 
-use std::{
-    collections::BTreeSet,
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc, Mutex,
-    },
-    time::Duration,
-};
+use std::collections::BTreeSet;
 
-use axum::{extract::State, http::HeaderMap, routing::post, Router};
 use sportello::{
     config::Settings,
     db::TenantTx,
@@ -27,88 +19,15 @@ use uuid::Uuid;
 use crate::{
     auth::VALMORA,
     cases::{citizen, submitted_case, GENERIC},
-    helpers::{local_storage_settings, spawn_app_with, test_settings, TestApp},
+    helpers::{
+        local_storage_settings, spawn_app_with, task_of, task_state, test_settings, wait_for, TestApp, WebhookReceiver,
+    },
 };
-
-/// Polls `check` every 100 ms for up to `secs` seconds.
-async fn wait_for<T>(secs: u64, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    for _ in 0..secs * 10 {
-        if let Some(value) = check().await {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what}: not within {secs} s");
-}
-
-// ---------------------------------------------------------------------------
-// A webhook receiver on 127.0.0.1 that counts every TCP connection it accepts
-// (whatever is then said on it) and every request. The first `failures`
-// requests get a 503.
-
-#[derive(Default)]
-struct Receiver {
-    failures: usize,
-    connections: AtomicUsize,
-    /// (path and query, Idempotency-Key) of each request.
-    requests: Mutex<Vec<(String, Option<String>)>>,
-}
-
-async fn receive(
-    State(receiver): State<Arc<Receiver>>,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
-) -> axum::http::StatusCode {
-    let key = headers.get("idempotency-key").map(|v| v.to_str().unwrap().to_string());
-    let mut requests = receiver.requests.lock().unwrap();
-    requests.push((uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(), key));
-    if requests.len() <= receiver.failures {
-        axum::http::StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        axum::http::StatusCode::NO_CONTENT
-    }
-}
-
-/// The receiver and its port.
-async fn start_receiver(failures: usize) -> (u16, Arc<Receiver>) {
-    use axum::serve::ListenerExt;
-    let receiver = Arc::new(Receiver { failures, ..Default::default() });
-    let app = Router::new().route("/{*path}", post(receive)).with_state(receiver.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let counter = receiver.clone();
-    let listener = listener.tap_io(move |_| {
-        counter.connections.fetch_add(1, Ordering::SeqCst);
-    });
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (port, receiver)
-}
 
 async fn enqueue_committed(app: &TestApp, tenant: Uuid, job: jobs::NewJob) {
     let mut tx = TenantTx::begin(&app.state.db, tenant).await.unwrap();
     assert!(jobs::enqueue(&mut tx, job).await.unwrap());
     tx.commit().await.unwrap();
-}
-
-/// The task carrying `(kind, key)` of `tenant`.
-async fn task_of(app: &TestApp, tenant: Uuid, kind: &str, key: &str) -> Uuid {
-    let mut tx = TenantTx::begin(&app.db.admin, tenant).await.unwrap();
-    let id: Option<Uuid> = sqlx::query_scalar("select task_id from job_keys where kind = $1 and key = $2")
-        .bind(kind)
-        .bind(key)
-        .fetch_one(tx.conn())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    id.expect("the key names its task")
-}
-
-async fn task_state(app: &TestApp, task: Uuid) -> String {
-    sqlx::query_scalar("select state::text from underway.task where id = $1")
-        .bind(task)
-        .fetch_one(&app.db.admin)
-        .await
-        .unwrap()
 }
 
 /// (state, error) of each attempt of `task`.
@@ -140,7 +59,7 @@ fn allowing(hosts: &[&str]) -> Settings {
 
 #[tokio::test]
 async fn webhooks_to_loopback_private_or_link_local_addresses_are_refused_at_once_and_never_called() {
-    let (port, receiver) = start_receiver(0).await;
+    let (port, receiver) = WebhookReceiver::start(0).await;
     let app = spawn_app_with(test_settings()).await;
     let tenant = app.tenant_id_of("valmora").await;
     let token = "tok-6f1d2c";
@@ -162,7 +81,7 @@ async fn webhooks_to_loopback_private_or_link_local_addresses_are_refused_at_onc
     for (i, url) in destinations.iter().enumerate() {
         let key = format!("ssrf-{i}-{}", Uuid::new_v4().simple());
         enqueue_committed(&app, tenant, webhook::job(url, serde_json::json!({ "n": i }), &key)).await;
-        tasks.push((url, task_of(&app, tenant, webhook::KIND, &key).await));
+        tasks.push((url, task_of(&app, tenant, webhook::KIND, &key).await.expect("the job")));
     }
     for (url, task) in &tasks {
         assert_eq!(finished(&app, *task).await, "failed", "{url}: a permanent failure");
@@ -172,22 +91,22 @@ async fn webhooks_to_loopback_private_or_link_local_addresses_are_refused_at_onc
         assert!(error.contains("refused"), "{url}: the attempt says why: {error:?}");
         assert!(!error.contains(token) && !error.contains("/hook"), "{url}: no path or query in {error:?}");
     }
-    assert_eq!(receiver.connections.load(Ordering::SeqCst), 0, "the receiver was never even connected to");
-    assert!(receiver.requests.lock().unwrap().is_empty());
+    assert_eq!(receiver.connections(), 0, "the receiver was never even connected to");
+    assert!(receiver.deliveries().is_empty());
 }
 
 #[tokio::test]
 async fn hosts_on_the_outbound_allow_list_are_called_even_on_loopback_and_in_plain_http() {
-    let (port, receiver) = start_receiver(0).await;
+    let (port, receiver) = WebhookReceiver::start(0).await;
     let app = spawn_app_with(allowing(&["127.0.0.1", "LocalHost"])).await;
     let tenant = app.tenant_id_of("valmora").await;
     for url in [format!("http://127.0.0.1:{port}/a"), format!("http://localhost:{port}/b")] {
         let key = format!("allowed-{}", Uuid::new_v4().simple());
         enqueue_committed(&app, tenant, webhook::job(&url, serde_json::json!({}), &key)).await;
-        let task = task_of(&app, tenant, webhook::KIND, &key).await;
+        let task = task_of(&app, tenant, webhook::KIND, &key).await.expect("the job");
         assert_eq!(finished(&app, task).await, "succeeded", "{url}");
     }
-    let paths: BTreeSet<String> = receiver.requests.lock().unwrap().iter().map(|(p, _)| p.clone()).collect();
+    let paths: BTreeSet<String> = receiver.deliveries().into_iter().map(|d| d.path).collect();
     assert_eq!(paths, BTreeSet::from(["/a".to_string(), "/b".to_string()]));
 }
 
@@ -221,7 +140,7 @@ async fn tables_mentioning(app: &TestApp, tenant: Uuid, needle: &str) -> BTreeSe
 #[tokio::test]
 async fn a_long_webhook_url_with_a_token_transitions_the_case_and_the_token_stays_in_the_url() {
     // The first delivery is refused (503): an attempt error is recorded too.
-    let (port, receiver) = start_receiver(1).await;
+    let (port, receiver) = WebhookReceiver::start(1).await;
     let app =
         spawn_app_with(Settings { outbound_allowed_hosts: vec!["127.0.0.1".into()], ..local_storage_settings() }).await;
     let tenant = app.tenant_id_of("valmora").await;
@@ -267,15 +186,15 @@ async fn a_long_webhook_url_with_a_token_transitions_the_case_and_the_token_stay
     tx.commit().await.unwrap();
 
     // Delivered, to the whole URL, on the second attempt.
-    let key = wait_for(60, "the webhook delivered", async || {
-        let requests = receiver.requests.lock().unwrap();
-        (requests.len() == 2).then(|| requests[1].clone())
+    let delivery = wait_for(60, "the webhook delivered", async || {
+        let deliveries = receiver.deliveries();
+        (deliveries.len() == 2).then(|| deliveries[1].clone())
     })
     .await;
-    assert_eq!(key.0, path, "the receiver got the URL as configured");
-    let key = key.1.expect("an Idempotency-Key");
+    assert_eq!(delivery.path, path, "the receiver got the URL as configured");
+    let key = delivery.idempotency_key.expect("an Idempotency-Key");
     assert!(key.starts_with(&case.to_string()) && key.len() < 300, "{key}");
-    let task = task_of(&app, tenant, webhook::KIND, &key).await;
+    let task = task_of(&app, tenant, webhook::KIND, &key).await.expect("the job");
     assert_eq!(finished(&app, task).await, "succeeded");
     let runs = attempts(&app, task).await;
     assert_eq!(runs.len(), 2);
@@ -401,7 +320,7 @@ async fn plant(app: &TestApp, tenant: Uuid) {
             run_at: Some(chrono::Utc::now() + chrono::Duration::days(365)),
         };
         enqueue_committed(app, tenant, job).await;
-        let task = task_of(app, tenant, "test.planted", label).await;
+        let task = task_of(app, tenant, "test.planted", label).await.expect("the job");
         sqlx::query(
             "update underway.task set state = $2::underway.task_state, created_at = now() - $3::interval,
                  updated_at = now() - $3::interval, last_heartbeat_at = now(), heartbeat = interval '1 day',
@@ -491,7 +410,7 @@ fn planted() -> BTreeSet<String> {
 async fn prune_through_the_queue(app: &TestApp, tenant: Uuid, key: &str) {
     let job = jobs::NewJob { kind: "prune", key: key.into(), payload: serde_json::json!({}), run_at: None };
     enqueue_committed(app, tenant, job).await;
-    let task = task_of(app, tenant, "prune", key).await;
+    let task = task_of(app, tenant, "prune", key).await.expect("the job");
     assert_eq!(finished(app, task).await, "succeeded", "{:?}", attempts(app, task).await);
 }
 
@@ -528,7 +447,9 @@ async fn the_hourly_prune_is_enqueued_once_per_ente_however_many_nodes_schedule_
     assert_eq!(sportello::auth::prune::schedule(&app.state, at).await.unwrap() as i64, enti);
     assert_eq!(sportello::auth::prune::schedule(&app.state, at).await.unwrap(), 0);
     let valmora = app.tenant_id_of("valmora").await;
-    let task = task_of(&app, valmora, sportello::auth::prune::KIND, &sportello::auth::prune::hour_key(at)).await;
+    let task = task_of(&app, valmora, sportello::auth::prune::KIND, &sportello::auth::prune::hour_key(at))
+        .await
+        .expect("the job");
     assert_eq!(finished(&app, task).await, "succeeded");
     // The next hour, again once.
     let next = at + chrono::Duration::hours(1);
