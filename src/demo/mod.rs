@@ -518,9 +518,18 @@ impl Seeder<'_> {
                 _ => {}
             }
         }
-        match d.forms.get(slug) {
+        // The variants written for this form (two enti may give the same
+        // slug different forms): every field they name must be in it.
+        let variants: Vec<&BTreeMap<String, String>> = d
+            .forms
+            .get(slug)
+            .into_iter()
+            .flatten()
+            .filter(|v| v.keys().all(|k| spec.field(k.split('.').next().unwrap_or(k)).is_some()))
+            .collect();
+        match (!variants.is_empty()).then_some(variants) {
             Some(variants) => {
-                for (k, v) in self.rng.pick(variants) {
+                for (k, v) in *self.rng.pick(&variants) {
                     raw.insert(k.clone(), fill(v, values));
                 }
             }
