@@ -229,7 +229,7 @@ fn steps_for(p: &ProcedureInfo, goal: &Goal, staff: &dyn Staffing, rng: &mut Rng
         extra(Action::Note, rng, &mut steps);
     }
     // Oldest first; an opinion is answered after it was asked.
-    steps.sort_by(|a, b| b.ago.cmp(&a.ago));
+    steps.sort_by_key(|s| std::cmp::Reverse(s.ago));
     if let (Some(asked), Some(answered)) = (
         steps.iter().position(|s| matches!(s.action, Action::Opinion(_))),
         steps.iter().position(|s| s.action == Action::AnswerOpinion),

@@ -48,6 +48,25 @@ async fn counts(app: &TestApp, tenant: Uuid) -> Vec<(String, i64)> {
     out
 }
 
+/// For the README's "Try it": whose cases, in which status (`--nocapture`).
+async fn print_who_has_what(app: &TestApp, tenant: Uuid) {
+    let mut tx = TenantTx::begin(&app.db.app, tenant).await.unwrap();
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "select u.given_name || ' ' || u.family_name || ' ' || coalesce(u.fiscal_code, ''),
+                case when u.is_staff then 'assignee' else 'owner' end,
+                string_agg(c.procedure_slug || ':' || coalesce(c.state, 'draft'), ', ' order by c.procedure_slug)
+         from cases c join users u on u.id = c.user_id or u.id = c.assignee_id
+         group by 1, 2 order by 2, 1",
+    )
+    .fetch_all(tx.conn())
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    for (who, role, cases) in rows {
+        println!("  {role} {who}: {cases}");
+    }
+}
+
 #[tokio::test]
 async fn each_demo_ente_gets_sixty_cases_in_every_status_once() {
     let app = dev_app().await;
@@ -56,6 +75,7 @@ async fn each_demo_ente_gets_sixty_cases_in_every_status_once() {
     assert!(slugs.contains(&"valmora") && slugs.contains(&"roccamare"), "{slugs:?}");
     for report in &reports {
         println!("{}", report.line());
+        print_who_has_what(&app, app.tenant_id_of(&report.slug).await).await;
         assert!(report.seeded, "{report:?}");
         assert!((50..=75).contains(&report.cases), "{}", report.line());
         let id = app.tenant_id_of(&report.slug).await;
