@@ -24,7 +24,7 @@ const LAYERS: &[&[&str]] = &[
     &["auth"],
     &["catalog"],
     &["portal", "account", "cases", "backoffice", "platform"],
-    &["onboarding"],
+    &["onboarding", "demo"],
 ];
 
 const WIRING: &[&str] = &["state", "startup", "cli"];

@@ -10,7 +10,7 @@ use crate::{
     audit,
     config::Settings,
     db::{self, Database},
-    onboarding,
+    demo, onboarding,
     startup::{self, Application},
     tenancy::TenantStatus,
     web::render::Renderer,
@@ -40,6 +40,19 @@ enum Command {
     /// Check and seal the audit trail (docs/AUDIT.md).
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Demo data for development (dev_pages only; docs/DEMO.md).
+    #[command(subcommand)]
+    Demo(DemoCommand),
+}
+
+#[derive(Subcommand)]
+enum DemoCommand {
+    /// Citizens and about 60 cases in every status for each ente not seeded yet
+    /// (or one); a second run changes nothing.
+    Seed {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -135,6 +148,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let (_db, admin) = open_admin(&settings).await?;
             audit_command(&admin, command).await
         }
+        Command::Demo(DemoCommand::Seed { tenant }) => {
+            if !settings.dev_pages {
+                bail!(
+                    "demo data is for development only: set SPORTELLO_DEV_PAGES=true (dev_pages = true), \
+                     as scripts/run.sh does"
+                );
+            }
+            let (database, admin) = open_admin(&settings).await?;
+            admin.close().await;
+            // As the runtime role, through the same functions as the citizens and the office.
+            let state = startup::build_state(settings, &database.targets).await?;
+            for report in Box::pin(demo::seed(&state, tenant.as_deref())).await? {
+                println!("{}", report.line());
+            }
+            Ok(())
+        }
     }
 }
 
@@ -195,7 +224,20 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         apply_dirs(&settings, &admin, &onboarding::tenant_dirs(&settings.tenants_dir)?).await?;
     }
     admin.close().await;
+    let embedded = database.cluster.is_some();
     let app = Application::build(settings, &database.targets).await?;
+    // The embedded default with the development pages on: each ente not
+    // seeded yet gets its demo data, once (docs/DEMO.md).
+    if embedded && app.state().settings.dev_pages {
+        match Box::pin(demo::seed(app.state(), None)).await {
+            Ok(reports) => {
+                for report in reports.iter().filter(|r| r.seeded) {
+                    tracing::info!(tenant = report.slug, cases = report.cases, "{}", report.line());
+                }
+            }
+            Err(e) => tracing::warn!(error = ?e, "demo data not seeded"),
+        }
+    }
     app.run_until(shutdown_signal()).await?;
     drop(database); // stops the embedded cluster, if we started it
     Ok(())

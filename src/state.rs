@@ -38,7 +38,12 @@ pub struct AppState {
 impl AppState {
     /// What the domain (`crate::procedure`) needs of the platform.
     pub fn env(&self) -> crate::procedure::Env<'_> {
-        crate::procedure::Env { settings: &self.settings, store: &self.store, catalogues: self.renderer.catalogues() }
+        crate::procedure::Env {
+            settings: &self.settings,
+            store: &self.store,
+            catalogues: self.renderer.catalogues(),
+            as_of: None,
+        }
     }
 
     /// A tenant changed somewhere: forget everything derived from tenant data.

@@ -223,8 +223,9 @@ pub async fn assign_case(
         Text::new("desk.event_assigned").with("name", name)
     };
     let summary = env.catalogues.text(tenant.default_lang(), &summary);
-    store::add_event(
+    store::add_event_at(
         tx,
+        env.as_of,
         case.id,
         "internal_assigned",
         Actor::Office,

@@ -25,10 +25,11 @@ use crate::{
         form::FieldErrors,
         integration_answers,
         integrations::{one, IntegrationRequest},
-        store::{self, Actor, Case},
+        store::{self, Actor, Case, Document},
     },
     registry::{self, Direction},
     state::AppState,
+    tenancy::Tenant,
     users,
     web::{render_page, CurrentTenant},
 };
@@ -126,18 +127,39 @@ pub async fn answer(
             if received.storage_failed() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::UNPROCESSABLE_ENTITY };
         return render_answer(&state, &tenant, &csrf, &case, &request, &text, &errors, status);
     }
-    let user = users::by_id(&mut tx, session.user_id).await?.ok_or(AppError::NotFound)?;
+    file_answer(&state, &tenant.0, &mut tx, &case, id, &text, &documents, None).await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/area-personale/pratiche/{case_id}?integrazione=1")).into_response())
+}
+
+/// Files the citizen's answer to request `id` of `case` (its documents already
+/// recorded under the request): registered like the submission, its documents
+/// marked with the number; the last pending answer brings the case back to
+/// the office. `as_of` is `None` but in the demo seeding (`procedure::Env::as_of`).
+#[allow(clippy::too_many_arguments)]
+pub async fn file_answer(
+    state: &AppState,
+    tenant: &Tenant,
+    tx: &mut TenantTx,
+    case: &Case,
+    id: Uuid,
+    text: &str,
+    documents: &[Document],
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
+) -> AppResult<()> {
+    let case_id = case.id;
+    let user = users::by_id(tx, case.user_id).await?.ok_or(AppError::NotFound)?;
     let correspondent = user.name_and_fiscal_code();
     // The registered document is the first attachment or, with none, the
     // answer's text (its hash is what the register keeps).
     let document_sha256 = documents.first().map(|d| d.sha256.clone());
-    let (words, lang) = (state.renderer.catalogues(), tenant.0.default_lang());
+    let (words, lang) = (state.renderer.catalogues(), tenant.default_lang());
     let subject = words.text(
         lang,
         &Text::new("cases.record.integration").with("reference", &case.reference).with("title", &case.procedure_title),
     );
-    let entry = registry::register(
-        &mut tx,
+    let entry = registry::register_at(
+        tx,
         registry::NewEntry {
             direction: Direction::Incoming,
             correspondent: &correspondent,
@@ -145,14 +167,16 @@ pub async fn answer(
             document_sha256: document_sha256.as_deref(),
             case_id: Some(case_id),
         },
+        as_of,
     )
     .await?;
-    store::register_documents(&mut tx, case_id, Some(id), entry.year, entry.number).await?;
-    integration_answers::record(&mut tx, id, &text, &entry).await?;
-    let pending = integration_answers::pending(&mut tx, case_id).await?;
-    let mark = entry.mark(&tenant.0.profile.ipa_code);
-    store::add_event(
-        &mut tx,
+    store::register_documents(tx, case_id, Some(id), entry.year, entry.number).await?;
+    integration_answers::record(tx, id, text, &entry).await?;
+    let pending = integration_answers::pending(tx, case_id).await?;
+    let mark = entry.mark(&tenant.profile.ipa_code);
+    store::add_event_at(
+        tx,
+        as_of,
         case_id,
         "integration_answered",
         Actor::Citizen,
@@ -162,8 +186,8 @@ pub async fn answer(
     .await?;
     if pending == 0 {
         // The last pending answer: the case goes back to the office.
-        engine::resume_after_integration(state.env(), &tenant.0, &mut tx, case_id).await?;
+        let env = crate::procedure::Env { as_of, ..state.env() };
+        engine::resume_after_integration(env, tenant, tx, case_id).await?;
     }
-    tx.commit().await?;
-    Ok(Redirect::to(&format!("/area-personale/pratiche/{case_id}?integrazione=1")).into_response())
+    Ok(())
 }

@@ -17,10 +17,11 @@ use crate::{
     i18n::Text,
     procedure::{
         inbox,
-        messages::{insert, notify_office, Thread, MAX_BODY_CHARS},
-        store::{self, Actor},
+        messages::{insert_at, notify_office, Thread, MAX_BODY_CHARS},
+        store::{self, Actor, Case},
     },
     state::AppState,
+    tenancy::Tenant,
     web::CurrentTenant,
 };
 
@@ -61,14 +62,30 @@ pub async fn citizen_writes(
     if case.is_draft() {
         return Err(AppError::NotFound);
     }
-    let id = insert(&mut tx, Thread::Case(case_id), "citizen", &session.display_name(), body).await?;
-    let (words, lang) = (state.renderer.catalogues(), tenant.0.default_lang());
-    let summary = words.text(lang, &Text::new("cases.record.message_sent"));
-    store::add_event(&mut tx, case_id, "message", Actor::Citizen, &summary, json!({ "message": id })).await?;
-    let subject = words.text(lang, &Text::new("mail.office_message.subject").with("reference", &case.reference));
-    notify_office(&mut tx, &case.office_code, &subject, body).await?;
+    citizen_message(&state, &tenant.0, &mut tx, &case, &session.display_name(), body, None).await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/area-personale/pratiche/{case_id}#messaggi")).into_response())
+}
+
+/// The citizen writes to the office about a submitted case (a checked body):
+/// the message, the timeline, an e-mail to the office. `as_of` is `None` but in
+/// the demo seeding (`procedure::Env::as_of`).
+pub async fn citizen_message(
+    state: &AppState,
+    tenant: &Tenant,
+    tx: &mut TenantTx,
+    case: &Case,
+    author_name: &str,
+    body: &str,
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
+) -> AppResult<uuid::Uuid> {
+    let id = insert_at(tx, as_of, Thread::Case(case.id), "citizen", author_name, body).await?;
+    let (words, lang) = (state.renderer.catalogues(), tenant.default_lang());
+    let summary = words.text(lang, &Text::new("cases.record.message_sent"));
+    store::add_event_at(tx, as_of, case.id, "message", Actor::Citizen, &summary, json!({ "message": id })).await?;
+    let subject = words.text(lang, &Text::new("mail.office_message.subject").with("reference", &case.reference));
+    notify_office(tx, &case.office_code, &subject, body).await?;
+    Ok(id)
 }
 
 pub use crate::procedure::inbox::InboxLine;

@@ -69,7 +69,7 @@ pub async fn submit(
         tx.commit().await?;
         return draft::render_summary(&state, &tenant, &csrf, &case, &documents, acting_for.as_ref(), &errors);
     }
-    match submit_case(&state, &tenant.0, &mut tx, &case, &documents).await {
+    match submit_case(&state, &tenant.0, &mut tx, &case, &documents, None).await {
         Ok(_) => {
             tx.commit().await?;
             Ok(Redirect::to(&format!("/area-personale/pratiche/{id}?inviata=1")).into_response())
@@ -92,13 +92,15 @@ pub struct Submitted {
     pub receipt: Document,
 }
 
-/// Registers a complete draft, locked by the caller's transaction.
+/// Registers a complete draft, locked by the caller's transaction. `as_of`
+/// is `None` but in the demo seeding (see `procedure::Env::as_of`).
 pub async fn submit_case(
     state: &AppState,
     tenant: &Tenant,
     tx: &mut TenantTx,
     case: &Case,
     documents: &[Document],
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<Submitted, FilingError> {
     let user = users::by_id(tx, case.user_id).await?.ok_or(AppError::NotFound)?;
     let applicant = user.name_and_fiscal_code();
@@ -121,7 +123,7 @@ pub async fn submit_case(
         lang,
         &Text::new("cases.record.submission").with("reference", &case.reference).with("title", &case.procedure_title),
     );
-    let entry = registry::register(
+    let entry = registry::register_at(
         tx,
         registry::NewEntry {
             direction: Direction::Incoming,
@@ -130,6 +132,7 @@ pub async fn submit_case(
             document_sha256: Some(&application.sha256),
             case_id: Some(case.id),
         },
+        as_of,
     )
     .await?;
     // The case enters its workflow's first status; the legal clock starts.
@@ -173,8 +176,9 @@ pub async fn submit_case(
         file_generated(tx, &state.store, case.id, "receipt", &receipt_name, Generated::Pdf, Bytes::from(pdf)).await?;
     // The uploads, the application and the receipt all carry the number.
     store::register_documents(tx, case.id, None, entry.year, entry.number).await?;
-    store::add_event(
+    store::add_event_at(
         tx,
+        as_of,
         case.id,
         "submitted",
         Actor::Citizen,

@@ -169,7 +169,7 @@ pub async fn run_transition(
     if !case.state.as_deref().is_some_and(|s| transition.from.iter().any(|f| f == s)) {
         return Err(Refusal::NotAvailable);
     }
-    let problems = check_input(&workflow, transition, input, rome_local(Utc::now()).date());
+    let problems = check_input(&workflow, transition, input, rome_local(env.now()).date());
     if !problems.is_empty() {
         return Err(Refusal::Invalid(problems));
     }
@@ -211,12 +211,13 @@ async fn enter_status(
     let from = case.state.clone().unwrap_or_default();
     let was_final = workflow.status(&from).is_some_and(|s| s.is_final);
     let entered_at: chrono::DateTime<Utc> = sqlx::query_scalar(
-        "update cases set state = $2, status = $3, state_since = clock_timestamp(), updated_at = now()
+        "update cases set state = $2, status = $3, state_since = coalesce($4, clock_timestamp()), updated_at = now()
          where id = $1 returning state_since",
     )
     .bind(case.id)
     .bind(&target.key)
     .bind(target.phase.as_str())
+    .bind(env.as_of)
     .fetch_one(tx.conn())
     .await?;
     let actor = if operator.kind == OperatorKind::System { Actor::System } else { Actor::Office };
@@ -226,8 +227,9 @@ async fn enter_status(
         Text::new("desk.event_status")
     };
     let summary = env.catalogues.text(tenant.default_lang(), &summary.with("status", &target.label));
-    store::add_event(
+    store::add_event_at(
         tx,
+        env.as_of,
         case.id,
         "status_changed",
         actor,
@@ -332,7 +334,7 @@ async fn issue_document(
     let citizen = crate::users::by_id(tx, case.user_id).await?.map(|u| u.name_and_fiscal_code()).unwrap_or_default();
     let mark = case.registry_mark(&tenant.profile.ipa_code).unwrap_or_default();
     let submitted_on = case.submitted_at.map(|t| format_date(rome_local(t).date())).unwrap_or_default();
-    let now = Utc::now();
+    let now = env.now();
     let mut context = tera::Context::new();
     context.insert(
         "case",
@@ -358,7 +360,7 @@ async fn issue_document(
     );
     let name = format!("{}-{}.pdf", slug_of(title), case.reference);
     let act = file_generated(tx, env.store, case.id, "office", &name, Generated::Pdf, Bytes::from(pdf)).await?;
-    let entry = registry::register(
+    let entry = registry::register_at(
         tx,
         registry::NewEntry {
             direction: Direction::Outgoing,
@@ -373,6 +375,7 @@ async fn issue_document(
             document_sha256: Some(&act.sha256),
             case_id: Some(case.id),
         },
+        env.as_of,
     )
     .await?;
     sqlx::query(
@@ -385,8 +388,9 @@ async fn issue_document(
     .bind(entry.number)
     .execute(tx.conn())
     .await?;
-    store::add_event(
+    store::add_event_at(
         tx,
+        env.as_of,
         case.id,
         "document_issued",
         Actor::Office,
@@ -463,8 +467,8 @@ pub async fn add_task(
 ) -> AppResult<Uuid> {
     let id = Uuid::new_v4();
     sqlx::query(
-        "insert into case_tasks (tenant_id, id, case_id, office_code, kind, question, requested_by)
-         values ($1, $2, $3, $4, $5, $6, $7)",
+        "insert into case_tasks (tenant_id, id, case_id, office_code, kind, question, requested_by, requested_at)
+         values ($1, $2, $3, $4, $5, $6, $7, coalesce($8, now()))",
     )
     .bind(tx.tenant_id)
     .bind(id)
@@ -473,14 +477,16 @@ pub async fn add_task(
     .bind(kind)
     .bind(question)
     .bind(requested_by)
+    .bind(env.as_of)
     .execute(tx.conn())
     .await?;
     let summary =
         Text::new(if kind == "opinion" { "desk.event_opinion_requested" } else { "desk.event_task_assigned" });
     let summary = env.catalogues.text(tenant.default_lang(), &summary);
     // Internal: the citizen's timeline hides office-only kinds.
-    store::add_event(
+    store::add_event_at(
         tx,
+        env.as_of,
         case_id,
         &format!("internal_{kind}"),
         Actor::Office,

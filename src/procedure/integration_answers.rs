@@ -6,16 +6,18 @@ use uuid::Uuid;
 
 use crate::{db::TenantTx, registry};
 
-/// Records the answer to request `id`, registered as `entry`.
+/// Records the answer to request `id`, registered as `entry` (and answered
+/// when it was registered).
 pub async fn record(tx: &mut TenantTx, id: Uuid, text: &str, entry: &registry::Entry) -> sqlx::Result<()> {
     sqlx::query(
-        "update integration_requests set answered_at = now(), answer = $2, answer_registry_year = $3,
+        "update integration_requests set answered_at = $5, answer = $2, answer_registry_year = $3,
              answer_registry_number = $4 where id = $1",
     )
     .bind(id)
     .bind(text)
     .bind(entry.year)
     .bind(entry.number)
+    .bind(entry.registered_at)
     .execute(tx.conn())
     .await?;
     Ok(())

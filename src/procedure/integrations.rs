@@ -78,8 +78,9 @@ pub async fn request_integration(
         ClockEffect::Interrupt => "interrupt",
     };
     sqlx::query(
-        "insert into integration_requests (tenant_id, id, case_id, reason, due_date, requested_by, clock_effect)
-         values ($1, $2, $3, $4, $5, $6, $7)",
+        "insert into integration_requests (tenant_id, id, case_id, reason, due_date, requested_by, clock_effect,
+             requested_at)
+         values ($1, $2, $3, $4, $5, $6, $7, coalesce($8, now()))",
     )
     .bind(tx.tenant_id)
     .bind(id)
@@ -88,11 +89,13 @@ pub async fn request_integration(
     .bind(due_date)
     .bind(requested_by)
     .bind(clock_effect)
+    .bind(env.as_of)
     .execute(tx.conn())
     .await?;
     let lang = tenant.default_lang();
-    store::add_event(
+    store::add_event_at(
         tx,
+        env.as_of,
         case_id,
         "integration_requested",
         Actor::Office,

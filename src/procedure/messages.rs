@@ -47,14 +47,26 @@ pub async fn insert(
     author_name: &str,
     body: &str,
 ) -> sqlx::Result<Uuid> {
+    insert_at(tx, None, thread, sender, author_name, body).await
+}
+
+/// [`insert`], dated `at` when given (the demo's replayed past: `Env::as_of`).
+pub async fn insert_at(
+    tx: &mut TenantTx,
+    at: Option<DateTime<Utc>>,
+    thread: Thread,
+    sender: &str,
+    author_name: &str,
+    body: &str,
+) -> sqlx::Result<Uuid> {
     let id = Uuid::new_v4();
     let (case_id, assistance_id) = match thread {
         Thread::Case(c) => (Some(c), None),
         Thread::Assistance(a) => (None, Some(a)),
     };
     sqlx::query(
-        "insert into messages (tenant_id, id, case_id, assistance_id, sender, author_name, body)
-         values ($1, $2, $3, $4, $5, $6, $7)",
+        "insert into messages (tenant_id, id, case_id, assistance_id, sender, author_name, body, created_at)
+         values ($1, $2, $3, $4, $5, $6, $7, coalesce($8, now()))",
     )
     .bind(tx.tenant_id)
     .bind(id)
@@ -63,6 +75,7 @@ pub async fn insert(
     .bind(sender)
     .bind(author_name)
     .bind(body)
+    .bind(at)
     .execute(tx.conn())
     .await?;
     Ok(id)
@@ -130,9 +143,9 @@ pub async fn office_writes(
     body: &str,
 ) -> AppResult<Uuid> {
     let case = store::case_by_id(tx, case_id, false).await?.ok_or(AppError::NotFound)?;
-    let id = insert(tx, Thread::Case(case_id), "office", author_name, body).await?;
+    let id = insert_at(tx, env.as_of, Thread::Case(case_id), "office", author_name, body).await?;
     let summary = env.catalogues.text(tenant.default_lang(), &Text::new("notice.event_office_message"));
-    store::add_event(tx, case_id, "message", Actor::Office, &summary, json!({ "message": id })).await?;
+    store::add_event_at(tx, env.as_of, case_id, "message", Actor::Office, &summary, json!({ "message": id })).await?;
     notify_citizen(
         env,
         tenant,

@@ -22,6 +22,8 @@ pub mod store;
 pub mod timers;
 pub mod workflow;
 
+use chrono::{DateTime, Utc};
+
 use crate::{config::Settings, fascicolo::Store, i18n::Catalogues};
 
 /// What the domain needs of the running platform: the settings (public links
@@ -32,4 +34,17 @@ pub struct Env<'a> {
     pub settings: &'a Settings,
     pub store: &'a Store,
     pub catalogues: &'a Catalogues,
+    /// `None` everywhere but in the demo seeding (`crate::demo`, `dev_pages`
+    /// only), which replays an ente's made-up past in chronological order: the
+    /// instant the step it runs happened. It dates the registry entry, the
+    /// timeline event, the status change and the request the step writes, so a
+    /// demo case can be overdue or suspended for weeks on the day it is seeded.
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+impl Env<'_> {
+    /// Now, or the demo's instant.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.as_of.unwrap_or_else(Utc::now)
+    }
 }

@@ -243,8 +243,22 @@ pub async fn add_event(
     summary: &str,
     data: Value,
 ) -> sqlx::Result<()> {
+    add_event_at(tx, None, case_id, kind, actor, summary, data).await
+}
+
+/// [`add_event`], dated `at` when given (the demo's replayed past: `Env::as_of`).
+pub async fn add_event_at(
+    tx: &mut TenantTx,
+    at: Option<DateTime<Utc>>,
+    case_id: Uuid,
+    kind: &str,
+    actor: Actor,
+    summary: &str,
+    data: Value,
+) -> sqlx::Result<()> {
     sqlx::query(
-        "insert into case_events (tenant_id, case_id, kind, actor, summary, data) values ($1, $2, $3, $4, $5, $6)",
+        "insert into case_events (tenant_id, case_id, kind, actor, summary, data, at)
+         values ($1, $2, $3, $4, $5, $6, coalesce($7, clock_timestamp()))",
     )
     .bind(tx.tenant_id)
     .bind(case_id)
@@ -252,6 +266,7 @@ pub async fn add_event(
     .bind(actor.as_str())
     .bind(summary)
     .bind(Json(data))
+    .bind(at)
     .execute(tx.conn())
     .await?;
     Ok(())

@@ -71,18 +71,27 @@ impl Entry {
 
 /// Registers a document: the next number of the current year (Italian time).
 pub async fn register(tx: &mut TenantTx, entry: NewEntry<'_>) -> sqlx::Result<Entry> {
+    register_at(tx, entry, None).await
+}
+
+/// [`register`], dated `at` when given: only the demo seeding (`crate::demo`,
+/// `dev_pages` only) passes one, replaying an empty register's made-up past in
+/// chronological order, so numbers stay gapless and in the order of their dates.
+pub async fn register_at(tx: &mut TenantTx, entry: NewEntry<'_>, at: Option<DateTime<Utc>>) -> sqlx::Result<Entry> {
     let (year, number): (i32, i64) = sqlx::query_as(
         "insert into registry_counters (tenant_id, year, last_number)
-         values ($1, extract(year from now() at time zone 'Europe/Rome')::int, 1)
+         values ($1, extract(year from coalesce($2, now()) at time zone 'Europe/Rome')::int, 1)
          on conflict (tenant_id, year) do update set last_number = registry_counters.last_number + 1
          returning year, last_number",
     )
     .bind(tx.tenant_id)
+    .bind(at)
     .fetch_one(tx.conn())
     .await?;
     sqlx::query_as(
-        "insert into registry_entries (tenant_id, year, number, direction, correspondent, subject, document_sha256, case_id)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)
+        "insert into registry_entries (tenant_id, year, number, direction, correspondent, subject, document_sha256,
+             case_id, registered_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, now()))
          returning year, number, registered_at, direction, correspondent, subject, document_sha256, case_id,
                    cancelled_at, cancellation_reason",
     )
@@ -94,6 +103,7 @@ pub async fn register(tx: &mut TenantTx, entry: NewEntry<'_>) -> sqlx::Result<En
     .bind(entry.subject)
     .bind(entry.document_sha256)
     .bind(entry.case_id)
+    .bind(at)
     .fetch_one(tx.conn())
     .await
 }

@@ -10,6 +10,7 @@ mod cases;
 mod catalog;
 mod deadlines;
 mod demo;
+mod demo_seed;
 mod fascicolo;
 mod hardening;
 mod i18n;
