@@ -269,6 +269,32 @@ pub async fn staff_subject_by_fiscal_code(tx: &mut TenantTx, fiscal_code: &str) 
         .await
 }
 
+/// A new staff user with this name and, if nobody (who proved it) holds it
+/// already, this e-mail as verified (the ente's provider or the enrolment link
+/// stands for it).
+pub async fn create_staff_user(
+    tx: &mut TenantTx,
+    given_name: &str,
+    family_name: &str,
+    email: &str,
+) -> sqlx::Result<Uuid> {
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "insert into users (tenant_id, id, given_name, family_name, email, email_verified_at, is_staff)
+         select $1, $2, $3, $4, e, case when e is null then null else now() end, true
+         from (select case when exists (select from users where lower(email) = lower($5))
+                           then null else $5 end as e) as free",
+    )
+    .bind(tx.tenant_id)
+    .bind(id)
+    .bind(given_name)
+    .bind(family_name)
+    .bind(email)
+    .execute(tx.conn())
+    .await?;
+    Ok(id)
+}
+
 /// Marks a user as staff (the desk lists staff users as assignees).
 pub async fn mark_staff(tx: &mut TenantTx, user_id: Uuid) -> sqlx::Result<()> {
     sqlx::query("update users set is_staff = true where id = $1 and not is_staff")

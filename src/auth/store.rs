@@ -141,24 +141,7 @@ pub async fn staff_user(tx: &mut TenantTx, staff: &AssertedStaff<'_>) -> sqlx::R
             .await?;
             let user_id = match legacy {
                 Some(id) => id,
-                None => {
-                    let id = Uuid::new_v4();
-                    // The e-mail only if nobody (who proved it) holds it already.
-                    sqlx::query(
-                        "insert into users (tenant_id, id, given_name, family_name, email, email_verified_at, is_staff)
-                         select $1, $2, $3, $4, e, case when e is null then null else now() end, true
-                         from (select case when exists (select from users where lower(email) = lower($5))
-                                           then null else $5 end as e) as free",
-                    )
-                    .bind(tx.tenant_id)
-                    .bind(id)
-                    .bind(staff.given_name)
-                    .bind(staff.family_name)
-                    .bind(staff.email)
-                    .execute(tx.conn())
-                    .await?;
-                    id
-                }
+                None => users::create_staff_user(tx, staff.given_name, staff.family_name, staff.email).await?,
             };
             sqlx::query(
                 "insert into staff_identities (tenant_id, issuer, subject, user_id, email) values ($1, $2, $3, $4, $5)",

@@ -80,24 +80,7 @@ pub async fn finish_enrolment(tx: &mut TenantTx, token: &str, account: &NewAccou
         .await?;
     let user_id = match existing {
         Some(id) => id,
-        None => {
-            let id = Uuid::new_v4();
-            // The e-mail only if nobody (who proved it) holds it already.
-            sqlx::query(
-                "insert into users (tenant_id, id, given_name, family_name, email, email_verified_at, is_staff)
-                 select $1, $2, $3, $4, e, case when e is null then null else now() end, true
-                 from (select case when exists (select from users where lower(email) = lower($5))
-                                   then null else $5 end as e) as free",
-            )
-            .bind(tx.tenant_id)
-            .bind(id)
-            .bind(account.given_name)
-            .bind(account.family_name)
-            .bind(account.email)
-            .execute(tx.conn())
-            .await?;
-            id
-        }
+        None => crate::users::create_staff_user(tx, account.given_name, account.family_name, account.email).await?,
     };
     sqlx::query("update users set given_name = $2, family_name = $3 where id = $1")
         .bind(user_id)
