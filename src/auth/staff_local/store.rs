@@ -1,20 +1,15 @@
 //! The SQL of local staff accounts: enrolment links, accounts, recovery codes.
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::db::TenantTx;
+use crate::{auth::session::token_hash as hash, db::TenantTx};
 
 /// How long an enrolment link stays good.
 pub const ENROLMENT_TTL_DAYS: i64 = 7;
 /// Wrong sign-ins in a row before the account waits.
 pub const MAX_FAILED_ATTEMPTS: i32 = 5;
 pub const LOCK_MINUTES: i64 = 15;
-
-pub fn hash(secret: &str) -> Vec<u8> {
-    Sha256::digest(secret.as_bytes()).to_vec()
-}
 
 #[derive(sqlx::FromRow)]
 pub struct Enrolment {
@@ -32,13 +27,13 @@ pub async fn create_enrolment(tx: &mut TenantTx, email: &str) -> sqlx::Result<Op
     if !listed {
         return Ok(None);
     }
-    let token = crate::auth::session::new_token().0;
+    let (token, token_hash) = crate::auth::session::new_token();
     sqlx::query(
         "insert into staff_enrolments (tenant_id, token_hash, email, expires_at)
          values ($1, $2, $3, now() + make_interval(days => $4::int))",
     )
     .bind(tx.tenant_id)
-    .bind(hash(&token))
+    .bind(token_hash)
     .bind(email)
     .bind(ENROLMENT_TTL_DAYS as i32)
     .execute(tx.conn())
