@@ -32,6 +32,9 @@ pub struct TenantFile {
     #[serde(default = "default_theme")]
     pub theme: String,
     pub ipa_code: String,
+    /// Codice catastale of the municipality (CIE metadata); required when CIE is on.
+    #[serde(default)]
+    pub cadastral_code: String,
     #[serde(default)]
     pub tagline: String,
     #[serde(default)]
@@ -240,6 +243,13 @@ impl TenantRecipe {
                 m.as_str()
             );
         }
+        let uses_cie = file.auth.methods.contains(&Method::Cie) || file.auth.staff.methods.contains(&Method::Cie);
+        if uses_cie && !crate::auth::saml::config::is_cadastral_code(&file.cadastral_code) {
+            bail!(
+                "{}: CIE sign-in needs the municipality's cadastral code, a capital letter and three digits (for example \"H501\")",
+                at("cadastral_code")
+            );
+        }
         Ok(Self { slug, file, assets, catalog, rules, staff_members })
     }
 
@@ -257,6 +267,7 @@ impl TenantRecipe {
             short_name: f.short_name.clone(),
             tagline: f.tagline.clone(),
             ipa_code: f.ipa_code.clone(),
+            cadastral_code: f.cadastral_code.clone(),
             region: f.region.clone(),
             province: f.province.clone(),
             branding: crate::tenancy::model::Branding {

@@ -246,7 +246,17 @@ pub(crate) async fn sp_config(
             contacts.email.clone()
         },
         contact_phone: (!contacts.phone.is_empty()).then(|| contacts.phone.replace(' ', "")),
-        attribute_sets: vec![saml::AttributeConsumingService::default_citizen_set()],
+        attribute_sets: vec![match federation {
+            Federation::Spid => saml::AttributeConsumingService::default_citizen_set(),
+            Federation::Cie => saml::AttributeConsumingService::cie_citizen_set(),
+        }],
+        profile: match federation {
+            Federation::Spid => saml::MetadataProfile::Spid,
+            Federation::Cie => saml::MetadataProfile::Cie {
+                cadastral_code: tenant.profile.cadastral_code.clone(),
+                province: tenant.profile.province.clone(),
+            },
+        },
     })
 }
 

@@ -48,6 +48,9 @@ pub struct Profile {
     pub short_name: String,
     pub tagline: String,
     pub ipa_code: String,
+    /// Codice catastale ("Belfiore") of the municipality, e.g. `H501`: the
+    /// CIE metadata names the seat by it.
+    pub cadastral_code: String,
     pub region: String,
     pub province: String,
     pub branding: Branding,

@@ -219,6 +219,16 @@ async fn invalid_recipes_are_refused_with_a_clear_error() {
     std::fs::write(dir.join("tenant.toml"), text).unwrap();
     let error = onboarding::TenantRecipe::load(&dir, &themes, &languages).err().expect("refused").to_string();
     assert!(error.contains("unknown theme"), "{error}");
+
+    // CIE names the seat by its cadastral code: without one the recipe stops.
+    let dir = tempdir("senza-catasto");
+    copy_dir(&root().join("tenants/valmora"), &dir);
+    let text = std::fs::read_to_string(dir.join("tenant.toml"))
+        .unwrap()
+        .replace("cadastral_code = \"A794\"", "cadastral_code = \"Valmora\"");
+    std::fs::write(dir.join("tenant.toml"), text).unwrap();
+    let error = onboarding::TenantRecipe::load(&dir, &themes, &languages).err().expect("refused").to_string();
+    assert!(error.contains("cadastral_code") && error.contains("H501"), "{error}");
 }
 
 fn tempdir(slug: &str) -> std::path::PathBuf {

@@ -29,14 +29,45 @@ impl AttributeConsumingService {
     /// Index-0 set used by the portal: the identity attributes the citizen
     /// profile needs.
     pub fn default_citizen_set() -> Self {
-        Self {
-            service_name: "Accesso ai servizi online".into(),
-            attributes: ["spidCode", "name", "familyName", "fiscalNumber", "email", "mobilePhone"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-        }
+        Self::named(
+            "Accesso ai servizi online",
+            &["spidCode", "name", "familyName", "fiscalNumber", "email", "mobilePhone"],
+        )
     }
+
+    /// The CIE set: "Entra con CIE" releases only the eIDAS minimum dataset.
+    pub fn cie_citizen_set() -> Self {
+        Self::named("Accesso ai servizi online", CIE_ATTRIBUTES)
+    }
+
+    fn named(service_name: &str, attributes: &[&str]) -> Self {
+        Self { service_name: service_name.into(), attributes: attributes.iter().map(|s| s.to_string()).collect() }
+    }
+}
+
+/// Which federation's metadata profile the SP publishes. SPID and "Entra con
+/// CIE" share the protocol but not the census part of the metadata: SPID wants
+/// one `ContactPerson contactType="other"` with `spid:` extensions, CIE one
+/// `contactType="administrative"` with `cie:` extensions, a `Company` and the
+/// cadastral code of the seat (Manuale tecnico CIE, "Informazioni di censimento").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetadataProfile {
+    Spid,
+    Cie {
+        /// Codice catastale ("Belfiore") of the municipality of the legal seat, e.g. `H501`.
+        cadastral_code: String,
+        /// Province abbreviation, e.g. `RM` (optional in the CIE profile).
+        province: String,
+    },
+}
+
+/// The attributes the CIE identity provider can release (eIDAS minimum dataset).
+pub const CIE_ATTRIBUTES: &[&str] = &["name", "familyName", "dateOfBirth", "fiscalNumber"];
+
+/// Whether `code` looks like a cadastral code: a letter and three digits.
+pub fn is_cadastral_code(code: &str) -> bool {
+    let b = code.as_bytes();
+    b.len() == 4 && b[0].is_ascii_uppercase() && b[1..].iter().all(u8::is_ascii_digit)
 }
 
 /// SPID SP configuration of a tenant.
@@ -62,6 +93,8 @@ pub struct SpConfig {
     pub contact_phone: Option<String>,
     /// Attribute consuming services; index 0 must exist.
     pub attribute_sets: Vec<AttributeConsumingService>,
+    /// SPID or CIE metadata profile.
+    pub profile: MetadataProfile,
 }
 
 /// SPID attribute names (Tabella attributi SPID) accepted in `RequestedAttribute`.
@@ -148,6 +181,16 @@ impl SpConfig {
             }
             if let Some(a) = set.attributes.iter().find(|a| !SPID_ATTRIBUTES.contains(&a.as_str())) {
                 return Err(SpidError::Config(format!("unknown SPID attribute {a}")));
+            }
+            if let MetadataProfile::Cie { .. } = self.profile {
+                if let Some(a) = set.attributes.iter().find(|a| !CIE_ATTRIBUTES.contains(&a.as_str())) {
+                    return Err(SpidError::Config(format!("CIE cannot release the attribute {a}")));
+                }
+            }
+        }
+        if let MetadataProfile::Cie { cadastral_code, .. } = &self.profile {
+            if !is_cadastral_code(cadastral_code) {
+                return err("CIE needs the cadastral code of the municipality (cadastral_code, e.g. H501)");
             }
         }
         let creds = self.credentials()?;

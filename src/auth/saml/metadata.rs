@@ -1,11 +1,14 @@
-//! Signed SP metadata, SPID public-sector profile (Avviso SPID n.29 v3).
+//! Signed SP metadata: SPID public-sector profile (Avviso SPID n.29 v3) or the
+//! "Entra con CIE" public-sector profile (Manuale tecnico CIE, "Federazione").
 //!
 //! The document carries: `AuthnRequestsSigned`/`WantAssertionsSigned`, a
 //! signing `KeyDescriptor`, HTTP-POST `SingleLogoutService`, transient
 //! `NameIDFormat`, the `AssertionConsumerService`s (index 0 `isDefault`), the
-//! `AttributeConsumingService`s, `Organization`, and one
-//! `ContactPerson contactType="other"` whose `md:Extensions` hold
-//! `spid:IPACode` and `spid:Public`. It is enveloped-signed with the SP key.
+//! `AttributeConsumingService`s, `Organization`, and one `ContactPerson`: for
+//! SPID `contactType="other"` with `spid:IPACode` and `spid:Public`; for CIE
+//! `contactType="administrative"` with `cie:Public`, `cie:IPACode`,
+//! `cie:Municipality` (cadastral code), `cie:Province` and a `md:Company` equal
+//! to the organisation name. It is enveloped-signed with the SP key.
 //!
 //! The `ID` is derived from the entity id, so the output is stable for a given
 //! configuration (RSA PKCS#1 v1.5 signatures are deterministic): it can be
@@ -13,7 +16,7 @@
 
 use std::fmt::Write as _;
 
-use super::config::SpConfig;
+use super::config::{MetadataProfile, SpConfig};
 use super::crypto::{sign_enveloped, SIGNATURE_MARKER};
 use super::errors::SpidError;
 use super::xml::esc;
@@ -32,7 +35,7 @@ pub fn sp_metadata(cfg: &SpConfig) -> Result<String, SpidError> {
         concat!(
             r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" "#,
             r#"xmlns:ds="http://www.w3.org/2000/09/xmldsig#" "#,
-            r#"xmlns:spid="https://spid.gov.it/saml-extensions" "#,
+            "{ext_ns}",
             r#"entityID="{eid}" ID="{id}">"#,
             "{sig}",
             r#"<md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" "#,
@@ -43,6 +46,10 @@ pub fn sp_metadata(cfg: &SpConfig) -> Result<String, SpidError> {
             r#"<md:SingleLogoutService Binding="{post}" Location="{slo}"/>"#,
             r#"<md:NameIDFormat>{transient}</md:NameIDFormat>"#
         ),
+        ext_ns = match cfg.profile {
+            MetadataProfile::Spid => r#"xmlns:spid="https://spid.gov.it/saml-extensions" "#,
+            MetadataProfile::Cie { .. } => r#"xmlns:cie="https://www.cartaidentita.interno.gov.it/saml-extensions" "#,
+        },
         eid = esc(&cfg.entity_id),
         id = id,
         sig = SIGNATURE_MARKER,
@@ -81,17 +88,40 @@ pub fn sp_metadata(cfg: &SpConfig) -> Result<String, SpidError> {
             r#"<md:OrganizationDisplayName xml:lang="it">{}</md:OrganizationDisplayName>"#,
             r#"<md:OrganizationURL xml:lang="it">{}</md:OrganizationURL>"#,
             r#"</md:Organization>"#,
-            r#"<md:ContactPerson contactType="other"><md:Extensions>"#,
-            r#"<spid:IPACode>{}</spid:IPACode><spid:Public/>"#,
-            r#"</md:Extensions>"#,
-            r#"<md:EmailAddress>{}</md:EmailAddress>"#
         ),
         esc(&o.name),
         esc(&o.display_name),
         esc(&o.url),
-        esc(&cfg.ipa_code),
-        esc(&cfg.contact_email),
     );
+    match &cfg.profile {
+        MetadataProfile::Spid => {
+            let _ = write!(
+                x,
+                concat!(
+                    r#"<md:ContactPerson contactType="other"><md:Extensions>"#,
+                    r#"<spid:IPACode>{}</spid:IPACode><spid:Public/>"#,
+                    r#"</md:Extensions>"#,
+                ),
+                esc(&cfg.ipa_code),
+            );
+        }
+        MetadataProfile::Cie { cadastral_code, province } => {
+            let _ = write!(
+                x,
+                concat!(
+                    r#"<md:ContactPerson contactType="administrative"><md:Extensions>"#,
+                    r#"<cie:Public/><cie:IPACode>{}</cie:IPACode><cie:Municipality>{}</cie:Municipality>"#,
+                ),
+                esc(&cfg.ipa_code),
+                esc(cadastral_code),
+            );
+            if !province.is_empty() {
+                let _ = write!(x, "<cie:Province>{}</cie:Province>", esc(province));
+            }
+            let _ = write!(x, "</md:Extensions><md:Company>{}</md:Company>", esc(&o.name));
+        }
+    }
+    let _ = write!(x, "<md:EmailAddress>{}</md:EmailAddress>", esc(&cfg.contact_email));
     if let Some(p) = &cfg.contact_phone {
         let _ = write!(x, "<md:TelephoneNumber>{}</md:TelephoneNumber>", esc(p));
     }
@@ -130,6 +160,29 @@ mod tests {
         verify_and_reduce(&md, &[kp.cert.to_der().unwrap()]).unwrap();
         // deterministic
         assert_eq!(md, sp_metadata(&sp_config(&kp)).unwrap());
+    }
+
+    #[test]
+    fn cie_metadata_has_the_cie_census_and_only_the_eidas_attributes() {
+        let kp = KeyPair::generate("sp", -1, 365);
+        let mut cfg = sp_config(&kp);
+        cfg.profile = MetadataProfile::Cie { cadastral_code: "A794".into(), province: "BG".into() };
+        // The SPID set asks for attributes CIE cannot release.
+        assert_eq!(sp_metadata(&cfg).unwrap_err().code(), "spid.config");
+        cfg.attribute_sets = vec![super::super::AttributeConsumingService::cie_citizen_set()];
+        let md = sp_metadata(&cfg).unwrap();
+        for needle in [
+            r#"xmlns:cie="https://www.cartaidentita.interno.gov.it/saml-extensions""#,
+            r#"<md:ContactPerson contactType="administrative"><md:Extensions><cie:Public/>"#,
+            "<cie:IPACode>c_x000</cie:IPACode><cie:Municipality>A794</cie:Municipality><cie:Province>BG</cie:Province>",
+            "</md:Extensions><md:Company>Comune di Valmora</md:Company><md:EmailAddress>",
+        ] {
+            assert!(md.contains(needle), "{needle} missing in {md}");
+        }
+        assert!(!md.contains("spid:") && !md.contains("Name=\"email\""), "{md}");
+        verify_and_reduce(&md, &[kp.cert.to_der().unwrap()]).unwrap();
+        cfg.profile = MetadataProfile::Cie { cadastral_code: "Valmora".into(), province: String::new() };
+        assert_eq!(sp_metadata(&cfg).unwrap_err().code(), "spid.config");
     }
 
     #[test]

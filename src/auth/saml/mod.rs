@@ -52,7 +52,7 @@ pub mod request;
 pub mod response;
 mod xml;
 
-pub use config::{AttributeConsumingService, Organization, SpConfig};
+pub use config::{AttributeConsumingService, MetadataProfile, Organization, SpConfig};
 pub use errors::SpidError;
 pub use idp::{IdpMetadata, IdpTrust};
 pub use metadata::sp_metadata;

@@ -6,8 +6,12 @@
 #             $BASE_URL/accesso/spid/metadata, /accesso/spid/login, /accesso/spid/acs)
 #   OUT_DIR   where JSON reports and logs go (default: ./spid-sp-test-out)
 # env: SPID_SP_TEST     path of the spid_sp_test executable (default: spid_sp_test)
-#      SPID_PROFILE     spid-sp-test profile (default: spid-sp-public)
-#      SPID_LOGIN_PATH  login path (default: /accesso/spid/login); it must accept
+#      SPID_PROFILE     spid-sp-test profile (default: spid-sp-public; the CIE
+#                       SP is checked with cie-sp-public and SP_PATH=/accesso/cie)
+#      SP_PATH          where the SP's metadata, login and ACS live
+#                       (default: /accesso/spid)
+#      SPID_LEVELS      levels of the response suite (default: "2 1 3")
+#      SPID_LOGIN_PATH  login path (default: $SP_PATH/login); it must accept
 #                       ?level=1|2|3 and &binding=redirect, answer 200 with the
 #                       POST form (or 302 for redirect) and set whatever cookie
 #                       binds the pending request to the ACS POST.
@@ -34,8 +38,9 @@ out=${2:-./spid-sp-test-out}
 bin=${SPID_SP_TEST:-spid_sp_test}
 profile=${SPID_PROFILE:-spid-sp-public}
 mkdir -p "$out"
-md="$base/accesso/spid/metadata"
-login="$base${SPID_LOGIN_PATH:-/accesso/spid/login}"
+sp=${SP_PATH:-/accesso/spid}
+md="$base$sp/metadata"
+login="$base${SPID_LOGIN_PATH:-$sp/login}"
 rc=0
 
 summary() { # $1 = report json, $2 = label
@@ -74,7 +79,7 @@ echo "== AuthnRequest, HTTP-POST, SpidL2"
 run authn-post-l2 --authn-url "$login?level=2"
 echo "== AuthnRequest, HTTP-Redirect, SpidL2"
 run authn-redirect-l2 --authn-url "$login?level=2&binding=redirect"
-for lvl in 2 1 3; do
+for lvl in ${SPID_LEVELS:-2 1 3}; do
   echo "== response test-suite (-tr), HTTP-POST, SpidL$lvl"
   run "responses-l$lvl" --authn-url "$login?level=$lvl" -tr
 done

@@ -76,6 +76,7 @@ pub fn sp_config(kp: &KeyPair) -> SpConfig {
         contact_email: "protocollo@valmora.example.it".into(),
         contact_phone: Some("+390612345678".into()),
         attribute_sets: vec![AttributeConsumingService::default_citizen_set()],
+        profile: super::MetadataProfile::Spid,
     }
 }
 

@@ -1,7 +1,8 @@
 //! SPID over SAML2, validated by AgID's own `spid-sp-test` (PyPI, installed by
 //! `scripts/setup.sh --test`) against the running application: SP metadata,
 //! AuthnRequests (HTTP-POST and HTTP-Redirect) and the response test-suite, in
-//! which the tool plays the IdP and posts 111 crafted responses to our ACS.
+//! which the tool plays the IdP and posts 111 crafted responses to our ACS —
+//! for SPID with the `spid-sp-public` profile and for CIE with `cie-sp-public`.
 
 use std::process::Command;
 
@@ -9,18 +10,50 @@ use sportello::onboarding;
 
 use crate::helpers::{root, scratch, spawn_app_with, test_settings};
 
-#[tokio::test]
-async fn spid_sp_test_passes_metadata_authn_request_and_response_suites() {
+/// The federations the tool checks: the login/ACS path, its profile, the
+/// response-suite levels and the suites that must have run.
+struct Federation {
+    path: &'static str,
+    profile: &'static str,
+    levels: &'static str,
+    suites: &'static [&'static str],
+}
+
+const SPID: Federation = Federation {
+    path: "/accesso/spid",
+    profile: "spid-sp-public",
+    levels: "2 1 3",
+    suites: &["metadata", "authn-post-l2", "authn-redirect-l2", "responses-l1", "responses-l2", "responses-l3"],
+};
+
+/// "Entra con CIE" shares SPID's protocol rules; its profile checks the CIE
+/// metadata census (administrative contact, cie: extensions, Company, the
+/// eIDAS attribute set) and skips the SPID-only response checks 70 and 71.
+/// One response level is enough: the levels' handling is the SPID suite's.
+const CIE: Federation = Federation {
+    path: "/accesso/cie",
+    profile: "cie-sp-public",
+    levels: "3",
+    suites: &["metadata", "authn-post-l2", "authn-redirect-l2", "responses-l3"],
+};
+
+/// Starts an app trusting the tool's IdP for `federation`, runs
+/// `spid_sp_test.sh` against it and checks every suite passed and ran.
+async fn run_spid_sp_test(federation: &Federation) {
     let tool = root().join(".venv-test/bin/spid_sp_test");
     assert!(tool.exists(), "run scripts/setup.sh --test (installs spid-sp-test)");
-    let dir = scratch().join("spid-sp-test");
+    let dir = scratch().join(format!("spid-sp-test-{}", federation.profile));
     std::fs::create_dir_all(&dir).unwrap();
     let idp = Command::new(&tool).arg("--idp-metadata").output().unwrap();
     assert!(idp.status.success());
     std::fs::write(dir.join("idp.xml"), &idp.stdout).unwrap();
 
     let mut settings = test_settings();
-    settings.spid_idp_metadata = vec![dir.join("idp.xml")];
+    if federation.path == CIE.path {
+        settings.cie_idp_metadata = vec![dir.join("idp.xml")];
+    } else {
+        settings.spid_idp_metadata = vec![dir.join("idp.xml")];
+    }
     // spid-sp-test's IdP certificate expired in 2025; test deployments only.
     settings.saml_trust_test_idp_cert = true;
     // The tool starts a sign-in for each of its ~340 checks, all from 127.0.0.1.
@@ -32,12 +65,16 @@ async fn spid_sp_test_passes_metadata_authn_request_and_response_suites() {
 
     let base = format!("http://127.0.0.1:{}", app.port);
     let out = dir.join("reports");
+    let (path, profile, levels) = (federation.path, federation.profile, federation.levels);
     let output = tokio::task::spawn_blocking(move || {
         Command::new("bash")
             .arg(root().join("src/auth/saml/spid_sp_test.sh"))
             .arg(&base)
             .arg(&out)
             .env("SPID_SP_TEST", &tool)
+            .env("SP_PATH", path)
+            .env("SPID_PROFILE", profile)
+            .env("SPID_LEVELS", levels)
             .env("PATH", format!("{}:{}", tool.parent().unwrap().display(), std::env::var("PATH").unwrap_or_default()))
             .output()
             .unwrap()
@@ -49,7 +86,7 @@ async fn spid_sp_test_passes_metadata_authn_request_and_response_suites() {
     assert!(output.status.success(), "spid-sp-test failed:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
     let failures: Vec<&str> = report.lines().filter(|l| l.contains(" failed") && !l.contains(" 0 failed")).collect();
     assert!(failures.is_empty(), "{failures:?}");
-    for suite in ["metadata", "authn-post-l2", "authn-redirect-l2", "responses-l1", "responses-l2", "responses-l3"] {
+    for suite in federation.suites {
         assert!(report.contains(&format!("{suite} [")), "suite {suite} did not run:\n{report}");
     }
     // Every suite that ran checked something (a 0-test suite means it was skipped).
@@ -63,6 +100,16 @@ async fn spid_sp_test_passes_metadata_authn_request_and_response_suites() {
         users += sqlx::query_scalar::<_, i64>("select count(*) from identities").fetch_one(tx.conn()).await.unwrap();
     }
     assert!(users >= 1);
+}
+
+#[tokio::test]
+async fn spid_sp_test_passes_metadata_authn_request_and_response_suites() {
+    run_spid_sp_test(&SPID).await;
+}
+
+#[tokio::test]
+async fn spid_sp_test_passes_for_cie_with_the_cie_public_profile() {
+    run_spid_sp_test(&CIE).await;
 }
 
 #[tokio::test]
