@@ -57,6 +57,7 @@ async fn public_pages_pass_axe_and_respect_the_csp() {
             "/servizi/rimborso-tari",
             "/cerca?q=tari",
             "/accesso",
+            "/backoffice/accesso",
             "/banner-accesso",
             "/embed/banner",
             "/non-esiste",
@@ -66,6 +67,14 @@ async fn public_pages_pass_axe_and_respect_the_csp() {
     }
     urls.push(format!("http://valmora.localhost:{}/servizi/categoria/tributi", app.port));
     urls.push(format!("http://valmora.localhost:{}/accesso/crs", app.port));
+    // A local staff account's enrolment page (QR code, key, password, first code).
+    let mut tx = sportello::db::TenantTx::begin(&app.db.app, app.tenant_id_of("valmora").await).await.unwrap();
+    let token = sportello::auth::staff_local::store::create_enrolment(&mut tx, "anna.neri@valmora.example")
+        .await
+        .unwrap()
+        .expect("Anna is Valmora staff");
+    tx.commit().await.unwrap();
+    urls.push(format!("http://valmora.localhost:{}/backoffice/accesso/attiva?t={token}", app.port));
     // Valmora offers English; the platform too. Roccamare is Italian only.
     let english_urls: Vec<String> =
         urls.iter().filter(|u| u.contains("valmora.") || u.contains("127.0.0.1")).cloned().collect();

@@ -2,7 +2,8 @@
 //! provider (`dev_pages = true` only) signs real SAML responses that the ente's
 //! own assertion consumer service validates; staff sign in with SPID by fiscal
 //! code at `/backoffice/accesso`. With `dev_pages` off the provider is gone and
-//! what it signed is refused.
+//! what it signed is refused. And the same by clicking, in Chromium: a citizen
+//! and an operator through a whole case, axe on every page they meet.
 
 use crate::{
     auth::{ROCCAMARE, VALMORA},
@@ -219,4 +220,47 @@ async fn without_dev_pages_the_dev_idp_is_gone_and_what_it_signed_is_refused() {
         visitor.post_raw("/accesso/spid/acs", &[("SAMLResponse", &signed), ("RelayState", &relay)], false).await;
     assert_ne!(refused.status(), 200);
     assert_eq!(visitor.get("/area-personale").await.status(), 303);
+}
+
+/// Clicked through in Chromium (`tests/browser/journey.mjs`): the citizen signs
+/// in through the development IdP, submits a case; the operator signs in at the
+/// staff sign-in, finds it, takes it in charge and asks for an integration; the
+/// citizen answers. axe finds nothing and the CSP refuses nothing on any page.
+#[tokio::test]
+async fn a_citizen_and_an_operator_click_through_a_case_in_chromium() {
+    let app =
+        spawn_app_with(sportello::config::Settings { dev_pages: true, ..crate::helpers::s3_settings().await }).await;
+    let dir = crate::helpers::scratch().join(format!("journey-{}", app.port));
+    std::fs::create_dir_all(&dir).unwrap();
+    let attachment = dir.join("estratto-mappa.pdf");
+    std::fs::write(&attachment, crate::cases::PDF).unwrap();
+    let base = format!("http://{VALMORA}:{}", app.port);
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(crate::helpers::root().join("tests/browser/journey.mjs"))
+            .arg(&base)
+            .arg(&attachment)
+            .current_dir(crate::helpers::root())
+            .output()
+            .expect("node (installed by scripts/setup.sh)")
+    })
+    .await
+    .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(output.status.success(), "journey failed:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(report["steps"].as_array().unwrap().len(), 7, "{report:#}");
+    assert!(report["pages"].as_array().unwrap().len() >= 20, "{report:#}");
+    // What the clicks did is in the database: the answered request, the case back in progress.
+    let reference = report["reference"].as_str().unwrap();
+    let mut tx = valmora(&app).await;
+    let (status, answered): (String, i64) = sqlx::query_as(
+        "select c.status, (select count(*) from integration_requests r where r.case_id = c.id and r.answered_at is not null)
+           from cases c where c.reference = $1",
+    )
+    .bind(reference)
+    .fetch_one(tx.conn())
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), answered), ("in_progress", 1));
 }

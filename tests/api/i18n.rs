@@ -289,6 +289,30 @@ fn every_word_of_every_template_comes_from_the_locale_files() {
     assert!(problems.is_empty(), "literal text outside t() (add a key to locales/*.toml):\n{}", problems.join("\n"));
 }
 
+/// The CSP allows no inline style or script: a `style=` attribute, a `<style>`
+/// or an inline `<script>` would be refused by every browser (the audits only
+/// see the pages they visit; this sees every template).
+#[test]
+fn no_template_carries_inline_styles_or_scripts() {
+    let mut problems = Vec::new();
+    for (file, source) in templates() {
+        for (i, line) in source.lines().enumerate() {
+            // A JSON-LD block is data, never run: the CSP does not apply to it.
+            let inline_script =
+                line.contains("<script") && !line.contains(" src=") && !line.contains("application/ld+json");
+            let handler = [" onclick=", " onload=", " onchange=", " onsubmit="].iter().any(|h| line.contains(h));
+            if line.contains(" style=\"") || line.contains("<style") || inline_script || handler {
+                problems.push(format!("{file}:{}: {}", i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "inline style or script (use sportello.css or a static script):\n{}",
+        problems.join("\n")
+    );
+}
+
 fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeSet<String>) {
     for (k, v) in table {
         let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
