@@ -156,12 +156,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             let (database, admin) = open_admin(&settings).await?;
-            admin.close().await;
             // As the runtime role, through the same functions as the citizens and the office.
             let state = startup::build_state(settings, &database.targets).await?;
-            for report in Box::pin(demo::seed(&state, tenant.as_deref())).await? {
+            for report in Box::pin(demo::seed(&state, &admin, tenant.as_deref())).await? {
                 println!("{}", report.line());
             }
+            admin.close().await;
             Ok(())
         }
     }
@@ -223,13 +223,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     if settings.apply_tenants_on_start {
         apply_dirs(&settings, &admin, &onboarding::tenant_dirs(&settings.tenants_dir)?).await?;
     }
-    admin.close().await;
     let embedded = database.cluster.is_some();
     let app = Application::build(settings, &database.targets).await?;
     // The embedded default with the development pages on: each ente not
     // seeded yet gets its demo data, once (docs/DEMO.md).
     if embedded && app.state().settings.dev_pages {
-        match Box::pin(demo::seed(app.state(), None)).await {
+        match Box::pin(demo::seed(app.state(), &admin, None)).await {
             Ok(reports) => {
                 for report in reports.iter().filter(|r| r.seeded) {
                     tracing::info!(tenant = report.slug, cases = report.cases, "{}", report.line());
@@ -238,6 +237,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             Err(e) => tracing::warn!(error = ?e, "demo data not seeded"),
         }
     }
+    admin.close().await;
     app.run_until(shutdown_signal()).await?;
     drop(database); // stops the embedded cluster, if we started it
     Ok(())

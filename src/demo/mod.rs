@@ -90,12 +90,19 @@ impl Report {
 }
 
 /// Seeds every ente (or the one of `only`). Refused unless `dev_pages` is on.
-pub async fn seed(state: &AppState, only: Option<&str>) -> anyhow::Result<Vec<Report>> {
+/// `admin` (the owner role) marks each ente `demo` first: the registry of a
+/// demo ente accepts the replayed past dates, any other refuses them.
+pub async fn seed(state: &AppState, admin: &sqlx::PgPool, only: Option<&str>) -> anyhow::Result<Vec<Report>> {
     if !state.settings.dev_pages {
         bail!(
             "demo data is for development only: set SPORTELLO_DEV_PAGES=true (dev_pages = true), as scripts/run.sh does"
         );
     }
+    sqlx::query("update tenants set demo = true where ($1::text is null or slug = $1) and not demo")
+        .bind(only)
+        .execute(admin)
+        .await
+        .context("marking the enti as demo enti")?;
     let ids: Vec<(Uuid, String)> = sqlx::query_as("select id, slug from tenants order by slug")
         .fetch_all(&state.db)
         .await

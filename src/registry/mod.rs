@@ -77,10 +77,13 @@ pub async fn register(tx: &mut TenantTx, entry: NewEntry<'_>) -> sqlx::Result<En
 /// [`register`], dated `at` when given: only the demo seeding (`crate::demo`,
 /// `dev_pages` only) passes one, replaying an empty register's made-up past in
 /// chronological order, so numbers stay gapless and in the order of their dates.
+/// The database holds the line: an entry dated other than now, or before the
+/// entry before it, is refused unless the ente is marked `demo` (which only the
+/// owner role can set, and only `sportello demo seed` does).
 pub async fn register_at(tx: &mut TenantTx, entry: NewEntry<'_>, at: Option<DateTime<Utc>>) -> sqlx::Result<Entry> {
     let (year, number): (i32, i64) = sqlx::query_as(
         "insert into registry_counters (tenant_id, year, last_number)
-         values ($1, extract(year from coalesce($2, now()) at time zone 'Europe/Rome')::int, 1)
+         values ($1, extract(year from coalesce($2, clock_timestamp()) at time zone 'Europe/Rome')::int, 1)
          on conflict (tenant_id, year) do update set last_number = registry_counters.last_number + 1
          returning year, last_number",
     )
@@ -91,7 +94,7 @@ pub async fn register_at(tx: &mut TenantTx, entry: NewEntry<'_>, at: Option<Date
     sqlx::query_as(
         "insert into registry_entries (tenant_id, year, number, direction, correspondent, subject, document_sha256,
              case_id, registered_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, now()))
+         values ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, clock_timestamp()))
          returning year, number, registered_at, direction, correspondent, subject, document_sha256, case_id,
                    cancelled_at, cancellation_reason",
     )

@@ -70,9 +70,11 @@ async fn print_who_has_what(app: &TestApp, tenant: Uuid) {
 #[tokio::test]
 async fn each_demo_ente_gets_sixty_cases_in_every_status_once() {
     let app = dev_app().await;
-    let reports = demo::seed(&app.state, None).await.unwrap();
+    let reports = demo::seed(&app.state, &app.db.admin, None).await.unwrap();
     let slugs: Vec<&str> = reports.iter().map(|r| r.slug.as_str()).collect();
     assert!(slugs.contains(&"valmora") && slugs.contains(&"roccamare"), "{slugs:?}");
+    let demo: Vec<bool> = sqlx::query_scalar("select demo from tenants").fetch_all(&app.db.admin).await.unwrap();
+    assert!(demo.iter().all(|d| *d), "the seeded enti are marked demo (their registers accept the replayed past)");
     for report in &reports {
         println!("{}", report.line());
         print_who_has_what(&app, app.tenant_id_of(&report.slug).await).await;
@@ -150,7 +152,7 @@ async fn each_demo_ente_gets_sixty_cases_in_every_status_once() {
     for report in &reports {
         before.push(counts(&app, app.tenant_id_of(&report.slug).await).await);
     }
-    let again = demo::seed(&app.state, None).await.unwrap();
+    let again = demo::seed(&app.state, &app.db.admin, None).await.unwrap();
     assert!(again.iter().all(|r| !r.seeded), "{again:?}");
     for (report, before) in reports.iter().zip(before) {
         assert_eq!(counts(&app, app.tenant_id_of(&report.slug).await).await, before, "{}", report.slug);
@@ -198,7 +200,7 @@ async fn each_demo_ente_gets_sixty_cases_in_every_status_once() {
 #[tokio::test]
 async fn the_demo_is_refused_without_the_development_pages() {
     let app = crate::helpers::spawn_app().await;
-    let error = demo::seed(&app.state, None).await.unwrap_err();
+    let error = demo::seed(&app.state, &app.db.admin, None).await.unwrap_err();
     assert!(format!("{error:#}").contains("SPORTELLO_DEV_PAGES"), "{error:#}");
     let output = Command::new(env!("CARGO_BIN_EXE_sportello"))
         .args(["demo", "seed"])

@@ -99,6 +99,53 @@ async fn registry_entries_are_never_altered_nor_deleted() {
     assert_eq!(history[0].after.as_ref().unwrap()["cancellation_reason"], "Registrata per errore");
 }
 
+/// The date is part of the entry: an ente's register takes the clock's, never
+/// the caller's — no backdating, no entry before the one before it — except an
+/// ente marked `demo` (only the owner role can), whose demo cases replay a past.
+#[tokio::test]
+async fn registry_entries_are_dated_when_they_are_made() {
+    let test_db = test_db().await;
+    let tenant: uuid::Uuid =
+        sqlx::query_scalar("select id from tenants where slug = 'valmora'").fetch_one(&test_db.app).await.unwrap();
+    let past = chrono::Utc::now() - chrono::Duration::days(40);
+    let mut tx = TenantTx::begin(&test_db.app, tenant).await.unwrap();
+    let err = registry::register_at(&mut tx, entry("Retrodatata"), Some(past)).await.expect_err("backdated");
+    assert!(err.to_string().contains("dated when they are made"), "{err}");
+    drop(tx);
+    // Not by hand either, nor before the entry before it.
+    let mut tx = TenantTx::begin(&test_db.app, tenant).await.unwrap();
+    let first = registry::register(&mut tx, entry("Prima")).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = TenantTx::begin(&test_db.app, tenant).await.unwrap();
+    let err = sqlx::query(
+        "insert into registry_entries (tenant_id, year, number, direction, correspondent, subject, registered_at)
+         values ($1, $2, $3, 'incoming', 'X', 'Y', $4)",
+    )
+    .bind(tenant)
+    .bind(first.year)
+    .bind(first.number + 1)
+    .bind(first.registered_at - chrono::Duration::seconds(2))
+    .execute(tx.conn())
+    .await
+    .expect_err("before the entry before it");
+    assert!(err.to_string().contains("before the entry before it"), "{err}");
+    drop(tx);
+    // The runtime role cannot make its ente a demo ente.
+    let err = sqlx::query("update tenants set demo = true where id = $1").bind(tenant).execute(&test_db.app).await;
+    assert!(err.is_err(), "runtime role updated tenants");
+    // A demo ente replays its past.
+    sqlx::query("update tenants set demo = true where id = $1").bind(tenant).execute(&test_db.admin).await.unwrap();
+    let roccamare: uuid::Uuid =
+        sqlx::query_scalar("select id from tenants where slug = 'roccamare'").fetch_one(&test_db.app).await.unwrap();
+    let mut tx = TenantTx::begin(&test_db.app, tenant).await.unwrap();
+    let demo = registry::register_at(&mut tx, entry("Demo"), Some(past)).await.unwrap();
+    assert_eq!(demo.registered_at.timestamp(), past.timestamp());
+    drop(tx);
+    // Another ente is not a demo ente for it.
+    let mut tx = TenantTx::begin(&test_db.app, roccamare).await.unwrap();
+    assert!(registry::register_at(&mut tx, entry("Retrodatata"), Some(past)).await.is_err());
+}
+
 #[tokio::test]
 async fn each_ente_has_its_own_register_invisible_to_the_others() {
     let test_db = test_db().await;
