@@ -9,6 +9,8 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct Data {
     pub dev_citizens: Vec<String>,
+    /// Companies a demo citizen represents: their cases are started on its behalf.
+    pub representations: Vec<Representation>,
     pub citizens: Vec<Citizen>,
     pub places: BTreeMap<String, Place>,
     pub relatives: Vec<Relative>,
@@ -29,6 +31,15 @@ pub struct Citizen {
     pub email: String,
     #[serde(default)]
     pub mobile: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Representation {
+    pub fiscal_code: String,
+    pub company: String,
+    pub vat_number: String,
+    pub capacity: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,6 +152,14 @@ mod tests {
         }
         for r in &d.relatives {
             assert!(crate::input::normalize_fiscal_code(&r.fiscal_code).is_some(), "{}", r.fiscal_code);
+        }
+        for r in &d.representations {
+            assert!(
+                d.dev_citizens.contains(&r.fiscal_code),
+                "{} represents a company but is no dev citizen",
+                r.fiscal_code
+            );
+            assert!(crate::input::normalize_vat_number(&r.vat_number).is_some(), "{}", r.vat_number);
         }
         for code in &d.dev_citizens {
             assert!(

@@ -304,7 +304,7 @@ impl Seeder<'_> {
             tx,
             store::NewDraft {
                 user_id: person.user_id,
-                delegation_id: None,
+                delegation_id: person.delegation_id,
                 procedure: terms,
                 form: &spec,
                 answers: &prefilled,

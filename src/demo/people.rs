@@ -12,6 +12,7 @@ use crate::{
     backoffice,
     db::TenantTx,
     procedure::{
+        delegations,
         engine::{Operator, OperatorKind},
         workflow::Transition,
     },
@@ -28,6 +29,8 @@ pub(super) struct Person {
     pub(super) family_name: String,
     pub(super) email: String,
     pub(super) mobile: Option<String>,
+    /// The company they represent, when they do: their cases are its cases.
+    pub(super) delegation_id: Option<Uuid>,
 }
 
 impl Person {
@@ -70,8 +73,10 @@ pub(super) async fn citizens(tx: &mut TenantTx) -> anyhow::Result<Vec<Person>> {
             },
         )
         .await?;
+        let delegation_id = represent(tx, user_id, &c.fiscal_code).await?;
         out.push(Person {
             user_id,
+            delegation_id,
             fiscal_code: c.fiscal_code,
             given_name: c.given_name,
             family_name: c.family_name,
@@ -80,6 +85,24 @@ pub(super) async fn citizens(tx: &mut TenantTx) -> anyhow::Result<Vec<Person>> {
         });
     }
     Ok(out)
+}
+
+/// Declares the company `fiscal_code` represents in the demo, as the citizen
+/// would on their delegations page; its delegation.
+async fn represent(tx: &mut TenantTx, user_id: Uuid, fiscal_code: &str) -> anyhow::Result<Option<Uuid>> {
+    let Some(r) = data().representations.iter().find(|r| r.fiscal_code == fiscal_code) else {
+        return Ok(None);
+    };
+    let vat = crate::input::normalize_vat_number(&r.vat_number).context("a demo VAT number")?;
+    let new = delegations::NewDelegation {
+        kind: "company",
+        represented_name: &r.company,
+        represented_code: &vat,
+        capacity: &r.capacity,
+    };
+    delegations::add(tx, user_id, new).await?;
+    let held = delegations::active(tx, user_id).await?;
+    Ok(held.into_iter().find(|d| d.represented_code == vat).map(|d| d.id))
 }
 
 /// The ente's staff as operators: roles and offices from its policy.

@@ -120,6 +120,14 @@ async fn each_demo_ente_gets_sixty_cases_in_every_status_once() {
             .await,
             0
         );
+        // The legal representative's cases are his company's, through his delegation.
+        let (company, all) = (
+            n("select count(*) from cases c join users u on u.id = c.user_id join delegations d on d.id = c.delegation_id
+               where u.fiscal_code = 'VRDGNN70C15H501Z' and d.kind = 'company' and d.represented_code = '02456780168'")
+            .await,
+            n("select count(*) from cases c join users u on u.id = c.user_id where u.fiscal_code = 'VRDGNN70C15H501Z'").await,
+        );
+        assert!(company >= 1 && company == all, "{}: {company} of {all} of Giovanni Verdi's cases", report.slug);
         // Opinions between offices, some answered; assistance requests with a reply.
         assert!(n("select count(*) from case_tasks where kind = 'opinion'").await >= 1, "{}", report.slug);
         assert!(n("select count(*) from assistance_requests").await >= 2);
