@@ -5,18 +5,15 @@ use std::{future::Future, sync::Arc, time::Duration};
 use anyhow::Context;
 use axum::{
     extract::{Request, State},
-    http::{header, HeaderValue, StatusCode},
+    http::{header, StatusCode},
     middleware::{from_fn, from_fn_with_state},
     response::IntoResponse,
     routing::get,
     Json, Router,
 };
 use tokio::net::TcpListener;
-use tower::Layer;
 use tower_http::{
     request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
-    services::ServeDir,
-    set_header::{SetResponseHeader, SetResponseHeaderLayer},
     trace::{DefaultOnResponse, TraceLayer},
 };
 use tracing::Level;
@@ -38,7 +35,7 @@ use crate::{
     state::AppState,
     tenancy::{self, TenantResolver},
     web::{
-        self,
+        self, assets,
         errors::render_error_pages,
         headers::security_headers,
         page_cache::{self, EdgeCache},
@@ -163,7 +160,8 @@ impl Application {
 
 /// Everything but the listeners: what `serve` and `sportello worker` share.
 pub async fn build_state(settings: Settings, targets: &DbTargets) -> anyhow::Result<AppState> {
-    let renderer = Renderer::load(&settings.themes_dir, &settings.locales_dir)?;
+    let assets = Arc::new(web::assets::Assets::scan(&settings.design_system_dir, &settings.themes_dir)?);
+    let renderer = Renderer::load(&settings.themes_dir, &settings.locales_dir)?.with_assets(assets.clone());
     let pool =
         db::connect(&targets.app, settings.database_pool_size.max(1)).await.context("connecting to PostgreSQL")?;
     db::ensure_bound_by_row_level_security(&pool).await?;
@@ -194,6 +192,7 @@ pub async fn build_state(settings: Settings, targets: &DbTargets) -> anyhow::Res
         pages: page_cache::PageCache::new(Duration::from_secs(settings.page_cache_ttl_secs)),
         db: pool,
         renderer: Arc::new(renderer),
+        assets,
         settings: Arc::new(settings),
     };
     jobs::configure(&state.db, &state.settings).await?;
@@ -242,15 +241,11 @@ fn app_router(state: AppState) -> Router {
     let sites =
         Router::new().fallback(web::dispatch).with_state(web::SiteRouters { state: state.clone(), platform, tenant });
 
-    let mut router = Router::new()
+    let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readiness))
         .with_state(state.clone())
-        .nest_service("/static/vendor/bootstrap-italia", static_dir(&state.settings.design_system_dir));
-    for theme in state.renderer.themes() {
-        let dir = state.settings.themes_dir.join(theme).join("static");
-        router = router.nest_service(&format!("/static/themes/{theme}"), static_dir(&dir));
-    }
+        .nest_service("/static", Router::new().route("/{*path}", get(assets::serve)).with_state(state.assets.clone()));
     router
         .fallback_service(sites)
         // Panics outside a site router (dispatch itself): a 500 with the request id header.
@@ -271,11 +266,6 @@ fn app_router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(web::request_id::MakeId))
-}
-
-fn static_dir(path: &std::path::Path) -> SetResponseHeader<ServeDir, HeaderValue> {
-    SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"))
-        .layer(ServeDir::new(path))
 }
 
 async fn not_found() -> AppError {

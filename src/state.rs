@@ -19,6 +19,8 @@ pub struct AppState {
     /// Runtime pool: the role that owns nothing and cannot bypass row-level security.
     pub db: PgPool,
     pub renderer: Arc<Renderer>,
+    /// The static files and their content-hashed URLs.
+    pub assets: Arc<crate::web::assets::Assets>,
     pub tenants: TenantResolver,
     pub pages: PageCache,
     pub authz: Authz,

@@ -1,6 +1,11 @@
 //! CSRF protection for every state-changing request: the Origin (when sent) must
 //! be this host, and the form field or `X-CSRF-Token` header must match the
 //! `SameSite=Strict` cookie (double submit, compared in constant time).
+//!
+//! Pages carry the token masked with a fresh one-time pad (`pad ‖ pad⊕token`,
+//! base64url), so its bytes differ on every page: compressed pages that also
+//! echo what a visitor typed cannot leak it byte by byte (BREACH). The check
+//! unmasks; the bare cookie value is accepted too (scripts sending the header).
 
 use std::sync::{
     atomic::{AtomicBool, Ordering},
@@ -14,6 +19,8 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+use rand::RngCore as _;
 use subtle::ConstantTimeEq;
 
 use super::session::{cookie_value, new_token, set_cookie};
@@ -33,10 +40,35 @@ pub struct CsrfToken {
 }
 
 impl CsrfToken {
-    pub fn value(&self) -> &str {
+    /// The token as a page carries it: masked, different on every call.
+    pub fn value(&self) -> String {
         self.used.store(true, Ordering::Relaxed);
-        &self.value
+        mask(&self.value)
     }
+}
+
+fn mask(token: &str) -> String {
+    let token = token.as_bytes();
+    let mut masked = vec![0u8; token.len() * 2];
+    rand::rngs::OsRng.fill_bytes(&mut masked[..token.len()]);
+    for i in 0..token.len() {
+        masked[token.len() + i] = masked[i] ^ token[i];
+    }
+    URL_SAFE_NO_PAD.encode(masked)
+}
+
+/// The token a masked value carries, if it is one.
+fn unmask(submitted: &str) -> Option<Vec<u8>> {
+    let bytes = URL_SAFE_NO_PAD.decode(submitted).ok()?;
+    let (pad, masked) = bytes.split_at(bytes.len() / 2);
+    (bytes.len() % 2 == 0 && !pad.is_empty()).then(|| pad.iter().zip(masked).map(|(p, m)| p ^ m).collect())
+}
+
+/// Whether what the request carried is the cookie's token, masked or bare.
+pub fn matches(submitted: &str, cookie: &str) -> bool {
+    let bare = bool::from(submitted.as_bytes().ct_eq(cookie.as_bytes()));
+    let masked = unmask(submitted).is_some_and(|t| bool::from(t.ct_eq(cookie.as_bytes())));
+    bare | masked
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
@@ -112,7 +144,7 @@ async fn check(request: Request, cookie: Option<&str>) -> Result<Request, AppErr
         None => (request, None),
     };
     match submitted {
-        Some(token) if bool::from(token.as_bytes().ct_eq(cookie.as_bytes())) => Ok(request),
+        Some(token) if matches(&token, cookie) => Ok(request),
         _ => Err(AppError::Csrf),
     }
 }
@@ -135,5 +167,22 @@ fn same_origin(request: &Request) -> bool {
             };
             authority.eq_ignore_ascii_case(host)
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_carry_the_token_masked_and_the_check_unmasks_it() {
+        let token = new_token().0;
+        let (a, b) = (mask(&token), mask(&token));
+        assert_ne!(a, b, "a fresh pad on every page");
+        assert!(!a.contains(&token));
+        assert!(matches(&a, &token) && matches(&b, &token) && matches(&token, &token));
+        let other = new_token().0;
+        assert!(!matches(&mask(&other), &token) && !matches(&other, &token));
+        assert!(!matches("", &token) && !matches("AA", &token) && !matches("not base64!", &token));
     }
 }

@@ -57,7 +57,7 @@ pub fn safe_next(next: Option<&str>) -> String {
 /// Context of every sign-in page: the ente, the CSRF token, the methods enabled.
 pub fn auth_context(tenant: &CurrentTenant, csrf: &CsrfToken) -> Context {
     let mut context = base_context(&tenant.site());
-    context.insert("csrf_token", csrf.value());
+    context.insert("csrf_token", &csrf.value());
     let methods: Vec<&str> = tenant.0.auth.methods.iter().map(|m| m.as_str()).collect();
     context.insert("methods", &methods);
     // The link to the staff sign-in, when the ente lets staff in at all: named

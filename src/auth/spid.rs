@@ -260,6 +260,9 @@ pub(crate) async fn sp_config(
     })
 }
 
+/// The script that posts a SAML hand-off form by itself (static file path).
+pub(crate) const SAML_POST_SCRIPT: &str = "themes/base/saml-post.js";
+
 fn saml_failure(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(anyhow::anyhow!("saml: {e}"))
 }
@@ -389,10 +392,11 @@ async fn login(
         words("auth.saml_going"),
         words("auth.saml_continue"),
     );
+    let script = state.assets.url(SAML_POST_SCRIPT);
     let request = blocking(move || {
         let mut opts = saml::RequestOptions::new(level, &relay);
         opts.binding = if redirect { saml::Binding::Redirect } else { saml::Binding::Post };
-        opts.form_script_src = Some("/static/themes/base/saml-post.js");
+        opts.form_script_src = Some(&script);
         opts.form_words = saml::request::FormWords { lang: &lang, title: &title, text: &text, button: &button };
         saml::authn_request(&cfg, &idp, &opts)
     })

@@ -1,7 +1,9 @@
 //! HTTP plumbing shared by every feature: site dispatch, the page renderer,
 //! error pages, security headers, the public page cache.
 
+pub mod assets;
 pub mod client;
+pub mod compression;
 pub mod download;
 pub mod errors;
 pub mod headers;

@@ -20,7 +20,7 @@ use std::{
     future::Future,
     net::SocketAddr,
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, OnceLock},
     task::{Context, Poll},
     time::Duration,
 };
@@ -36,6 +36,7 @@ use ipnet::IpNet;
 use moka::sync::Cache;
 
 use super::{
+    compression::{self, Effort, Encoding},
     language::{self, RequestLanguage},
     request_id, REQUEST_ID_HEADER,
 };
@@ -50,6 +51,9 @@ struct CachedPage {
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
+    /// The body compressed with gzip and brotli, each made the first time a
+    /// visitor asks for it and then kept with the page: one entry per encoding.
+    encoded: Arc<[OnceLock<Bytes>; 2]>,
 }
 
 /// The answers for one host + URI, one per language.
@@ -68,7 +72,9 @@ impl CachedVariants {
     }
 
     fn weight(&self) -> usize {
-        self.by_lang.iter().map(|(_, page)| page.body.len()).sum()
+        // The compressed variants, made later, are a fraction of the page: a
+        // third more covers them.
+        self.by_lang.iter().map(|(_, page)| page.body.len() * 4 / 3).sum()
     }
 }
 
@@ -192,9 +198,11 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let key = cache_key(&request, &self.trusted_proxies);
-        let fills = request.method() == Method::GET;
+        let method = request.method().clone();
+        let fills = method == Method::GET;
+        let encoding = compression::negotiate(request.headers());
         if let Some(page) = key.as_ref().and_then(|k| self.cache.pages.get(k)).and_then(|v| v.for_visitor(&request)) {
-            let response = page.into_response_with("hit", None);
+            let response = page.into_response_with("hit", None, encoding);
             tracing::debug!(request_id = ?response.headers().get(REQUEST_ID_HEADER), "page cache hit");
             return Box::pin(std::future::ready(Ok(response)));
         }
@@ -214,25 +222,50 @@ where
             // answer cannot be told apart from the other languages'.
             let language = response.extensions().get::<RequestLanguage>().cloned();
             let (Some(key), Some(language)) = (key.filter(|_| shareable), language) else {
-                return Ok(response);
+                return Ok(compression::compress_response(&method, response, encoding).await);
             };
             let (mut parts, body) = response.into_parts();
             let Ok(body) = axum::body::to_bytes(body, MAX_CACHED_BODY).await else {
                 return Ok((StatusCode::INTERNAL_SERVER_ERROR, "response too large").into_response());
             };
             let request_id = parts.headers.remove(REQUEST_ID_HEADER);
-            let page = CachedPage { status: parts.status, headers: parts.headers, body };
+            let page = CachedPage { status: parts.status, headers: parts.headers, body, encoded: Default::default() };
             cache.keep(key, language, page.clone());
-            Ok(page.into_response_with("miss", request_id))
+            Ok(page.into_response_with("miss", request_id, encoding))
         })
     }
 }
 
 impl CachedPage {
-    fn into_response_with(self, outcome: &'static str, request_id: Option<HeaderValue>) -> Response {
-        let mut response = Response::new(Body::from(self.body));
+    /// The kept page as the visitor's `encoding` asks for it (a HEAD answer
+    /// says the same headers; axum drops the body).
+    fn into_response_with(
+        self,
+        outcome: &'static str,
+        request_id: Option<HeaderValue>,
+        encoding: Encoding,
+    ) -> Response {
+        let text = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(compression::is_compressible);
+        let (mut headers, mut body) = (self.headers, self.body);
+        if text {
+            compression::vary_on_encoding(&mut headers);
+            let slot = match encoding {
+                Encoding::Gzip => Some(&self.encoded[0]),
+                Encoding::Brotli => Some(&self.encoded[1]),
+                Encoding::Identity => None,
+            };
+            if let (Some(slot), Some(token), true) = (slot, encoding.token(), body.len() >= 1024) {
+                body = slot.get_or_init(|| compression::compress(encoding, &body, Effort::Stored)).clone();
+                compression::set_encoded(&mut headers, token, body.len());
+            }
+        }
+        let mut response = Response::new(Body::from(body));
         *response.status_mut() = self.status;
-        *response.headers_mut() = self.headers;
+        *response.headers_mut() = headers;
         let headers = response.headers_mut();
         headers.insert("x-page-cache", HeaderValue::from_static(outcome));
         headers.insert(REQUEST_ID_HEADER, request_id.unwrap_or_else(request_id::next));

@@ -40,11 +40,20 @@ impl Renderer {
         tera.autoescape_on(vec![".html"]);
         tera.add_template_files(files).context("loading templates")?;
         tera.register_function("t", Translate(i18n.clone()));
+        tera.register_function("asset", AssetUrl(None));
         tera.register_filter("paragraphs", paragraphs);
         tera.register_filter("when", When(i18n.clone()));
         tera.register_filter("size", Size(i18n.clone()));
         tera.register_filter("tr", Tr(i18n.clone()));
         Ok(Self { tera, themes, i18n })
+    }
+
+    /// Gives templates `asset(path=…)`: the content-hashed URL of a static file
+    /// (`themes/base/sportello.css`, `vendor/bootstrap-italia/svg/sprites.svg`).
+    /// Without it (renderers of tests and tools) the unhashed `/static/<path>`.
+    pub fn with_assets(mut self, assets: Arc<crate::web::assets::Assets>) -> Self {
+        self.tera.register_function("asset", AssetUrl(Some(assets)));
+        self
     }
 
     pub fn themes(&self) -> &[String] {
@@ -101,6 +110,22 @@ impl Drop for PageLanguage {
     fn drop(&mut self) {
         let previous = self.0.take();
         PAGE_LANGUAGE.with(|l| *l.borrow_mut() = previous);
+    }
+}
+
+struct AssetUrl(Option<Arc<crate::web::assets::Assets>>);
+
+impl tera::Function for AssetUrl {
+    fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        let path = args.get("path").and_then(Value::as_str).ok_or("asset() needs path=\"…\"")?;
+        Ok(Value::String(match &self.0 {
+            Some(assets) => assets.url(path),
+            None => format!("/static/{}", path.trim_start_matches('/')),
+        }))
+    }
+
+    fn is_safe(&self) -> bool {
+        true
     }
 }
 

@@ -634,3 +634,12 @@ pub async fn task_state(app: &TestApp, task: uuid::Uuid) -> String {
         .await
         .unwrap()
 }
+
+/// Whether `html` carries, in a form's `csrf_token` field, the token of the
+/// `cookie` (pages mask it with a fresh pad each time: src/auth/csrf.rs).
+pub fn carries_csrf_token(html: &str, cookie: &str) -> bool {
+    html.split(r#"name="csrf_token" value=""#)
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .any(|value| sportello::auth::csrf::matches(value, cookie))
+}

@@ -535,7 +535,7 @@ async fn a_signed_in_visitor_sees_their_name_on_every_page_and_anonymous_pages_s
         assert!(!html.contains("personal-area-login"), "{path}");
         // The menu's sign-out form carries the visitor's own token.
         let token = &maria.cookies["sportello_csrf"];
-        assert!(html.contains(&format!(r#"name="csrf_token" value="{token}""#)), "{path}");
+        assert!(crate::helpers::carries_csrf_token(&html, token), "{path}");
         assert!(html.contains(r#"href="/area-personale/messaggi""#) && html.contains(r#"action="/accesso/esci""#));
     }
     // In English too.
@@ -572,7 +572,7 @@ async fn a_signed_in_visitors_error_pages_show_their_name_and_menu() {
         let html = response.text().await.unwrap();
         assert!(html.contains(name) && !html.contains("personal-area-login"), "{path}: {html}");
         let token = &maria.cookies["sportello_csrf"];
-        assert!(html.contains(&format!(r#"name="csrf_token" value="{token}""#)), "{path}");
+        assert!(crate::helpers::carries_csrf_token(&html, token), "{path}");
         assert!(html.contains(r#"action="/accesso/esci""#), "{path}");
     }
     // A browser that kept the session but lost its form cookie gets one with
@@ -582,7 +582,7 @@ async fn a_signed_in_visitors_error_pages_show_their_name_and_menu() {
     assert_eq!(response.status(), 404);
     let html = response.text().await.unwrap();
     let token = maria.cookies.get("sportello_csrf").cloned().expect("a form cookie with the error page");
-    assert!(html.contains(name) && html.contains(&format!(r#"name="csrf_token" value="{token}""#)), "{html}");
+    assert!(html.contains(name) && crate::helpers::carries_csrf_token(&html, &token), "{html}");
     assert_eq!(maria.post("/accesso/esci", &[]).await.status(), 303);
     let response = maria.get("/non-esiste").await;
     assert!(!response.text().await.unwrap().contains("Maria Rossi"), "signed out");

@@ -208,7 +208,7 @@ async fn answer(
         "SAMLResponse",
         &response,
         &form.relay_state,
-        Some("/static/themes/base/saml-post.js"),
+        Some(&page.state.assets.url(crate::auth::spid::SAML_POST_SCRIPT)),
         &saml::request::FormWords {
             lang: page.lang(),
             title: &words("auth.dev_idp_title"),
