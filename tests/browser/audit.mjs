@@ -1,6 +1,8 @@
-// Opens pages in Debian's headless Chromium and reports, as JSON on stdout:
+// Opens pages in Debian's headless Chromium, each at 1280 and at 390 px wide (a
+// desktop, a phone), and reports, as JSON on stdout, one entry per page and width:
 //  - every Content-Security-Policy violation and script error the page causes;
-//  - every axe-core WCAG 2.1 A/AA violation.
+//  - every axe-core WCAG 2.1 A/AA violation;
+//  - every visible text on top of another (overlap.mjs), as the visitor sees the page.
 // Exit code 1 when anything was found. Used by tests/api/accessibility.rs.
 //
 //   node tests/browser/audit.mjs [--screenshots DIR] [--cookie URL NAME=VALUE]... URL...
@@ -8,6 +10,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { overlaps } from './overlap.mjs';
+
+const WIDTHS = [1280, 390];
 
 const args = process.argv.slice(2);
 let screenshots = null;
@@ -38,43 +43,53 @@ try {
     await auditor.addCookies(cookies);
   }
   for (const url of args) {
-    const page = await visitor.newPage();
-    const problems = [];
-    // A 404 page is itself a 4xx document: only failing sub-resources count.
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(m.text());
-    });
-    page.on('pageerror', (e) => problems.push(String(e)));
-    page.on('response', (r) => {
-      if (r.status() >= 400 && !r.request().isNavigationRequest()) problems.push(`${r.status()} ${r.url()}`);
-    });
-    page.on('requestfailed', (r) => problems.push(`failed ${r.url()}: ${r.failure()?.errorText}`));
-    const response = await page.goto(url, { waitUntil: 'load' });
-    if (screenshots) {
-      fs.mkdirSync(screenshots, { recursive: true });
-      const name = url.replace(/^https?:\/\//, '').replace(/[^a-z0-9]+/gi, '_') + '.png';
-      await page.screenshot({ path: path.join(screenshots, name), fullPage: true });
-    }
-    await page.close();
+    for (const width of WIDTHS) {
+      const viewport = { width, height: width > 800 ? 900 : 844 };
+      const page = await visitor.newPage();
+      await page.setViewportSize(viewport);
+      const problems = [];
+      // A 404 page is itself a 4xx document: only failing sub-resources count.
+      page.on('console', (m) => {
+        if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(m.text());
+      });
+      page.on('pageerror', (e) => problems.push(String(e)));
+      page.on('response', (r) => {
+        if (r.status() >= 400 && !r.request().isNavigationRequest()) problems.push(`${r.status()} ${r.url()}`);
+      });
+      page.on('requestfailed', (r) => problems.push(`failed ${r.url()}: ${r.failure()?.errorText}`));
+      const response = await page.goto(url, { waitUntil: 'load' });
+      if (screenshots) {
+        fs.mkdirSync(screenshots, { recursive: true });
+        const name = `${url.replace(/^https?:\/\//, '').replace(/[^a-z0-9]+/gi, '_')}-${width}.png`;
+        await page.screenshot({ path: path.join(screenshots, name), fullPage: true });
+      }
+      // Under the page's own CSP: what it refuses (an inline style) changes the layout.
+      const layout = await overlaps(page);
+      await page.close();
 
-    const audited = await auditor.newPage();
-    await audited.goto(url, { waitUntil: 'load' });
-    await audited.evaluate(axeSource);
-    const result = await audited.evaluate(() =>
-      window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
-    await audited.close();
-    report.push({
-      url,
-      status: response ? response.status() : null,
-      console_errors: problems,
-      violations: result.violations.map((v) => ({
-        id: v.id, impact: v.impact, help: v.help,
-        nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ')),
-      })),
-    });
+      const audited = await auditor.newPage();
+      await audited.setViewportSize(viewport);
+      await audited.goto(url, { waitUntil: 'load' });
+      await audited.evaluate(axeSource);
+      const result = await audited.evaluate(() =>
+        window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+      await audited.close();
+      report.push({
+        url,
+        width,
+        status: response ? response.status() : null,
+        console_errors: problems,
+        violations: result.violations.map((v) => ({
+          id: v.id, impact: v.impact, help: v.help,
+          nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ')),
+        })),
+        texts: layout.texts,
+        overlaps: layout.overlaps,
+      });
+    }
   }
 } finally {
   await browser.close();
 }
 console.log(JSON.stringify(report, null, 2));
-process.exit(report.some((r) => r.violations.length || r.console_errors.length) ? 1 : 0);
+process.exit(report.some((r) => r.violations.length || r.console_errors.length || r.overlaps.length) ? 1 : 0);

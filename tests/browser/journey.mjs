@@ -2,8 +2,9 @@
 // the citizen signs in through the development identity provider, starts and
 // submits a case; an operator signs in at the staff sign-in, finds it in the
 // inbox, takes it in charge and asks for an integration; the citizen answers.
-// On every page met: axe-core WCAG 2.1 A/AA and every CSP violation or script
-// error (axe runs in the page itself, under the page's own CSP).
+// On every page met, at 1280 px and again at 390 px wide (the viewport resized): axe-core
+// WCAG 2.1 A/AA, visible text on top of other text (overlap.mjs), and every CSP
+// violation or script error (axe runs in the page itself, under the page's own CSP).
 // Used by tests/api/demo.rs; prints a JSON report, exit code 1 when anything
 // was found or a step could not be done.
 //
@@ -11,11 +12,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { overlaps } from './overlap.mjs';
 
 const [base, attachment, screenshots] = process.argv.slice(2);
 const CITIZEN = 'RSSMRA80A01H501U'; // Mario Rossi, a demo citizen
 const OPERATOR = 'BNCGLI82D45A794M'; // Giulia Bianchi, Valmora's technical office
 const PROCEDURE = 'certificato-destinazione-urbanistica';
+const DESKTOP = { width: 1280, height: 900 };
+const PHONE = { width: 390, height: 844 };
 const axeSource = fs.readFileSync(new URL('../../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
 
 const browser = await chromium.launch({
@@ -29,7 +33,7 @@ let failure = null;
 
 /// A person with their own browser profile; every page they land on is audited.
 async function person(name) {
-  const context = await browser.newContext({ locale: 'it-IT' });
+  const context = await browser.newContext({ locale: 'it-IT', viewport: DESKTOP });
   const page = await context.newPage();
   const problems = [];
   page.on('console', (m) => {
@@ -42,29 +46,35 @@ async function person(name) {
   return { name, page, problems };
 }
 
-/// Audits the page `who` is on.
+/// Audits the page `who` is on, at the desktop width and then at the phone width.
 async function audit(who, label) {
   const { page } = who;
   await page.waitForLoadState('load');
   const url = page.url();
   const title = await page.title();
-  if (screenshots) {
-    fs.mkdirSync(screenshots, { recursive: true });
-    await page.screenshot({ path: path.join(screenshots, `${pages.length + 1}-${label}.png`), fullPage: true });
-  }
   await page.evaluate(axeSource);
-  const result = await page.evaluate(() =>
-    window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
-  pages.push({
-    who: who.name,
-    label,
-    url,
-    title,
-    problems: who.problems.splice(0),
-    violations: result.violations.map((v) => ({
-      id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ')),
-    })),
-  });
+  const violations = [];
+  const found = [];
+  let texts = 0;
+  for (const viewport of [DESKTOP, PHONE]) {
+    await page.setViewportSize(viewport);
+    // Let the page lay itself out again at the new width.
+    await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
+    if (screenshots) {
+      fs.mkdirSync(screenshots, { recursive: true });
+      await page.screenshot({ path: path.join(screenshots, `${pages.length + 1}-${label}-${viewport.width}.png`), fullPage: true });
+    }
+    const result = await page.evaluate(() =>
+      window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+    violations.push(...result.violations.map((v) => ({
+      width: viewport.width, id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ')),
+    })));
+    const layout = await overlaps(page);
+    texts += layout.texts;
+    found.push(...layout.overlaps.map((o) => ({ width: viewport.width, ...o })));
+  }
+  await page.setViewportSize(DESKTOP);
+  pages.push({ who: who.name, label, url, title, problems: who.problems.splice(0), violations, texts, overlaps: found });
 }
 
 /// Clicks what `selector` finds and waits for the page it leads to.
@@ -172,5 +182,5 @@ await step('the operator sees the answer on the desk', async () => {
 await browser.close();
 const report = { steps, failure, reference, pages };
 console.log(JSON.stringify(report, null, 2));
-const found = pages.some((p) => p.violations.length || p.problems.length);
+const found = pages.some((p) => p.violations.length || p.problems.length || p.overlaps.length);
 process.exit(failure || found ? 1 : 0);
