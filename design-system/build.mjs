@@ -24,6 +24,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'node_modules/bootstrap-italia/dist');
 const out = path.join(root, 'node_modules/.sportello-design-system');
 const stampFile = path.join(out, '.inputs.sha256');
+// Written beside, then swapped in whole: a running server never sees half a build.
+const staging = `${out}.new`;
 
 // Classes that no file names literally: templates build them (`bg-{{ colour }}` with
 // the workflow's Colour enum, src/procedure/workflow.rs).
@@ -233,7 +235,7 @@ function reduceSprite(svg, icons) {
 
 // --- Main -----------------------------------------------------------------------------
 function write(rel, content) {
-  const file = path.join(out, rel);
+  const file = path.join(staging, rel);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, content);
   const buf = Buffer.from(content);
@@ -273,8 +275,8 @@ async function main() {
   const { build } = await import('esbuild');
   const sass = await import('sass');
 
-  fs.rmSync(out, { recursive: true, force: true });
-  fs.mkdirSync(out, { recursive: true });
+  fs.rmSync(staging, { recursive: true, force: true });
+  fs.mkdirSync(staging, { recursive: true });
 
   // JS first: the classes its plugins add (show, collapsing, active, ...) must survive the purge.
   const js = await build({
@@ -314,8 +316,10 @@ async function main() {
     'js/bootstrap-italia.bundle.min.js': [sizes(path.join(dist, 'js/bootstrap-italia.bundle.min.js')), write('js/bootstrap-italia.bundle.min.js', jsText)],
     'svg/sprites.svg': [sizes(path.join(dist, 'svg/sprites.svg')), write('svg/sprites.svg', sprite.svg)],
   };
-  fs.cpSync(path.join(dist, 'fonts'), path.join(out, 'fonts'), { recursive: true });
-  fs.writeFileSync(stampFile, `${hash}\n`);
+  fs.cpSync(path.join(dist, 'fonts'), path.join(staging, 'fonts'), { recursive: true });
+  fs.writeFileSync(path.join(staging, path.basename(stampFile)), `${hash}\n`);
+  fs.rmSync(out, { recursive: true, force: true });
+  fs.renameSync(staging, out);
 
   const kb = (b) => `${(b / 1024).toFixed(1)} KiB`;
   console.log(`design system built in ${((Date.now() - started) / 1000).toFixed(1)} s into ${path.relative(root, out)}/`);

@@ -38,7 +38,7 @@ esac
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 SPORTELLO_DATA_DIR=$work/var SPORTELLO_DEV_PAGES=true SPORTELLO_DESIGN_SYSTEM_DIR=$ds RUST_LOG=${RUST_LOG:-warn} \
-  "$SPORTELLO_BIN" serve --listen 127.0.0.1:$PORT 2>"$work/app.log" &
+  "$SPORTELLO_BIN" serve --listen 127.0.0.1:$PORT >"$work/app.out" 2>"$work/app.log" &
 app_pid=$!
 for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null || { cat "$work/app.log" >&2; exit 1; }
@@ -65,20 +65,23 @@ await browser.close();
 JS
 }
 
-lighthouse() { # name url [cookie]
-  local headers=()
+runs=0
+lighthouse() { # label url [cookie]
+  local headers=() f
+  runs=$((runs + 1))
+  f=$work/run-$runs
   [[ -n ${3:-} ]] && headers=(--extra-headers "$(node -e 'console.log(JSON.stringify({Cookie: process.argv[1]}))' "$3")")
   CHROME_PATH=/usr/bin/chromium "$lh_dir/node_modules/.bin/lighthouse" "$2" --quiet --output=json \
-    --output-path="$work/$1.json" --only-categories=performance,accessibility,best-practices,seo \
+    --output-path="$f.json" --only-categories=performance,accessibility,best-practices,seo \
     --chrome-flags="--headless=new --no-sandbox --host-resolver-rules=MAP *.localhost 127.0.0.1" "${headers[@]}" \
-    >/dev/null 2>"$work/$1.err" || { echo "| $1 | lighthouse failed: $(tail -1 "$work/$1.err") |"; return; }
+    >/dev/null 2>"$f.err" || { echo "| $1 | lighthouse failed: $(tail -1 "$f.err") |"; return; }
   node -e '
     const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     const s = (k) => Math.round(r.categories[k].score * 100);
     const a = (k) => r.audits[k];
     const ms = (k) => (a(k).numericValue / 1000).toFixed(1) + " s";
     console.log(`| ${process.argv[2]} | ${s("performance")} | ${s("accessibility")} | ${s("best-practices")} | ${s("seo")} | ${ms("first-contentful-paint")} | ${ms("largest-contentful-paint")} | ${Math.round(a("total-blocking-time").numericValue)} ms | ${a("cumulative-layout-shift").numericValue.toFixed(3)} | ${Math.round(a("total-byte-weight").numericValue / 1024)} KiB |`);
-  ' "$work/$1.json" "$1"
+  ' "$f.json" "$1"
 }
 
 echo "Lighthouse $LIGHTHOUSE_VERSION, default mobile profile, design system: ${DESIGN_SYSTEM:-reduced} ($ds), $(nproc) cores"
