@@ -71,10 +71,14 @@ lighthouse() { # label url [cookie]
   runs=$((runs + 1))
   f=$work/run-$runs
   [[ -n ${3:-} ]] && headers=(--extra-headers "$(node -e 'console.log(JSON.stringify({Cookie: process.argv[1]}))' "$3")")
-  CHROME_PATH=/usr/bin/chromium "$lh_dir/node_modules/.bin/lighthouse" "$2" --quiet --output=json \
-    --output-path="$f.json" --only-categories=performance,accessibility,best-practices,seo \
-    --chrome-flags="--headless=new --no-sandbox --host-resolver-rules=MAP *.localhost 127.0.0.1" "${headers[@]}" \
-    >/dev/null 2>"$f.err" || { echo "| $1 | lighthouse failed: $(tail -1 "$f.err") |"; return; }
+  local try
+  for try in 1 2; do # a trace is now and then lost (NO_NAVSTART): once more
+    CHROME_PATH=/usr/bin/chromium "$lh_dir/node_modules/.bin/lighthouse" "$2" --quiet --output=json \
+      --output-path="$f.json" --only-categories=performance,accessibility,best-practices,seo \
+      --chrome-flags="--headless=new --no-sandbox --host-resolver-rules=MAP *.localhost 127.0.0.1" "${headers[@]}" \
+      >/dev/null 2>"$f.err" && break
+    [[ $try == 2 ]] && { echo "| $1 | lighthouse failed: $(tail -1 "$f.err") |"; return; }
+  done
   node -e '
     const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     const s = (k) => Math.round(r.categories[k].score * 100);
