@@ -3,7 +3,8 @@
 #   scripts/setup.sh          to build and run: PostgreSQL server binaries, the C
 #                             libraries the SAML code links (xmlsec1, libxml2,
 #                             OpenSSL; libclang to generate bindings), Node.js +
-#                             npm, and the Bootstrap Italia design system
+#                             npm, and the Bootstrap Italia design system (with the
+#                             reduced build the pages load, design-system/build.mjs)
 #   scripts/setup.sh --test   also what the tests drive: Chromium, xmlsec1, poppler-utils
 #                             (pdftotext/pdfinfo read the PDF receipts back), AgID's
 #                             spid-sp-test and the aiosmtpd SMTP sink (in a Python venv, .venv-test),
@@ -43,6 +44,10 @@ if [[ ! -f node_modules/bootstrap-italia/dist/css/bootstrap-italia.min.css ]] ||
   npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
 fi
+# The reduced design system the pages load (node_modules/.sportello-design-system, the
+# setting design_system_dir): only the styles, scripts and icons the themes use. It
+# checks its own inputs and rebuilds only when they changed (~1 min when it does).
+node design-system/build.mjs
 
 if [[ $mode == --test ]]; then
   venv=.venv-test

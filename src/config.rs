@@ -32,7 +32,9 @@ pub struct Settings {
     pub tenants_dir: PathBuf,
     pub themes_dir: PathBuf,
     pub locales_dir: PathBuf,
-    /// Where the Bootstrap Italia distribution was installed by the setup step.
+    /// Where the setup step built Sportello's reduction of Bootstrap Italia
+    /// (design-system/build.mjs; the full distribution, `node_modules/bootstrap-italia/dist`,
+    /// has the same layout and serves too).
     pub design_system_dir: PathBuf,
     /// Seconds an anonymous public page stays in the page cache.
     pub page_cache_ttl_secs: u64,
@@ -136,7 +138,7 @@ impl Default for Settings {
             tenants_dir: "tenants".into(),
             themes_dir: "themes".into(),
             locales_dir: "locales".into(),
-            design_system_dir: "node_modules/bootstrap-italia/dist".into(),
+            design_system_dir: "node_modules/.sportello-design-system".into(),
             page_cache_ttl_secs: 60,
             apply_tenants_on_start: true,
             sms_gateway: "outbox".into(),
@@ -275,6 +277,9 @@ impl Settings {
         }
         if let Some(v) = var("SPORTELLO_DATA_DIR") {
             self.data_dir = v.into();
+        }
+        if let Some(v) = var("SPORTELLO_DESIGN_SYSTEM_DIR") {
+            self.design_system_dir = v.into();
         }
         if let Some(v) = var("SMTP_URL") {
             self.smtp_url = Some(Secret(v));
