@@ -53,7 +53,7 @@ pub fn test_settings() -> Settings {
         tenants_dir: root.join("tenants"),
         themes_dir: root.join("themes"),
         locales_dir: root.join("locales"),
-        design_system_dir: root.join("node_modules/bootstrap-italia/dist"),
+        design_system_dir: root.join(Settings::default().design_system_dir),
         data_dir: scratch(),
         // Background jobs: a dead worker's job is retaken after 2 s, retries
         // start after 1 s, idle workers look every second.
