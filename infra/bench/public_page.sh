@@ -22,13 +22,14 @@ trap cleanup EXIT
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "install wrk and nginx-light" >&2; exit 1; }
 ./scripts/setup.sh
 cargo build --release --locked -q
+bin=${CARGO_TARGET_DIR:-target}/release/sportello
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 APP_PORT=$(free_port)
 NGINX_PORT=$(free_port)
 
 SPORTELLO_DATA_DIR=$work/var RUST_LOG=${RUST_LOG:-info} \
-  ./target/release/sportello serve --listen 127.0.0.1:$APP_PORT 2>"$work/app.log" &
+  "$bin" serve --listen 127.0.0.1:$APP_PORT 2>"$work/app.log" &
 app_pid=$!
 for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$APP_PORT/healthz" >/dev/null && break; sleep 0.1; done
 
@@ -48,7 +49,7 @@ http {
     types_hash_max_size 2048;
     include /etc/nginx/mime.types;
     default_type text/html;
-    access_log $work/logs/access.log;
+    access_log ${NGINX_ACCESS_LOG:-$work/logs/access.log};
     gzip on;
     server {
         listen 127.0.0.1:$NGINX_PORT;
@@ -59,20 +60,30 @@ CONF
 nginx -c "$work/nginx.conf" -p "$work" -e "$work/logs/error.log"
 sleep 0.5
 
-run() { # name url
-  wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Host: $HOST" "$2" > "$work/$1.wrk"
+run() { # name url [accept-encoding]
+  local encoding=${3:-identity}
+  wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Host: $HOST" -H "Accept-Encoding: $encoding" "$2" > "$work/$1.wrk"
   local rps p99
   rps=$(awk '/^Requests\/sec/ {print $2}' "$work/$1.wrk")
   p99=$(awk '$1 == "99%" {print $2}' "$work/$1.wrk")
-  printf '| %-9s | %10s | %8s |\n' "$1" "$rps" "$p99"
+  printf '| %-9s | %-8s | %10s | %8s |\n' "$1" "$encoding" "$rps" "$p99"
 }
 # Warm up both, then measure each twice, interleaved.
 wrk -t2 -c8 -d2s -H "Host: $HOST" "http://127.0.0.1:$APP_PORT$PAGE" >/dev/null
 wrk -t2 -c8 -d2s "http://127.0.0.1:$NGINX_PORT$PAGE" >/dev/null
 echo "page: $HOST$PAGE ($bytes bytes), wrk -t2 -c$CONNECTIONS -d${DURATION}s, $(nproc) cores"
-echo "| server    |  req/s     |  p99     |"
-echo "|-----------|------------|----------|"
-run sportello "http://127.0.0.1:$APP_PORT$PAGE"
-run nginx "http://127.0.0.1:$NGINX_PORT$PAGE"
-run sportello "http://127.0.0.1:$APP_PORT$PAGE"
-run nginx "http://127.0.0.1:$NGINX_PORT$PAGE"
+for enc in br gzip; do
+  size=$(curl -s -H "Host: $HOST" -H "Accept-Encoding: $enc" "http://127.0.0.1:$APP_PORT$PAGE" | wc -c)
+  echo "sportello, Accept-Encoding: $enc -> $size bytes"
+done
+echo "nginx, Accept-Encoding: gzip -> $(curl -s -H "Accept-Encoding: gzip" "http://127.0.0.1:$NGINX_PORT$PAGE" | wc -c) bytes (gzip on, level 1)"
+echo "| server    | encoding |  req/s     |  p99     |"
+echo "|-----------|----------|------------|----------|"
+# Uncompressed (the number earlier runs reported), then as browsers ask.
+for round in 1 2; do
+  run sportello "http://127.0.0.1:$APP_PORT$PAGE"
+  run nginx "http://127.0.0.1:$NGINX_PORT$PAGE"
+  run sportello "http://127.0.0.1:$APP_PORT$PAGE" "gzip, deflate, br"
+  run sportello "http://127.0.0.1:$APP_PORT$PAGE" gzip
+  run nginx "http://127.0.0.1:$NGINX_PORT$PAGE" gzip
+done

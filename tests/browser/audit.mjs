@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { collectProblems } from './problems.mjs';
 import { overlaps } from './overlap.mjs';
 
 const WIDTHS = [1280, 390];
@@ -47,16 +48,7 @@ try {
       const viewport = { width, height: width > 800 ? 900 : 844 };
       const page = await visitor.newPage();
       await page.setViewportSize(viewport);
-      const problems = [];
-      // A 404 page is itself a 4xx document: only failing sub-resources count.
-      page.on('console', (m) => {
-        if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(m.text());
-      });
-      page.on('pageerror', (e) => problems.push(String(e)));
-      page.on('response', (r) => {
-        if (r.status() >= 400 && !r.request().isNavigationRequest()) problems.push(`${r.status()} ${r.url()}`);
-      });
-      page.on('requestfailed', (r) => problems.push(`failed ${r.url()}: ${r.failure()?.errorText}`));
+      const problems = collectProblems(page);
       const response = await page.goto(url, { waitUntil: 'load' });
       if (screenshots) {
         fs.mkdirSync(screenshots, { recursive: true });

@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { collectProblems } from './problems.mjs';
 import { overlaps } from './overlap.mjs';
 
 const [base, attachment, screenshots] = process.argv.slice(2);
@@ -35,14 +36,7 @@ let failure = null;
 async function person(name) {
   const context = await browser.newContext({ locale: 'it-IT', viewport: DESKTOP });
   const page = await context.newPage();
-  const problems = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(m.text());
-  });
-  page.on('pageerror', (e) => problems.push(String(e)));
-  page.on('response', (r) => {
-    if (r.status() >= 400 && !r.request().isNavigationRequest()) problems.push(`${r.status()} ${r.url()}`);
-  });
+  const problems = collectProblems(page);
   return { name, page, problems };
 }
 
