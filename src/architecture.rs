@@ -24,6 +24,8 @@ const LAYERS: &[&[&str]] = &[
     &["auth"],
     &["catalog"],
     &["portal", "account", "cases", "backoffice", "platform"],
+    // The ente admin console: over the back office (its staff sign-in).
+    &["admin"],
     &["onboarding", "demo"],
 ];
 

@@ -267,6 +267,19 @@ async fn apply_dirs(settings: &Settings, admin: &PgPool, dirs: &[PathBuf]) -> an
             (false, n) => format!("updated ({n} changes)"),
         };
         println!("{}: {what}", report.slug);
+        let words = renderer.catalogues();
+        for published in &report.published {
+            println!("  {}: revision {} published", published.slug, published.number);
+            for change in &published.changes {
+                println!("    - {}", words.text("it", &change.text()));
+            }
+            if published.drafts_moved + published.drafts_kept > 0 {
+                println!(
+                    "    open drafts: {} moved to it, {} kept on their revision",
+                    published.drafts_moved, published.drafts_kept
+                );
+            }
+        }
         tracing::info!(tenant = report.slug, created = report.created, changes = report.changes, "tenant applied");
     }
     Ok(())

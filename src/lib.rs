@@ -1,5 +1,6 @@
 //! Sportello: one deployment, every ente's portal. See README.md and docs/.
 
+pub mod admin;
 #[cfg(test)]
 mod architecture;
 pub mod audit;

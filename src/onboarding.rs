@@ -19,7 +19,7 @@ use crate::{
         host::normalize_host,
         is_valid_slug,
         model::{Contacts, Profile, QuickLink},
-        AuthSettings, NOTIFY_CHANNEL,
+        AuthSettings,
     },
 };
 
@@ -114,12 +114,14 @@ pub struct Asset {
     pub sha256: String,
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct ApplyReport {
     pub slug: String,
     pub created: bool,
     /// Rows inserted, updated or unpublished; 0 means the database already matched.
     pub changes: u64,
+    /// The revisions of procedures it published, with what each changed.
+    pub published: Vec<catalog::revisions::Published>,
 }
 
 impl TenantRecipe {
@@ -357,7 +359,9 @@ pub async fn apply(admin: &PgPool, recipe: &TenantRecipe, base_domain: &str) -> 
         .await?
         .rows_affected();
     }
-    changes += catalog::db::sync_catalog(&mut tx, &recipe.catalog).await?;
+    let (catalog_changes, published) =
+        catalog::db::sync_catalog(&mut tx, &recipe.catalog, &Actor::system("onboarding")).await?;
+    changes += catalog_changes;
     changes += authz::sync_rules(&mut tx, &recipe.rules).await?;
     changes += crate::users::sync_staff_members(&mut tx, &recipe.staff_members).await?;
     let auth = &recipe.file.auth;
@@ -392,7 +396,7 @@ pub async fn apply(admin: &PgPool, recipe: &TenantRecipe, base_domain: &str) -> 
         notify_tenant_changed(tx.conn(), tenant_id).await?;
     }
     tx.commit().await?;
-    Ok(ApplyReport { slug: recipe.slug.clone(), created, changes })
+    Ok(ApplyReport { slug: recipe.slug.clone(), created, changes, published })
 }
 
 /// The tenant row as the audit trail records it (None before it exists).
@@ -472,10 +476,7 @@ async fn attach_domain(conn: &mut PgConnection, tenant_id: Uuid, host: &str, pri
     }
 }
 
-pub async fn notify_tenant_changed(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query("select pg_notify($1, $2)").bind(NOTIFY_CHANNEL).bind(tenant_id.to_string()).execute(conn).await?;
-    Ok(())
-}
+pub use crate::tenancy::notify_changed as notify_tenant_changed;
 
 /// Lists the tenant folders (those holding a `tenant.toml`) under `root`.
 pub fn tenant_dirs(root: &Path) -> anyhow::Result<Vec<PathBuf>> {

@@ -206,6 +206,7 @@ pub fn tenant_routes(upload_max_bytes: u64) -> Vec<authz::RouteSpec> {
     [
         portal::routes(),
         catalog::routes(),
+        crate::admin::routes(),
         auth::login::routes(),
         auth::crs::routes(),
         auth::registration::routes(),

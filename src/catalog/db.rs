@@ -5,13 +5,28 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::types::Json;
 
-use crate::db::TenantTx;
-use crate::procedure::spec::{CatalogSpec, Fee};
+use super::revisions;
+use crate::{
+    audit::Actor,
+    db::TenantTx,
+    procedure::{
+        revision::ProcedureContent,
+        spec::{CatalogSpec, Fee},
+    },
+};
 
-/// Makes the tenant's catalogue match the recipe. Returns the rows it changed.
-pub async fn sync_catalog(tx: &mut TenantTx, spec: &CatalogSpec) -> sqlx::Result<u64> {
+/// Makes the tenant's catalogue match the recipe: offices and categories at
+/// once, each procedure's content as a new revision when it changed (refused
+/// over a draft edited in the console). Returns the rows it changed and the
+/// revisions it published.
+pub async fn sync_catalog(
+    tx: &mut TenantTx,
+    spec: &CatalogSpec,
+    actor: &Actor,
+) -> anyhow::Result<(u64, Vec<revisions::Published>)> {
     let tenant_id = tx.tenant_id;
     let mut changes = 0;
+    let mut published = Vec::new();
     for o in &spec.offices {
         changes += sqlx::query(
             "insert into offices (tenant_id, code, name, email, phone, address, opening_hours)
@@ -50,60 +65,43 @@ pub async fn sync_catalog(tx: &mut TenantTx, spec: &CatalogSpec) -> sqlx::Result
         .rows_affected();
     }
     for (position, p) in spec.procedures.iter().enumerate() {
-        changes += sqlx::query(
-            "insert into procedures (tenant_id, slug, category_slug, office_code, title, summary, description,
-                 audience, how_to, required_documents, costs, fees, officer, time_limit_days, calendar_text,
-                 legal_basis, outcome, conditions, contacts, keywords, online, published, position, min_level, form, workflow)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, true, $22, $23, $24, $25)
-             on conflict (tenant_id, slug) do update set category_slug = excluded.category_slug,
-                 office_code = excluded.office_code, title = excluded.title, summary = excluded.summary,
-                 description = excluded.description, audience = excluded.audience, how_to = excluded.how_to,
-                 required_documents = excluded.required_documents, costs = excluded.costs, fees = excluded.fees,
-                 officer = excluded.officer, time_limit_days = excluded.time_limit_days,
-                 calendar_text = excluded.calendar_text, legal_basis = excluded.legal_basis,
-                 outcome = excluded.outcome, conditions = excluded.conditions, contacts = excluded.contacts,
-                 keywords = excluded.keywords, online = excluded.online, published = true,
-                 position = excluded.position, min_level = excluded.min_level, form = excluded.form, workflow = excluded.workflow,
-                 updated_at = now()
-             where (procedures.category_slug, procedures.office_code, procedures.title, procedures.summary,
-                    procedures.description, procedures.audience, procedures.how_to, procedures.required_documents,
-                    procedures.costs, procedures.fees, procedures.officer, procedures.time_limit_days,
-                    procedures.calendar_text, procedures.legal_basis, procedures.outcome, procedures.conditions,
-                    procedures.contacts, procedures.keywords, procedures.online, procedures.published,
-                    procedures.position, procedures.min_level, procedures.form, procedures.workflow)
-                 is distinct from
-                   (excluded.category_slug, excluded.office_code, excluded.title, excluded.summary,
-                    excluded.description, excluded.audience, excluded.how_to, excluded.required_documents,
-                    excluded.costs, excluded.fees, excluded.officer, excluded.time_limit_days,
-                    excluded.calendar_text, excluded.legal_basis, excluded.outcome, excluded.conditions,
-                    excluded.contacts, excluded.keywords, excluded.online, excluded.published,
-                    excluded.position, excluded.min_level, excluded.form, excluded.workflow)",
+        let placed: Option<(String, i32, bool, bool)> = sqlx::query_as(
+            "select category_slug, position, published, archived from procedures where slug = $1 for update",
         )
-        .bind(tenant_id)
+        .bind(&p.slug)
+        .fetch_optional(tx.conn())
+        .await?;
+        if placed.is_none() {
+            revisions::create(tx, &p.slug, &p.category, &p.content).await?;
+            changes += 1;
+        }
+        // The content goes through the revision mechanism: a new revision when it
+        // differs from the published one, never over a draft edited in the console.
+        if let Some(draft) = revisions::draft(tx, &p.slug).await? {
+            let differs = draft.revision == 0
+                || revisions::published(tx, &p.slug).await?.map(|(_, c)| c) != Some(p.content.clone());
+            if differs && draft.is_edited() {
+                anyhow::bail!(
+                    "procedure {:?}: {} edited its draft in the console on {} and it is not published; \
+                     publish or discard that draft before applying the recipe",
+                    p.slug,
+                    draft.updated_by.unwrap_or_default(),
+                    draft.updated_at.map(|t| t.format("%d/%m/%Y %H:%M").to_string()).unwrap_or_default()
+                );
+            }
+        }
+        if let Some(done) = revisions::publish(tx, &p.slug, &p.content, actor).await? {
+            changes += 1;
+            published.push(done);
+        }
+        // Where it sits in the catalogue: as the recipe says, at once.
+        changes += sqlx::query(
+            "update procedures set category_slug = $2, position = $3, published = true, archived = false
+             where slug = $1 and (category_slug, position, published, archived) is distinct from ($2, $3, true, false)",
+        )
         .bind(&p.slug)
         .bind(&p.category)
-        .bind(&p.office)
-        .bind(&p.title)
-        .bind(&p.summary)
-        .bind(&p.description)
-        .bind(&p.audience)
-        .bind(&p.how_to)
-        .bind(&p.required_documents)
-        .bind(&p.costs)
-        .bind(Json(&p.fees))
-        .bind(&p.officer)
-        .bind(p.time_limit_days)
-        .bind(&p.calendar_text)
-        .bind(&p.legal_basis)
-        .bind(&p.outcome)
-        .bind(&p.conditions)
-        .bind(&p.contacts)
-        .bind(p.keywords.join(" "))
-        .bind(p.online)
         .bind(position as i32)
-        .bind(p.min_level)
-        .bind(p.form.as_ref().map(Json))
-        .bind(p.workflow.as_ref().map(Json))
         .execute(tx.conn())
         .await?
         .rows_affected();
@@ -126,7 +124,7 @@ pub async fn sync_catalog(tx: &mut TenantTx, spec: &CatalogSpec) -> sqlx::Result
     .execute(tx.conn())
     .await?
     .rows_affected();
-    Ok(changes)
+    Ok((changes, published))
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
@@ -248,4 +246,92 @@ pub async fn procedure(tx: &mut TenantTx, slug: &str) -> sqlx::Result<Option<Pro
     .bind(slug)
     .fetch_optional(tx.conn())
     .await
+}
+
+/// A procedure the ente took offline (not archived, published once): its
+/// public page says it is no longer available online and whom to ask.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Withdrawn {
+    pub slug: String,
+    pub title: String,
+    pub summary: String,
+    pub contacts: String,
+    pub category_slug: String,
+    pub category_name: String,
+    pub office_name: String,
+    pub office_email: String,
+    pub office_phone: String,
+    pub office_address: String,
+    pub office_opening_hours: String,
+}
+
+pub async fn withdrawn(tx: &mut TenantTx, slug: &str) -> sqlx::Result<Option<Withdrawn>> {
+    sqlx::query_as(
+        "select p.slug, p.title, p.summary, p.contacts, c.slug as category_slug, c.name as category_name,
+                o.name as office_name, o.email as office_email, o.phone as office_phone,
+                o.address as office_address, o.opening_hours as office_opening_hours
+         from procedures p
+         join categories c on c.slug = p.category_slug
+         join offices o on o.code = p.office_code
+         where p.slug = $1 and not p.published and not p.archived
+           and (p.revision > 0 or exists (select from cases k where k.procedure_slug = p.slug))",
+    )
+    .bind(slug)
+    .fetch_optional(tx.conn())
+    .await
+}
+
+impl ProcedureDetail {
+    /// A draft's content as its public page would show it (the console's
+    /// preview): the category and office as they are now.
+    pub async fn of_draft(
+        tx: &mut TenantTx,
+        slug: &str,
+        content: &ProcedureContent,
+    ) -> sqlx::Result<Option<ProcedureDetail>> {
+        let place: Option<(String, String)> = sqlx::query_as(
+            "select c.slug, c.name from procedures p join categories c on c.slug = p.category_slug where p.slug = $1",
+        )
+        .bind(slug)
+        .fetch_optional(tx.conn())
+        .await?;
+        let Some((category_slug, category_name)) = place else { return Ok(None) };
+        let office: (String, String, String, String, String) =
+            sqlx::query_as("select name, email, phone, address, opening_hours from offices where code = $1")
+                .bind(&content.office)
+                .fetch_optional(tx.conn())
+                .await?
+                .unwrap_or_default();
+        let c = content.clone();
+        Ok(Some(ProcedureDetail {
+            slug: slug.to_string(),
+            title: c.title,
+            summary: c.summary,
+            description: c.description,
+            audience: c.audience,
+            how_to: c.how_to,
+            required_documents: c.required_documents,
+            costs: c.costs,
+            fees: Json(c.fees),
+            officer: c.officer,
+            time_limit_days: c.time_limit_days,
+            calendar_text: c.calendar_text,
+            legal_basis: c.legal_basis,
+            outcome: c.outcome,
+            conditions: c.conditions,
+            contacts: c.contacts,
+            keywords: c.keywords.join(" "),
+            online: c.online,
+            min_level: c.min_level,
+            updated_at: Utc::now(),
+            category_slug,
+            category_name,
+            office_code: c.office,
+            office_name: office.0,
+            office_email: office.1,
+            office_phone: office.2,
+            office_address: office.3,
+            office_opening_hours: office.4,
+        }))
+    }
 }

@@ -1,11 +1,12 @@
 //! The public catalogue of procedures: tree, procedure pages, search.
 
 pub mod db;
+pub mod revisions;
 
 use axum::{
     extract::{Path, Query, State},
-    http::HeaderMap,
-    response::Html,
+    http::{HeaderMap, StatusCode},
+    response::{Html, IntoResponse, Response},
     routing::get,
 };
 use serde::Deserialize;
@@ -62,21 +63,48 @@ async fn procedure_page(
     tenant: CurrentTenant,
     headers: HeaderMap,
     Path(slug): Path<String>,
-) -> AppResult<Html<String>> {
+) -> AppResult<Response> {
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let procedure = db::procedure(&mut tx, &slug).await?.ok_or(AppError::NotFound)?;
+    let procedure = db::procedure(&mut tx, &slug).await?;
+    let withdrawn = match procedure {
+        Some(_) => None,
+        None => db::withdrawn(&mut tx, &slug).await?,
+    };
     tx.commit().await?;
+    if let Some(withdrawn) = withdrawn {
+        // Taken offline by the ente: say so, with whom to ask, rather than a bare 404.
+        let mut context = base_context(&tenant.site());
+        context.insert("procedure", &withdrawn);
+        return Ok((
+            StatusCode::GONE,
+            render_page(&state, &tenant.site(), "portal/procedure_withdrawn.html", &context)?,
+        )
+            .into_response());
+    }
+    let procedure = procedure.ok_or(AppError::NotFound)?;
+    let context = procedure_context(&state, &tenant, &headers, &procedure);
+    Ok(render_page(&state, &tenant.site(), "portal/procedure.html", &context)?.into_response())
+}
+
+/// The context of a procedure's public page: what the citizen sees, and what
+/// the console's preview shows of a draft.
+pub fn procedure_context(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    headers: &HeaderMap,
+    procedure: &db::ProcedureDetail,
+) -> tera::Context {
     let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or(&tenant.0.primary_host);
-    let url = format!("{}://{host}/servizi/{}", scheme(&state), procedure.slug);
+    let url = format!("{}://{host}/servizi/{}", scheme(state), procedure.slug);
     let mut context = base_context(&tenant.site());
-    context.insert("json_ld", &json_for_script(&government_service(&tenant.0, &procedure, &url)));
+    context.insert("json_ld", &json_for_script(&government_service(&tenant.0, procedure, &url)));
     context.insert("updated_on", &procedure.updated_at.format("%d/%m/%Y").to_string());
     // "Accedi al servizio" names the sign-in methods strong enough for it.
     let level = crate::tenancy::Level::try_from(procedure.min_level).unwrap_or(crate::tenancy::Level::L1);
     let methods: Vec<&str> = tenant.0.auth.methods_reaching(level).into_iter().map(|m| m.as_str()).collect();
     context.insert("access_methods", &methods);
-    context.insert("procedure", &procedure);
-    render_page(&state, &tenant.site(), "portal/procedure.html", &context)
+    context.insert("procedure", procedure);
+    context
 }
 
 fn scheme(state: &AppState) -> &'static str {

@@ -16,6 +16,7 @@ pub mod integration_answers;
 pub mod integrations;
 pub mod messages;
 pub mod receipt;
+pub mod revision;
 pub mod spec;
 pub mod status;
 pub mod store;

@@ -6,10 +6,10 @@ use std::{collections::HashSet, path::Path};
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
-use super::{form::FormSpec, workflow::Workflow};
+use super::revision::ProcedureContent;
 use crate::tenancy::is_valid_slug;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CategorySpec {
     pub slug: String,
@@ -18,7 +18,7 @@ pub struct CategorySpec {
     pub description: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OfficeSpec {
     pub code: String,
@@ -33,68 +33,45 @@ pub struct OfficeSpec {
     pub opening_hours: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fee {
     pub label: String,
     pub amount: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `procedures/<slug>.toml`: the procedure's category, then its content.
+#[derive(Debug, Clone)]
 pub struct ProcedureSpec {
-    #[serde(skip)]
+    /// The file name: the procedure's address, never changed.
     pub slug: String,
-    pub title: String,
     pub category: String,
-    pub summary: String,
-    #[serde(default)]
-    pub description: String,
-    #[serde(default)]
-    pub audience: String,
-    #[serde(default)]
-    pub how_to: String,
-    #[serde(default)]
-    pub required_documents: Vec<String>,
-    #[serde(default)]
-    pub costs: String,
-    #[serde(default)]
-    pub fees: Vec<Fee>,
-    pub office: String,
-    #[serde(default)]
-    pub officer: String,
-    pub time_limit_days: i32,
-    #[serde(default)]
-    pub calendar_text: String,
-    #[serde(default)]
-    pub legal_basis: Vec<String>,
-    #[serde(default)]
-    pub outcome: String,
-    #[serde(default)]
-    pub conditions: String,
-    #[serde(default)]
-    pub keywords: Vec<String>,
-    #[serde(default = "yes")]
-    pub online: bool,
-    /// Lowest level of assurance accepted to start it (1–3, SPID levels).
-    #[serde(default = "level_one")]
-    pub min_level: i16,
-    #[serde(default)]
-    pub contacts: String,
-    /// The form citizens fill to start it; none: [`FormSpec::generic`].
-    #[serde(default)]
-    pub form: Option<FormSpec>,
-    /// How the office works its cases; none: [`Workflow::standard`].
-    #[serde(default)]
-    pub workflow: Option<Workflow>,
+    pub content: ProcedureContent,
 }
 
-fn yes() -> bool {
-    true
-}
+impl ProcedureSpec {
+    /// Parses a procedure file: `category` and every key of [`ProcedureContent`].
+    pub fn parse(slug: &str, text: &str) -> anyhow::Result<Self> {
+        let mut table: toml::Table = toml::from_str(text)?;
+        let category = match table.remove("category") {
+            Some(toml::Value::String(c)) => c,
+            Some(_) => bail!("category: expected the slug of a category"),
+            None => bail!("missing field `category`"),
+        };
+        let content = ProcedureContent::deserialize(toml::Value::Table(table))?;
+        Ok(Self { slug: slug.to_string(), category, content })
+    }
 
-fn level_one() -> i16 {
-    1
+    /// The file `parse` reads back into the same spec.
+    pub fn to_toml(&self) -> anyhow::Result<String> {
+        let mut table = toml::Table::new();
+        table.insert("category".into(), toml::Value::String(self.category.clone()));
+        let toml::Value::Table(content) = toml::Value::try_from(&self.content)? else {
+            bail!("a procedure's content is a table");
+        };
+        table.extend(content);
+        Ok(toml::to_string(&table)?)
+    }
 }
 
 pub struct CatalogSpec {
@@ -136,29 +113,34 @@ impl CatalogSpec {
                     );
                 }
                 let text = std::fs::read_to_string(&path)?;
-                let mut spec: ProcedureSpec = toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
-                spec.slug = slug;
+                let spec = ProcedureSpec::parse(&slug, &text).with_context(|| format!("{}", path.display()))?;
                 if !categories.iter().any(|c| c.slug == spec.category) {
                     bail!("{}: category {:?} is not defined in tenant.toml", path.display(), spec.category);
                 }
-                if !offices.iter().any(|o| o.code == spec.office) {
-                    bail!("{}: office {:?} is not defined in tenant.toml", path.display(), spec.office);
+                let content = &spec.content;
+                if !offices.iter().any(|o| o.code == content.office) {
+                    bail!("{}: office {:?} is not defined in tenant.toml", path.display(), content.office);
                 }
-                if spec.title.trim().is_empty() || spec.summary.trim().is_empty() {
+                if content.title.trim().is_empty() || content.summary.trim().is_empty() {
                     bail!("{}: title and summary must not be empty", path.display());
                 }
-                if !(1..=3).contains(&spec.min_level) {
+                if !(1..=3).contains(&content.min_level) {
                     bail!("{}: min_level must be 1, 2 or 3", path.display());
                 }
-                if spec.time_limit_days <= 0 {
+                if content.time_limit_days <= 0 {
                     bail!("{}: time_limit_days must be a positive number of days", path.display());
                 }
-                if let Some(form) = &spec.form {
+                if let Some(form) = &content.form {
                     form.check().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
                 }
-                if let Some(workflow) = &spec.workflow {
-                    let codes: Vec<&str> = offices.iter().map(|o| o.code.as_str()).collect();
+                let codes: Vec<&str> = offices.iter().map(|o| o.code.as_str()).collect();
+                if let Some(workflow) = &content.workflow {
                     workflow.check(&codes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                }
+                // The console's checks (the same content, the same rules): what the
+                // explicit messages above do not already name.
+                if let Some(problem) = content.problems(&codes).first() {
+                    bail!("{}: {} is refused ({})", path.display(), problem.at, problem.message.key);
                 }
                 procedures.push(spec);
             }
@@ -202,7 +184,7 @@ fields = [ { key = "a", label = "A", type = "file" } ]
         std::fs::write(dir.join("procedures/prova.toml"), procedure.replace(r#"type = "file""#, r#"type = "text""#))
             .unwrap();
         let catalog = CatalogSpec::load(&dir, &categories, &offices).unwrap();
-        assert_eq!(catalog.procedures[0].form.as_ref().unwrap().steps[0].fields[0].key, "a");
+        assert_eq!(catalog.procedures[0].content.form.as_ref().unwrap().steps[0].fields[0].key, "a");
 
         // A workflow is checked the same way, naming the file and the culprit.
         let fixed = procedure.replace(r#"type = "file""#, r#"type = "text""#);

@@ -75,11 +75,13 @@ pub struct ProcedureTerms {
     pub online: bool,
     pub form: Option<Json<FormSpec>>,
     pub workflow: Option<Json<Workflow>>,
+    /// The revision a case started now is on.
+    pub revision: i32,
 }
 
 pub async fn procedure_terms(tx: &mut TenantTx, slug: &str) -> sqlx::Result<Option<ProcedureTerms>> {
     sqlx::query_as(
-        "select slug, title, office_code, time_limit_days, min_level, online, form, workflow
+        "select slug, title, office_code, time_limit_days, min_level, online, form, workflow, revision
          from procedures where slug = $1 and published",
     )
     .bind(slug)
@@ -99,8 +101,8 @@ pub async fn create_draft(tx: &mut TenantTx, new: NewDraft<'_>) -> sqlx::Result<
     let id = Uuid::new_v4();
     sqlx::query_as(&format!(
         "insert into cases (tenant_id, id, reference, user_id, delegation_id, procedure_slug, procedure_title,
-             office_code, form, time_limit_days, answers, workflow)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             office_code, form, time_limit_days, answers, workflow, revision)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          returning {CASE_COLUMNS}"
     ))
     .bind(tx.tenant_id)
@@ -115,6 +117,7 @@ pub async fn create_draft(tx: &mut TenantTx, new: NewDraft<'_>) -> sqlx::Result<
     .bind(new.procedure.time_limit_days)
     .bind(Json(new.answers))
     .bind(Json(new.procedure.workflow.as_ref().map(|w| w.0.clone()).unwrap_or_else(Workflow::standard)))
+    .bind(new.procedure.revision)
     .fetch_one(tx.conn())
     .await
 }

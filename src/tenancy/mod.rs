@@ -20,6 +20,13 @@ use crate::error::AppError;
 /// Channel every node listens on; the payload is the changed tenant's id.
 pub const NOTIFY_CHANNEL: &str = "sportello_tenants";
 
+/// Tells every node (at commit) that the ente changed: each drops what it
+/// cached of it — the tenant, its pages, its policy.
+pub async fn notify_changed(conn: &mut sqlx::PgConnection, tenant_id: uuid::Uuid) -> sqlx::Result<()> {
+    sqlx::query("select pg_notify($1, $2)").bind(NOTIFY_CHANNEL).bind(tenant_id.to_string()).execute(conn).await?;
+    Ok(())
+}
+
 /// What a request's host resolved to.
 #[derive(Clone, Debug)]
 pub enum Site {

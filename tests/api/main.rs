@@ -4,6 +4,7 @@
 mod helpers;
 
 mod accessibility;
+mod admin;
 mod auth;
 mod backoffice;
 mod cases;

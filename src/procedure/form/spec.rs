@@ -771,10 +771,9 @@ mod tests {
                 if path.extension().is_none_or(|e| e != "toml") {
                     continue;
                 }
-                let spec: crate::procedure::spec::ProcedureSpec =
-                    toml::from_str(&std::fs::read_to_string(&path).unwrap())
-                        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-                if let Some(form) = spec.form {
+                let spec = crate::procedure::spec::ProcedureSpec::parse("p", &std::fs::read_to_string(&path).unwrap())
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                if let Some(form) = spec.content.form {
                     form.check().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                     forms += 1;
                 }

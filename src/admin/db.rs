@@ -1,0 +1,211 @@
+//! The console's SQL for the catalogue tree: categories and where procedures
+//! sit. Every function takes the tenant scope; row-level security hides every
+//! other ente's rows, so a slug of another ente is simply not found.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::db::TenantTx;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct CategoryRow {
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub position: i32,
+}
+
+/// Every category, in catalogue order.
+pub async fn categories(tx: &mut TenantTx) -> sqlx::Result<Vec<CategoryRow>> {
+    sqlx::query_as("select slug, name, description, position from categories order by position, slug")
+        .fetch_all(tx.conn())
+        .await
+}
+
+pub async fn category(tx: &mut TenantTx, slug: &str) -> sqlx::Result<Option<CategoryRow>> {
+    sqlx::query_as("select slug, name, description, position from categories where slug = $1")
+        .bind(slug)
+        .fetch_optional(tx.conn())
+        .await
+}
+
+/// A procedure as the tree lists it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ProcedureRow {
+    pub slug: String,
+    pub title: String,
+    pub category_slug: String,
+    pub position: i32,
+    pub published: bool,
+    pub archived: bool,
+    pub revision: i32,
+    /// Someone is editing its draft.
+    pub draft_edited: bool,
+    pub draft_updated_by: Option<String>,
+    pub draft_updated_at: Option<DateTime<Utc>>,
+}
+
+/// Every procedure (archived ones too), in catalogue order.
+pub async fn procedures(tx: &mut TenantTx) -> sqlx::Result<Vec<ProcedureRow>> {
+    sqlx::query_as(
+        "select p.slug, coalesce(d.content->>'title', p.title) as title, p.category_slug, p.position, p.published,
+                p.archived, p.revision, d.procedure_slug is not null as draft_edited,
+                d.updated_by as draft_updated_by, d.updated_at as draft_updated_at
+         from procedures p left join procedure_drafts d on d.procedure_slug = p.slug
+         order by p.archived, p.position, p.slug",
+    )
+    .fetch_all(tx.conn())
+    .await
+}
+
+pub async fn procedure(tx: &mut TenantTx, slug: &str) -> sqlx::Result<Option<ProcedureRow>> {
+    Ok(procedures(tx).await?.into_iter().find(|p| p.slug == slug))
+}
+
+pub async fn create_category(tx: &mut TenantTx, slug: &str, name: &str, description: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "insert into categories (tenant_id, slug, name, description, position)
+         values ($1, $2, $3, $4, (select coalesce(max(position) + 1, 0) from categories))
+         on conflict (tenant_id, slug) do nothing",
+    )
+    .bind(tx.tenant_id)
+    .bind(slug)
+    .bind(name)
+    .bind(description)
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn update_category(tx: &mut TenantTx, slug: &str, name: &str, description: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query("update categories set name = $2, description = $3 where slug = $1")
+        .bind(slug)
+        .bind(name)
+        .bind(description)
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Swaps the category with its neighbour (`by` = -1: up, 1: down), renumbering
+/// every position so that ties left by older data go away.
+pub async fn move_category(tx: &mut TenantTx, slug: &str, by: i32) -> sqlx::Result<bool> {
+    let mut order: Vec<String> = categories(tx).await?.into_iter().map(|c| c.slug).collect();
+    let Some(at) = order.iter().position(|s| s == slug) else { return Ok(false) };
+    let to = at as i32 + by;
+    if to < 0 || to as usize >= order.len() {
+        return Ok(true);
+    }
+    order.swap(at, to as usize);
+    for (position, slug) in order.iter().enumerate() {
+        sqlx::query("update categories set position = $2 where slug = $1 and position <> $2")
+            .bind(slug)
+            .bind(position as i32)
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(true)
+}
+
+pub enum Removal {
+    Removed,
+    NotFound,
+    /// Procedures (archived ones too) still sit in it.
+    HoldsProcedures(i64),
+}
+
+pub async fn remove_category(tx: &mut TenantTx, slug: &str) -> sqlx::Result<Removal> {
+    if category(tx, slug).await?.is_none() {
+        return Ok(Removal::NotFound);
+    }
+    let held: i64 = sqlx::query_scalar("select count(*) from procedures where category_slug = $1")
+        .bind(slug)
+        .fetch_one(tx.conn())
+        .await?;
+    if held > 0 {
+        return Ok(Removal::HoldsProcedures(held));
+    }
+    sqlx::query("delete from categories where slug = $1").bind(slug).execute(tx.conn()).await?;
+    Ok(Removal::Removed)
+}
+
+/// Moves the procedure to the end of another category.
+pub async fn place_in(tx: &mut TenantTx, slug: &str, category: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "update procedures set category_slug = $2,
+             position = (select coalesce(max(position) + 1, 0) from procedures where category_slug = $2)
+         where slug = $1 and category_slug <> $2",
+    )
+    .bind(slug)
+    .bind(category)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Swaps the procedure with its neighbour in its category.
+pub async fn move_procedure(tx: &mut TenantTx, slug: &str, by: i32) -> sqlx::Result<()> {
+    let Some(row) = procedure(tx, slug).await? else { return Ok(()) };
+    let mut order: Vec<String> = procedures(tx)
+        .await?
+        .into_iter()
+        .filter(|p| p.category_slug == row.category_slug && !p.archived)
+        .map(|p| p.slug)
+        .collect();
+    let Some(at) = order.iter().position(|s| s == slug) else { return Ok(()) };
+    let to = at as i32 + by;
+    if to < 0 || to as usize >= order.len() {
+        return Ok(());
+    }
+    order.swap(at, to as usize);
+    for (position, slug) in order.iter().enumerate() {
+        sqlx::query("update procedures set position = $2 where slug = $1 and position <> $2")
+            .bind(slug)
+            .bind(position as i32)
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(())
+}
+
+/// Online (`published`) and archived, as one state.
+pub async fn set_lifecycle(tx: &mut TenantTx, slug: &str, published: bool, archived: bool) -> sqlx::Result<()> {
+    sqlx::query("update procedures set published = $2, archived = $3, updated_at = now() where slug = $1")
+        .bind(slug)
+        .bind(published)
+        .bind(archived)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// The ente's offices, for the procedure's "office" choice.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct OfficeChoice {
+    pub code: String,
+    pub name: String,
+}
+
+pub async fn offices(tx: &mut TenantTx) -> sqlx::Result<Vec<OfficeChoice>> {
+    sqlx::query_as("select code, name from offices order by name").fetch_all(tx.conn()).await
+}
+
+/// The latest changes made in the console or by onboarding, for the home page.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct RecentChange {
+    pub at: DateTime<Utc>,
+    pub actor_label: String,
+    pub action: String,
+    pub object_type: String,
+    pub object_id: String,
+}
+
+pub async fn recent_changes(tx: &mut TenantTx, limit: i64) -> sqlx::Result<Vec<RecentChange>> {
+    sqlx::query_as(
+        "select at, actor_label, action, object_type, object_id from audit_log
+         where object_type in ('procedure', 'category', 'tenant') order by seq desc limit $1",
+    )
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await
+}
