@@ -101,6 +101,17 @@ impl Catalogues {
         Ok(Self { by_lang })
     }
 
+    /// The English catalogue as built into the binary: the words of messages
+    /// the platform prints for engineers (the recipe loader), which has no
+    /// locales folder at hand. The same file the pages read.
+    pub fn english() -> &'static Catalogues {
+        static ENGLISH: std::sync::LazyLock<Catalogues> = std::sync::LazyLock::new(|| {
+            let flat = parse_catalogue(include_str!("../../locales/en.toml")).expect("locales/en.toml parses");
+            Catalogues { by_lang: HashMap::from([("en".to_string(), flat)]) }
+        });
+        &ENGLISH
+    }
+
     /// The catalogues of this repository (`locales/`), for unit tests.
     #[cfg(test)]
     pub fn for_tests() -> Self {

@@ -115,10 +115,17 @@ impl ProcedureContent {
                 break;
             }
         }
-        if let Some(form) = &self.form {
-            if let Err(e) = form.check() {
-                out.push(Problem { at: "form", message: Text::new("admin.check.form").with("detail", e) });
-            }
+        if let Some(problem) = self.form.as_ref().and_then(FormSpec::problem) {
+            // Where in the form: the field's label, or the step's title.
+            let form = self.form.as_ref().expect("checked above");
+            let place = match &problem.field {
+                Some(key) => form.field(key).map(|f| f.label.clone()).unwrap_or_else(|| key.clone()),
+                None => problem.step.and_then(|i| form.steps.get(i)).map(|s| s.title.clone()).unwrap_or_default(),
+            };
+            out.push(Problem {
+                at: "form",
+                message: Text::new("admin.check.form").with("place", place).with_text("detail", problem.message),
+            });
         }
         if let Some(workflow) = &self.workflow {
             if let Err(e) = workflow.check(offices) {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::answers::{prune, visible, Answers};
-use crate::i18n::Catalogues;
+use crate::i18n::{Catalogues, Text};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -358,16 +358,50 @@ impl FormSpec {
             .flat_map(|(i, s)| s.fields.iter().filter(|f| f.kind == FieldType::File).map(move |f| (i, f)))
     }
 
-    /// Checks a form as written, at load time. The message names the field.
-    pub fn check(&self) -> Result<(), String> {
+    /// Checks a form as written: the loader (`tenant apply`) and the console's
+    /// form builder run this one check. The first problem found, with where it
+    /// is, so the builder can show it next to the offending field.
+    pub fn problem(&self) -> Option<FormProblem> {
         if self.steps.is_empty() {
-            return Err("form: add at least one [[form.steps]]".into());
+            return Some(FormProblem { step: None, field: None, message: Text::new("form.spec.no_steps") });
         }
         let mut seen = Seen::new();
         for (i, step) in self.steps.iter().enumerate() {
-            check_step(i, step, &mut seen)?;
+            if let Err(problem) = check_step(i, step, &mut seen) {
+                return Some(problem);
+            }
         }
-        Ok(())
+        None
+    }
+
+    /// [`problem`](Self::problem) in English, naming the step and the field: what
+    /// the loader prints.
+    pub fn check(&self) -> Result<(), String> {
+        match self.problem() {
+            None => Ok(()),
+            Some(p) => Err(p.english(self)),
+        }
+    }
+}
+
+/// What is wrong with a form, and where: the step (0-based) and the field's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormProblem {
+    pub step: Option<usize>,
+    pub field: Option<String>,
+    pub message: Text,
+}
+
+impl FormProblem {
+    fn english(&self, form: &FormSpec) -> String {
+        let words = Catalogues::english();
+        let message = words.text("en", &self.message);
+        let Some(i) = self.step else { return format!("form: {message}") };
+        let title = form.steps.get(i).map(|s| s.title.as_str()).unwrap_or_default();
+        match &self.field {
+            Some(key) => format!("form step {} ({title:?}), field {key:?}: {message}", i + 1),
+            None => format!("form step {} ({title:?}): {message}", i + 1),
+        }
     }
 }
 
@@ -375,21 +409,21 @@ impl FormSpec {
 /// to, and what a new key must not repeat.
 type Seen<'a> = HashMap<&'a str, (usize, &'a FieldSpec)>;
 
-fn check_step<'a>(i: usize, step: &'a StepSpec, seen: &mut Seen<'a>) -> Result<(), String> {
-    let here = format!("form step {} ({:?})", i + 1, step.title);
+fn check_step<'a>(i: usize, step: &'a StepSpec, seen: &mut Seen<'a>) -> Result<(), FormProblem> {
+    let at = |field: Option<&str>, message: Text| FormProblem { step: Some(i), field: field.map(String::from), message };
     if step.title.trim().is_empty() {
-        return Err(format!("form step {}: the title must not be empty", i + 1));
+        return Err(at(None, Text::new("form.spec.step_title")));
     }
     if step.fields.is_empty() {
-        return Err(format!("{here}: add at least one field"));
+        return Err(at(None, Text::new("form.spec.step_empty")));
     }
     for field in &step.fields {
-        check_field(field, seen, None).map_err(|e| format!("{here}, field {:?}: {e}", field.key))?;
+        check_field(field, seen, None).map_err(|e| at(Some(&field.key), e))?;
         if seen.insert(&field.key, (i, field)).is_some() {
-            return Err(used_twice(&here, &field.key));
+            return Err(at(Some(&field.key), used_twice(&field.key)));
         }
         if field.kind == FieldType::Group {
-            check_group_fields(&here, i, field, seen)?;
+            check_group_fields(i, field, seen)?;
         }
     }
     Ok(())
@@ -397,14 +431,14 @@ fn check_step<'a>(i: usize, step: &'a StepSpec, seen: &mut Seen<'a>) -> Result<(
 
 /// The fields of a group's row: each may depend on the fields before the group and on
 /// its siblings before it; keys are unique across the whole form.
-fn check_group_fields<'a>(here: &str, i: usize, group: &'a FieldSpec, seen: &mut Seen<'a>) -> Result<(), String> {
+fn check_group_fields<'a>(i: usize, group: &'a FieldSpec, seen: &mut Seen<'a>) -> Result<(), FormProblem> {
+    let at = |key: &str, message: Text| FormProblem { step: Some(i), field: Some(key.to_string()), message };
     let mut siblings = seen.clone();
     let mut own = HashSet::new();
     for sub in &group.fields {
-        check_field(sub, &siblings, Some(group))
-            .map_err(|e| format!("{here}, field {:?}.{:?}: {e}", group.key, sub.key))?;
+        check_field(sub, &siblings, Some(group)).map_err(|e| at(&sub.key, e))?;
         if seen.contains_key(sub.key.as_str()) || !own.insert(sub.key.as_str()) {
-            return Err(used_twice(here, &sub.key));
+            return Err(at(&sub.key, used_twice(&sub.key)));
         }
         siblings.insert(&sub.key, (i, sub));
     }
@@ -414,8 +448,8 @@ fn check_group_fields<'a>(here: &str, i: usize, group: &'a FieldSpec, seen: &mut
     Ok(())
 }
 
-fn used_twice(here: &str, key: &str) -> String {
-    format!("{here}: the key {key:?} is used twice; keys must be unique in the form")
+fn used_twice(key: &str) -> Text {
+    Text::new("form.spec.key_twice").with("key", key)
 }
 
 fn is_valid_key(key: &str) -> bool {
@@ -426,13 +460,18 @@ fn is_valid_key(key: &str) -> bool {
         && key != "csrf_token"
 }
 
+/// `form.spec.<key>`, the message of a refused form.
+fn says(key: &'static str) -> Text {
+    Text::new(format!("form.spec.{key}"))
+}
+
 /// One field, against the fields seen before it (`group`: the group it belongs to).
-fn check_field(f: &FieldSpec, earlier: &Seen, group: Option<&FieldSpec>) -> Result<(), String> {
+fn check_field(f: &FieldSpec, earlier: &Seen, group: Option<&FieldSpec>) -> Result<(), Text> {
     if !is_valid_key(&f.key) {
-        return Err("the key must be lowercase letters, digits, '_' or '-', starting with a letter".into());
+        return Err(says("key_invalid"));
     }
     if f.label.trim().is_empty() {
-        return Err("the label must not be empty".into());
+        return Err(says("label_empty"));
     }
     check_options_apply(f)?;
     check_kind_options(f, group)?;
@@ -446,11 +485,11 @@ fn check_field(f: &FieldSpec, earlier: &Seen, group: Option<&FieldSpec>) -> Resu
 }
 
 /// Refuses the options meant for another type (a `max_length` on a date, …).
-fn check_options_apply(f: &FieldSpec) -> Result<(), String> {
+fn check_options_apply(f: &FieldSpec) -> Result<(), Text> {
     use FieldType as T;
-    let not_for = |what: &str, set: bool| -> Result<(), String> {
+    let not_for = |what: &str, set: bool| -> Result<(), Text> {
         if set {
-            Err(format!("`{what}` does not apply to a field of type {}", f.kind.as_str()))
+            Err(says("option_not_for_type").with("option", what).with("type", f.kind.as_str()))
         } else {
             Ok(())
         }
@@ -473,19 +512,19 @@ fn check_options_apply(f: &FieldSpec) -> Result<(), String> {
 }
 
 /// The options of the field's own type make sense.
-fn check_kind_options(f: &FieldSpec, group: Option<&FieldSpec>) -> Result<(), String> {
+fn check_kind_options(f: &FieldSpec, group: Option<&FieldSpec>) -> Result<(), Text> {
     use FieldType as T;
     match f.kind {
         T::Text | T::Textarea => {
             if f.max_length == Some(0) || f.max_length.is_some_and(|m| m > 20_000) {
-                return Err("max_length must be between 1 and 20000".into());
+                return Err(says("max_length"));
             }
             Ok(())
         }
         T::Number => check_number_options(f),
         T::Date => {
             if f.not_future && f.not_past {
-                return Err("not_future and not_past together leave only today: drop one".into());
+                return Err(says("only_today"));
             }
             Ok(())
         }
@@ -496,86 +535,85 @@ fn check_kind_options(f: &FieldSpec, group: Option<&FieldSpec>) -> Result<(), St
     }
 }
 
-fn check_number_options(f: &FieldSpec) -> Result<(), String> {
+fn min_over_max(min: f64, max: f64) -> Text {
+    says("min_over_max").with("min", min).with("max", max)
+}
+
+fn check_number_options(f: &FieldSpec) -> Result<(), Text> {
     if let (Some(min), Some(max)) = (f.min, f.max) {
         if min > max {
-            return Err(format!("min ({min}) is greater than max ({max})"));
+            return Err(min_over_max(min, max));
         }
     }
     if f.decimals.is_some_and(|d| d > 6) {
-        return Err("decimals must be between 0 and 6".into());
+        return Err(says("decimals"));
     }
     Ok(())
 }
 
-fn check_select_options(f: &FieldSpec) -> Result<(), String> {
+fn check_select_options(f: &FieldSpec) -> Result<(), Text> {
     if f.options.is_empty() {
-        return Err("a select needs `options = [{ value, label }, ...]`".into());
+        return Err(says("select_no_options"));
     }
     let mut values = HashSet::new();
     for o in &f.options {
         if o.value.trim().is_empty() || o.label.trim().is_empty() {
-            return Err("every option needs a value and a label".into());
+            return Err(says("option_incomplete"));
         }
         if !values.insert(o.value.as_str()) {
-            return Err(format!("the option value {:?} is repeated", o.value));
+            return Err(says("option_twice").with("value", &o.value));
         }
     }
     Ok(())
 }
 
-fn check_file_options(f: &FieldSpec, group: Option<&FieldSpec>) -> Result<(), String> {
+fn check_file_options(f: &FieldSpec, group: Option<&FieldSpec>) -> Result<(), Text> {
+    let known = KNOWN_EXTENSIONS.join(" ");
     if group.is_some() {
-        return Err("file fields cannot sit inside a group: put them at the step level".into());
+        return Err(says("file_in_group"));
     }
     if f.accept.is_empty() {
-        return Err(format!(
-            "a file field needs `accept`, e.g. [\"pdf\", \"p7m\"]; known: {}",
-            KNOWN_EXTENSIONS.join(" ")
-        ));
+        return Err(says("file_no_accept").with("known", known));
     }
     for ext in &f.accept {
         if !KNOWN_EXTENSIONS.contains(&ext.as_str()) {
-            return Err(format!(
-                "the extension {ext:?} is not accepted (lowercase, without the dot); known: {}",
-                KNOWN_EXTENSIONS.join(" ")
-            ));
+            return Err(says("file_extension").with("ext", ext).with("known", known));
         }
     }
     if f.max_mb.is_some_and(|m| m == 0 || m > 100) {
-        return Err("max_mb must be between 1 and 100".into());
+        return Err(says("max_mb"));
     }
     Ok(())
 }
 
-fn check_group_options(f: &FieldSpec, group: Option<&FieldSpec>) -> Result<(), String> {
+fn check_group_options(f: &FieldSpec, group: Option<&FieldSpec>) -> Result<(), Text> {
     if group.is_some() {
-        return Err("groups cannot be nested".into());
+        return Err(says("group_nested"));
     }
     if f.fields.is_empty() {
-        return Err("a group needs `fields = [...]`".into());
+        return Err(says("group_empty"));
     }
     for (name, v) in [("min", f.min), ("max", f.max)] {
         if v.is_some_and(|v| v < 0.0 || v.fract() != 0.0 || v > 100.0) {
-            return Err(format!("{name} of a group is a whole number of rows, 0 to 100"));
+            return Err(says("group_rows").with("bound", name));
         }
     }
     if f.max == Some(0.0) {
-        return Err("max of a group must be at least 1".into());
+        return Err(says("group_max_zero"));
     }
     if let (Some(min), Some(max)) = (f.min, f.max) {
         if min > max {
-            return Err(format!("min ({min}) is greater than max ({max})"));
+            return Err(min_over_max(min, max));
         }
     }
     Ok(())
 }
 
 /// What the citizen's identity fills must fit the field's type.
-fn check_prefill(f: &FieldSpec, p: PrefillKey, group: Option<&FieldSpec>) -> Result<(), String> {
+fn check_prefill(f: &FieldSpec, p: PrefillKey, group: Option<&FieldSpec>) -> Result<(), Text> {
     use FieldType as T;
     if group.is_some() {
-        return Err("prefill is not available inside a group (its rows are about other people)".into());
+        return Err(says("prefill_in_group"));
     }
     let ok = match p {
         PrefillKey::Email => matches!(f.kind, T::Email | T::Text),
@@ -588,42 +626,39 @@ fn check_prefill(f: &FieldSpec, p: PrefillKey, group: Option<&FieldSpec>) -> Res
         }
     };
     if !ok {
-        return Err(format!("prefill {p:?} does not fit a field of type {}", f.kind.as_str()));
+        return Err(says("prefill_type").with("prefill", format!("{p:?}")).with("type", f.kind.as_str()));
     }
     Ok(())
 }
 
 /// A condition points to a field defined before, at the step level or in the same
 /// group, and names values that field can have.
-fn check_show_if(cond: &ShowIf, earlier: &Seen, group: Option<&FieldSpec>) -> Result<(), String> {
+fn check_show_if(cond: &ShowIf, earlier: &Seen, group: Option<&FieldSpec>) -> Result<(), Text> {
     let Some((_, target)) = earlier.get(cond.field.as_str()) else {
-        return Err(format!("show_if points to {:?}, which is not a field defined before this one", cond.field));
+        return Err(says("show_if_later").with("field", &cond.field));
     };
     let in_other_group =
         group.is_none_or(|g| !g.fields.iter().any(|s| s.key == cond.field)) && !earlier_top_level(earlier, &cond.field);
     if in_other_group {
-        return Err(format!("show_if points to {:?}, a field inside a group", cond.field));
+        return Err(says("show_if_group").with("field", &cond.field));
     }
     if cond.equals.is_some() && !cond.any_of.is_empty() {
-        return Err("show_if takes either `equals` or `in`, not both".into());
+        return Err(says("show_if_both"));
     }
     check_show_if_values(cond, target)
 }
 
 /// The values a condition compares fit the type of the field it points to.
-fn check_show_if_values(cond: &ShowIf, target: &FieldSpec) -> Result<(), String> {
+fn check_show_if_values(cond: &ShowIf, target: &FieldSpec) -> Result<(), Text> {
     match target.kind {
         FieldType::Checkbox => {
             if !cond.any_of.is_empty() || matches!(cond.equals, Some(Expected::Text(_))) {
-                return Err(format!(
-                    "show_if on the checkbox {:?}: use `equals = true` or `equals = false`",
-                    cond.field
-                ));
+                return Err(says("show_if_checkbox").with("field", &cond.field));
             }
         }
         k if k.is_scalar() => {
             if matches!(cond.equals, Some(Expected::Bool(_))) {
-                return Err(format!("show_if on {:?}: `equals` takes a string for a {} field", cond.field, k.as_str()));
+                return Err(says("show_if_text").with("field", &cond.field).with("type", k.as_str()));
             }
             if k == FieldType::Select {
                 let mut wanted = cond.any_of.clone();
@@ -631,11 +666,11 @@ fn check_show_if_values(cond: &ShowIf, target: &FieldSpec) -> Result<(), String>
                     wanted.push(t.clone());
                 }
                 if let Some(bad) = wanted.iter().find(|w| !target.options.iter().any(|o| &o.value == *w)) {
-                    return Err(format!("show_if: {bad:?} is not an option value of {:?}", cond.field));
+                    return Err(says("show_if_option").with("value", bad).with("field", &cond.field));
                 }
             }
         }
-        k => return Err(format!("show_if cannot depend on a field of type {}", k.as_str())),
+        k => return Err(says("show_if_type").with("type", k.as_str())),
     }
     Ok(())
 }
