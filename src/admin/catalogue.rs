@@ -35,6 +35,9 @@ const OUTCOMES: &[(&str, &str)] = &[
     ("bozza-salvata", "admin.outcome.draft_saved"),
     ("bozza-scartata", "admin.outcome.draft_discarded"),
     ("procedura-creata", "admin.outcome.procedure_created"),
+    ("modulo-salvato", "admin.outcome.form_saved"),
+    ("campo-salvato", "admin.outcome.field_saved"),
+    ("modulo-generico", "admin.outcome.form_generic"),
 ];
 
 #[derive(Deserialize, Default)]

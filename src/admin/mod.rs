@@ -7,6 +7,7 @@
 
 pub mod catalogue;
 pub mod db;
+pub mod forms;
 pub mod procedures;
 
 use axum::{
@@ -57,6 +58,19 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new("/admin/procedure/{slug}/scarta", &["POST"], WRITE, post(procedures::discard)),
         RouteSpec::new("/admin/procedure/{slug}/revisioni", &["GET"], READ, get(procedures::history)),
         RouteSpec::new("/admin/procedure/{slug}/catalogo", &["POST"], WRITE, post(catalogue::place_procedure)),
+        RouteSpec::new(
+            "/admin/procedure/{slug}/modulo",
+            &["GET", "POST"],
+            WRITE,
+            get(forms::builder).post(forms::edit_structure),
+        ),
+        RouteSpec::new(
+            "/admin/procedure/{slug}/modulo/campo",
+            &["GET", "POST"],
+            WRITE,
+            get(forms::field_editor).post(forms::save_field),
+        ),
+        RouteSpec::new("/admin/procedure/{slug}/modulo/anteprima", &["GET"], READ, get(forms::preview)),
     ]
 }
 

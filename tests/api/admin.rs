@@ -4,6 +4,8 @@
 //! the revision mechanism that `tenant apply` goes through as well — citizens'
 //! open drafts move to a compatible new revision, submitted cases never move.
 
+mod forms;
+
 use reqwest::multipart::Form;
 use sportello::{db::TenantTx, onboarding};
 
@@ -14,22 +16,22 @@ use crate::{
     helpers::{copy_dir, location, root, scratch, spawn_app, test_settings, Browser, TestApp},
 };
 
-const ADMIN: &str = "mario.rossi@valmora.example";
+pub const ADMIN: &str = "mario.rossi@valmora.example";
 const OPERATOR: &str = "giulia.bianchi@valmora.example";
 
-async fn valmora(app: &TestApp) -> TenantTx {
+pub async fn valmora(app: &TestApp) -> TenantTx {
     TenantTx::begin(&app.db.admin, app.tenant_id_of("valmora").await).await.unwrap()
 }
 
 /// The value of the hidden `name` input of a page.
-fn hidden(html: &str, name: &str) -> String {
+pub fn hidden(html: &str, name: &str) -> String {
     let at = html.find(&format!("name=\"{name}\" value=\"")).unwrap_or_else(|| panic!("no {name} in the page"));
     let rest = &html[at + name.len() + 15..];
     rest[..rest.find('"').unwrap()].to_string()
 }
 
 /// The editor's fields as the browser would send them back, with `changes` applied.
-async fn save_details(admin: &mut Browser, slug: &str, changes: &[(&str, &str)]) -> reqwest::Response {
+pub async fn save_details(admin: &mut Browser, slug: &str, changes: &[(&str, &str)]) -> reqwest::Response {
     let page = admin.get_text(&format!("/admin/procedure/{slug}")).await;
     let version = hidden(&page, "version");
     save_with_version(admin, slug, &version, changes).await
@@ -378,7 +380,7 @@ async fn apply(app: &TestApp, dir: &std::path::Path) -> anyhow::Result<onboardin
     onboarding::apply(&app.db.admin, &recipe, "localhost").await
 }
 
-async fn revision_of(app: &TestApp, case: uuid::Uuid) -> i32 {
+pub async fn revision_of(app: &TestApp, case: uuid::Uuid) -> i32 {
     sqlx::query_scalar("select revision from cases where id = $1")
         .bind(case)
         .fetch_one(valmora(app).await.conn())

@@ -30,7 +30,7 @@ pub use answers::{apply_action, html_id, parse_action, parse_step, prune, Action
 pub use checks::{check_files, validate_all};
 pub use prefill::{prefill, Identity};
 pub use spec::{
-    ChoiceSpec, Expected, FieldSpec, FieldType, FormSpec, PrefillKey, ShowIf, StepSpec, DEFAULT_MAX_MB,
+    ChoiceSpec, Expected, FieldSpec, FieldType, FormProblem, FormSpec, PrefillKey, ShowIf, StepSpec, DEFAULT_MAX_MB,
     KNOWN_EXTENSIONS,
 };
 pub use summary::{summary, SummaryRow, SummarySection};

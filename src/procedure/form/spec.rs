@@ -410,7 +410,8 @@ impl FormProblem {
 type Seen<'a> = HashMap<&'a str, (usize, &'a FieldSpec)>;
 
 fn check_step<'a>(i: usize, step: &'a StepSpec, seen: &mut Seen<'a>) -> Result<(), FormProblem> {
-    let at = |field: Option<&str>, message: Text| FormProblem { step: Some(i), field: field.map(String::from), message };
+    let at =
+        |field: Option<&str>, message: Text| FormProblem { step: Some(i), field: field.map(String::from), message };
     if step.title.trim().is_empty() {
         return Err(at(None, Text::new("form.spec.step_title")));
     }
