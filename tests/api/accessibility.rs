@@ -6,13 +6,17 @@
 
 use std::process::Command;
 
-use crate::helpers::{root, spawn_app_with, test_settings};
+use crate::helpers::{root, spawn_app, spawn_app_with, test_settings};
 
 /// Runs the browser audit over `args` (`--cookie …` pairs, then URLs); its JSON report.
+/// `SPORTELLO_SCREENSHOTS=<dir>` keeps a full-page screenshot of every page and
+/// width there, to look at what was audited.
 async fn audit(args: Vec<String>) -> String {
+    let screenshots = std::env::var("SPORTELLO_SCREENSHOTS").ok().map(|dir| vec!["--screenshots".to_string(), dir]);
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg(root().join("tests/browser/audit.mjs"))
+            .args(screenshots.unwrap_or_default())
             .args(&args)
             .current_dir(root())
             .output()
@@ -156,4 +160,41 @@ async fn back_office_pages_pass_axe_and_respect_the_csp() {
         format!("/backoffice/pratiche/{waiting}"),
     ];
     audit_signed_in(&base, &giulia.cookies["sportello_sid"], &paths).await;
+}
+
+/// The ente admin console, signed in as Valmora's admin: home, catalogue tree, a
+/// procedure's editor with a draft, its preview and publication pages, the form
+/// builder, a group's field editor, a new file field and the form preview.
+#[tokio::test]
+async fn admin_console_pages_pass_axe_and_respect_the_csp() {
+    use crate::{admin, auth::VALMORA, backoffice};
+    let app = spawn_app().await;
+    let _provider = backoffice::offices(&app).await;
+    let mut mario = backoffice::staff(&app, VALMORA, admin::ADMIN).await;
+    let slug = "iscrizione-mensa-scolastica";
+    let saved = admin::save_details(
+        &mut mario,
+        slug,
+        &[
+            ("title", "Iscrizione alla mensa scolastica"),
+            ("summary", "Iscrivi i tuoi figli alla mensa."),
+            ("office", "UO-SERV"),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status(), 303);
+    let base = format!("http://{VALMORA}:{}", app.port);
+    let p = format!("/admin/procedure/{slug}");
+    let paths = [
+        "/admin".to_string(),
+        "/admin/catalogo".to_string(),
+        p.clone(),
+        format!("{p}/anteprima"),
+        format!("{p}/pubblica"),
+        format!("{p}/modulo"),
+        format!("{p}/modulo/campo?chiave=children"),
+        format!("{p}/modulo/campo?passo=1&tipo=file"),
+        format!("{p}/modulo/anteprima?passo=1"),
+    ];
+    audit_signed_in(&base, &mario.cookies["sportello_sid"], &paths).await;
 }
