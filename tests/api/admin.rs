@@ -13,7 +13,7 @@ use crate::{
     auth::{ROCCAMARE, VALMORA},
     backoffice::{offices, staff},
     cases::{citizen, start},
-    helpers::{copy_dir, location, root, scratch, spawn_app, test_settings, Browser, TestApp},
+    helpers::{copy_dir, location, root, scratch, spawn_app, spawn_node, test_settings, wait_for, Browser, TestApp},
 };
 
 pub const ADMIN: &str = "mario.rossi@valmora.example";
@@ -489,4 +489,31 @@ async fn tenant_apply_publishes_revisions_and_open_drafts_move_only_when_they_fi
             "{error}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_publication_reaches_every_node_within_a_second() {
+    let app = spawn_app().await;
+    let _provider = offices(&app).await;
+    let (other, _stop) = spawn_node(&app.db).await;
+    let slug = "passo-carrabile";
+    // The other node has the page in its anonymous cache.
+    let mut visitor = Browser::on_port(other, VALMORA);
+    assert!(!visitor.get_text(&format!("/servizi/{slug}")).await.contains("Riassunto nuovo di zecca."));
+    assert!(!visitor.get_text(&format!("/servizi/{slug}")).await.contains("Riassunto nuovo di zecca."));
+    let mut mario = staff(&app, VALMORA, ADMIN).await;
+    save_details(&mut mario, slug, &[("title", "Passo carrabile"), ("summary", "Riassunto nuovo di zecca.")]).await;
+    let page = mario.get_text(&format!("/admin/procedure/{slug}/pubblica")).await;
+    mario.post(&format!("/admin/procedure/{slug}/pubblica"), &[("version", &hidden(&page, "version"))]).await;
+    wait_for(1, "the other node shows the published revision", async || {
+        let page = visitor.get_text(&format!("/servizi/{slug}")).await;
+        page.contains("Riassunto nuovo di zecca.").then_some(())
+    })
+    .await;
+    // Taken offline: gone from the other node's catalogue as quickly.
+    mario.post(&format!("/admin/procedure/{slug}/catalogo"), &[("action", "offline")]).await;
+    wait_for(1, "the other node takes it offline", async || {
+        (visitor.get(&format!("/servizi/{slug}")).await.status() == 410).then_some(())
+    })
+    .await;
 }
