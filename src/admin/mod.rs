@@ -9,6 +9,7 @@ pub mod catalogue;
 pub mod db;
 pub mod forms;
 pub mod procedures;
+pub mod workflows;
 
 use axum::{
     extract::FromRequestParts,
@@ -71,6 +72,7 @@ pub fn routes() -> Vec<RouteSpec> {
             get(forms::field_editor).post(forms::save_field),
         ),
         RouteSpec::new("/admin/procedure/{slug}/modulo/anteprima", &["GET"], READ, get(forms::preview)),
+        RouteSpec::new("/admin/procedure/{slug}/flusso", &["GET"], READ, get(workflows::page)),
     ]
 }
 

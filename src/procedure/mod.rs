@@ -22,6 +22,7 @@ pub mod status;
 pub mod store;
 pub mod timers;
 pub mod workflow;
+pub mod workflow_picture;
 
 use chrono::{DateTime, Utc};
 

@@ -195,6 +195,7 @@ async fn admin_console_pages_pass_axe_and_respect_the_csp() {
         format!("{p}/modulo/campo?chiave=children"),
         format!("{p}/modulo/campo?passo=1&tipo=file"),
         format!("{p}/modulo/anteprima?passo=1"),
+        format!("{p}/flusso"),
     ];
     audit_signed_in(&base, &mario.cookies["sportello_sid"], &paths).await;
 }

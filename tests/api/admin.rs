@@ -69,6 +69,10 @@ async fn only_the_entes_admins_reach_the_console_and_other_entes_objects_are_not
         format!("/admin/procedure/{slug}/anteprima"),
         format!("/admin/procedure/{slug}/pubblica"),
         format!("/admin/procedure/{slug}/revisioni"),
+        format!("/admin/procedure/{slug}/flusso"),
+        format!("/admin/procedure/{slug}/modulo"),
+        format!("/admin/procedure/{slug}/modulo/anteprima"),
+        format!("/admin/procedure/{slug}/modulo/campo?passo=1&tipo=text"),
         "/admin/catalogo/categorie/anagrafe-stato-civile".into(),
     ];
 
@@ -119,6 +123,9 @@ async fn only_the_entes_admins_reach_the_console_and_other_entes_objects_are_not
     for path in &gets {
         assert_eq!(mario.get(path).await.status(), 200, "admin on {path}");
     }
+    // The workflow, drawn: a box per status, the final ones marked.
+    let picture = mario.get_text(&format!("/admin/procedure/{slug}/flusso")).await;
+    assert!(picture.contains("data-element=\"workflow-picture\"") && picture.contains("data-final=\"true\""));
     // The back-office shell links to the console for admins only.
     assert!(mario.get_text("/backoffice/pratiche").await.contains("data-element=\"admin-console-link\""));
     assert!(!giulia.get_text("/backoffice/pratiche").await.contains("data-element=\"admin-console-link\""));
