@@ -73,6 +73,9 @@ enum AuditCommand {
 enum TenantCommand {
     /// Create or update tenants from their folders (idempotent).
     Apply { dirs: Vec<PathBuf> },
+    /// Write the recipe of an ente as its database holds it to <dir>/<slug>/
+    /// (no secrets, no keys; docs/TENANTS.md).
+    Export { slug: String, dir: PathBuf },
     /// List tenants with their status and hosts.
     List,
     /// Suspend a tenant: its hosts show a notice and no data.
@@ -292,6 +295,16 @@ async fn tenant_command(settings: &Settings, admin: &PgPool, command: TenantComm
                 bail!("name at least one folder, e.g. tenants/valmora");
             }
             apply_dirs(settings, admin, &dirs).await
+        }
+        TenantCommand::Export { slug, dir } => {
+            let exported = onboarding::export(admin, &slug, &dir).await?;
+            println!(
+                "{slug}: exported to {} ({} files, {} procedures)",
+                exported.dir.display(),
+                exported.files.len(),
+                exported.procedures
+            );
+            Ok(())
         }
         TenantCommand::List => {
             println!("{:<20} {:<10} {:<8} {:<40} HOST", "SLUG", "STATUS", "THEME", "NAME");

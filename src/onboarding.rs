@@ -4,10 +4,14 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
+
+pub mod export;
+
+pub use export::{export, Exported};
 
 use crate::tenancy::Method;
 use crate::{
@@ -23,8 +27,9 @@ use crate::{
     },
 };
 
-/// `tenants/<slug>/tenant.toml`.
-#[derive(Debug, Deserialize)]
+/// `tenants/<slug>/tenant.toml`. Serialised by `tenant export`, which leaves
+/// out what is empty or the default so the file reads like a hand-written one.
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantFile {
     pub name: String,
@@ -33,45 +38,49 @@ pub struct TenantFile {
     pub theme: String,
     pub ipa_code: String,
     /// Codice catastale of the municipality (CIE metadata); required when CIE is on.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub cadastral_code: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub tagline: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub region: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub province: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub custom_domains: Vec<String>,
-    pub branding: BrandingFile,
-    #[serde(default)]
-    pub contacts: Contacts,
-    #[serde(default)]
-    pub quick_links: Vec<QuickLink>,
     /// The languages the portal offers; the first is the ente's default.
     #[serde(default = "default_languages")]
     pub languages: Vec<String>,
-    #[serde(default)]
+    pub branding: BrandingFile,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub contacts: Contacts,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quick_links: Vec<QuickLink>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub categories: Vec<crate::procedure::spec::CategorySpec>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub offices: Vec<crate::procedure::spec::OfficeSpec>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default", serialize_with = "export::auth_without_defaults")]
     pub auth: AuthSettings,
     /// Operators and ente admins: their corporate e-mail and roles.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub staff: Vec<StaffSpec>,
 }
 
-#[derive(Debug, Deserialize)]
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StaffSpec {
     pub email: String,
     pub roles: Vec<String>,
     /// The offices (UO codes) whose cases they work on.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub offices: Vec<String>,
     /// Their fiscal code, to sign in with SPID or CIE (`[auth.staff]`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fiscal_code: Option<String>,
 }
 
@@ -83,15 +92,17 @@ fn default_languages() -> Vec<String> {
     vec!["it".into()]
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BrandingFile {
     pub primary_color: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub logo: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub banner: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub banner_title: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub banner_text: String,
 }
 
@@ -497,8 +508,6 @@ pub struct TenantRow {
     pub theme: String,
     pub hosts: Vec<String>,
 }
-
-use serde::Serialize;
 
 pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<TenantRow>> {
     sqlx::query_as(

@@ -101,7 +101,7 @@ pub async fn sync_catalog(
         )
         .bind(&p.slug)
         .bind(&p.category)
-        .bind(position as i32)
+        .bind(p.position.unwrap_or(position as i32))
         .execute(tx.conn())
         .await?
         .rows_affected();

@@ -40,17 +40,22 @@ pub struct Fee {
     pub amount: String,
 }
 
-/// `procedures/<slug>.toml`: the procedure's category, then its content.
+/// `procedures/<slug>.toml`: the procedure's category and place, then its content.
 #[derive(Debug, Clone)]
 pub struct ProcedureSpec {
     /// The file name: the procedure's address, never changed.
     pub slug: String,
     pub category: String,
+    /// Its place in the catalogue (`procedures.position`). Absent: the file's
+    /// place among the recipe's files sorted by name. `tenant export` writes it,
+    /// because the console may have reordered what file names cannot say.
+    pub position: Option<i32>,
     pub content: ProcedureContent,
 }
 
 impl ProcedureSpec {
-    /// Parses a procedure file: `category` and every key of [`ProcedureContent`].
+    /// Parses a procedure file: `category`, the optional `position` and every
+    /// key of [`ProcedureContent`].
     pub fn parse(slug: &str, text: &str) -> anyhow::Result<Self> {
         let mut table: toml::Table = toml::from_str(text)?;
         let category = match table.remove("category") {
@@ -58,19 +63,27 @@ impl ProcedureSpec {
             Some(_) => bail!("category: expected the slug of a category"),
             None => bail!("missing field `category`"),
         };
+        let position = match table.remove("position") {
+            Some(toml::Value::Integer(n)) if (0..=i64::from(i32::MAX)).contains(&n) => Some(n as i32),
+            Some(_) => bail!("position: expected a whole number, 0 or more (the place in the catalogue)"),
+            None => None,
+        };
         let content = ProcedureContent::deserialize(toml::Value::Table(table))?;
-        Ok(Self { slug: slug.to_string(), category, content })
+        Ok(Self { slug: slug.to_string(), category, position, content })
     }
 
-    /// The file `parse` reads back into the same spec.
+    /// The file `parse` reads back into the same spec: its place first, then
+    /// the content in the order of [`ProcedureContent`]'s fields (title,
+    /// summary … form, workflow), as one would write it by hand.
     pub fn to_toml(&self) -> anyhow::Result<String> {
-        let mut table = toml::Table::new();
-        table.insert("category".into(), toml::Value::String(self.category.clone()));
-        let toml::Value::Table(content) = toml::Value::try_from(&self.content)? else {
-            bail!("a procedure's content is a table");
-        };
-        table.extend(content);
-        Ok(toml::to_string(&table)?)
+        let mut place = toml::Table::new();
+        place.insert("category".into(), toml::Value::String(self.category.clone()));
+        if let Some(position) = self.position {
+            place.insert("position".into(), toml::Value::Integer(position.into()));
+        }
+        // Plain keys only, so they belong to the root table ahead of the
+        // content's own keys (which a serialised struct also puts before its tables).
+        Ok(format!("{}{}", toml::to_string(&place)?, toml::to_string(&self.content)?))
     }
 }
 
@@ -152,6 +165,49 @@ impl CatalogSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_repository_procedure_reads_back_from_to_toml() {
+        let tenants = Path::new(env!("CARGO_MANIFEST_DIR")).join("tenants");
+        let mut read = 0;
+        for tenant in std::fs::read_dir(tenants).unwrap() {
+            let Ok(files) = std::fs::read_dir(tenant.unwrap().path().join("procedures")) else { continue };
+            for file in files {
+                let path = file.unwrap().path();
+                let spec = ProcedureSpec::parse("p", &std::fs::read_to_string(&path).unwrap()).unwrap();
+                let text = spec.to_toml().unwrap();
+                let again = ProcedureSpec::parse("p", &text).unwrap();
+                assert_eq!((&again.category, &again.content), (&spec.category, &spec.content), "{}", path.display());
+                assert_eq!(again.to_toml().unwrap(), text, "{}", path.display());
+                read += 1;
+            }
+        }
+        assert!(read >= 20, "{read} procedure files");
+    }
+
+    #[test]
+    fn the_position_is_optional_and_survives_to_toml() {
+        let text = r#"
+title = "Prova"
+category = "c"
+summary = "Una procedura di prova."
+office = "UO"
+time_limit_days = 30
+"#;
+        let spec = ProcedureSpec::parse("prova", text).unwrap();
+        assert_eq!(spec.position, None, "absent: the file's place decides");
+        assert!(!spec.to_toml().unwrap().contains("position"));
+
+        let placed = ProcedureSpec::parse("prova", &format!("position = 7\n{text}")).unwrap();
+        assert_eq!(placed.position, Some(7));
+        let again = ProcedureSpec::parse("prova", &placed.to_toml().unwrap()).unwrap();
+        assert_eq!((again.position, again.category.as_str(), &again.content), (Some(7), "c", &placed.content));
+
+        for wrong in ["position = -1", "position = \"primo\"", "position = 4294967296"] {
+            let error = ProcedureSpec::parse("prova", &format!("{wrong}\n{text}")).expect_err(wrong).to_string();
+            assert!(error.contains("position"), "{wrong}: {error}");
+        }
+    }
 
     #[test]
     fn a_broken_form_stops_the_load_naming_the_file() {

@@ -103,6 +103,21 @@ pub async fn test_db() -> TestDb {
     let cluster = &cluster().await.cluster;
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());
     db::create_database(&cluster.superuser(), &name, Some(TEMPLATE_DB)).await.unwrap();
+    open_test_db(cluster, name).await
+}
+
+/// A migrated database with no tenant at all: where a recipe is onboarded
+/// for the first time (the template already holds the repository's tenants).
+pub async fn empty_db() -> TestDb {
+    let cluster = &cluster().await.cluster;
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    db::create_database(&cluster.superuser(), &name, None).await.unwrap();
+    let db = open_test_db(cluster, name).await;
+    sportello::startup::migrate(&db.admin).await.unwrap();
+    db
+}
+
+async fn open_test_db(cluster: &Cluster, name: String) -> TestDb {
     let targets = DbTargets { app: cluster.options(APP_ROLE, &name), admin: cluster.options(OWNER_ROLE, &name) };
     let socket = scratch().join("pg").join("run");
     TestDb {

@@ -18,4 +18,5 @@ mod i18n;
 mod isolation;
 mod registry;
 mod tenancy;
+mod tenant_export;
 mod web;
