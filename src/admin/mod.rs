@@ -5,6 +5,7 @@
 //! ente's objects are not found, by row-level security. Every change goes to
 //! the ente's audit trail. See docs/ADMIN.md.
 
+pub mod branding;
 pub mod catalogue;
 pub mod db;
 pub mod procedures;
@@ -58,6 +59,9 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new("/admin/procedure/{slug}/revisioni", &["GET"], READ, get(procedures::history)),
         RouteSpec::new("/admin/procedure/{slug}/catalogo", &["POST"], WRITE, post(catalogue::place_procedure)),
     ]
+    .into_iter()
+    .chain(branding::routes())
+    .collect()
 }
 
 /// The signed-in ente admin: who the audit trail names, and the operator the
@@ -82,6 +86,7 @@ impl FromRequestParts<AppState> for Admin {
 pub enum Section {
     Home,
     Catalogue,
+    Branding,
 }
 
 impl Section {
@@ -89,6 +94,7 @@ impl Section {
         match self {
             Section::Home => "home",
             Section::Catalogue => "catalogue",
+            Section::Branding => "branding",
         }
     }
 }

@@ -4,6 +4,8 @@
 //! the revision mechanism that `tenant apply` goes through as well — citizens'
 //! open drafts move to a compatible new revision, submitted cases never move.
 
+mod branding;
+
 use reqwest::multipart::Form;
 use sportello::{db::TenantTx, onboarding};
 
