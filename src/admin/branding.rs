@@ -361,7 +361,7 @@ pub async fn save(page: Page, admin: Admin, multipart: Multipart) -> AppResult<R
                 outcome: None,
                 notice: Some(page.text(&notice)),
             };
-            editor_page(&page, &admin, theirs.as_ref(), editor).await
+            editor_page(&page, &admin, theirs.as_deref(), editor).await
         }
     }
 }

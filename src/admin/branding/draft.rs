@@ -224,7 +224,7 @@ pub enum Saved {
     Saved(i32),
     /// Someone saved since `version`, or published or discarded the draft
     /// (None): the admin decides again on what is there now.
-    Conflict(Option<Draft>),
+    Conflict(Option<Box<Draft>>),
 }
 
 /// Saves `content` over the draft of `version` (0: there is no draft yet) and
@@ -232,7 +232,7 @@ pub enum Saved {
 pub async fn save(tx: &mut TenantTx, content: &BrandingContent, version: i32, actor: &Actor) -> sqlx::Result<Saved> {
     let before = load(tx).await?;
     if before.as_ref().map_or(0, |d| d.version) != version {
-        return Ok(Saved::Conflict(before));
+        return Ok(Saved::Conflict(before.map(Box::new)));
     }
     let json = sqlx::types::Json(content);
     let saved: Option<i32> = if version == 0 {
@@ -241,7 +241,7 @@ pub async fn save(tx: &mut TenantTx, content: &BrandingContent, version: i32, ac
              values ($1, $2, 1, $3, $4) on conflict (tenant_id) do nothing returning version",
         )
         .bind(tx.tenant_id)
-        .bind(&json)
+        .bind(json)
         .bind(&actor.label)
         .bind(actor.id)
         .fetch_optional(tx.conn())
@@ -252,14 +252,14 @@ pub async fn save(tx: &mut TenantTx, content: &BrandingContent, version: i32, ac
                  updated_by = $2, updated_by_id = $3
              where version = $4 returning version",
         )
-        .bind(&json)
+        .bind(json)
         .bind(&actor.label)
         .bind(actor.id)
         .bind(version)
         .fetch_optional(tx.conn())
         .await?
     };
-    let Some(saved) = saved else { return Ok(Saved::Conflict(load(tx).await?)) };
+    let Some(saved) = saved else { return Ok(Saved::Conflict(load(tx).await?.map(Box::new))) };
     audit::append(
         tx,
         actor,
@@ -429,8 +429,8 @@ mod tests {
         ];
         for (url, procedure, external) in links {
             let tenant_link = QuickLink { label: "L".into(), url: url.into(), description: "D".into() };
-            let mut profile = crate::tenancy::model::Profile::default();
-            profile.quick_links = vec![tenant_link.clone()];
+            let profile =
+                crate::tenancy::model::Profile { quick_links: vec![tenant_link.clone()], ..Default::default() };
             let content = BrandingContent::published(&tenant_with(profile));
             assert_eq!(content.quick_links[0].procedure, procedure);
             assert_eq!(content.quick_links[0].url, external);

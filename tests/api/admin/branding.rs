@@ -138,6 +138,7 @@ async fn an_admin_uploads_a_logo_previews_and_publishes_and_the_public_home_show
             && preview.contains(&escaped("href=\"/servizi/cambio-residenza\""))
     );
     assert!(!preview.contains("/branding/tema.css"), "the published colours are not linked");
+    assert!(preview.find("Cambio di residenza</a>").unwrap() < preview.find("ANPR").unwrap(), "in the order saved");
     let css = mario.get_text(&address(&preview, "/admin/aspetto/anteprima/tema.css")).await;
     assert!(css.contains("--sp-primary: #004d99;"), "{css}");
     assert!(preview.contains(&escaped("src=\"/admin/aspetto/anteprima/immagini/logo?v=")));
