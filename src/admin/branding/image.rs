@@ -134,7 +134,11 @@ fn check_svg(text: &str) -> Result<(), Refusal> {
             if lower.starts_with("on") {
                 return Err(Refusal::EventAttribute(attribute_name.to_string()));
             }
-            if lower == "href" && !value.trim_start().starts_with('#') {
+            // `src` has no business in an SVG (an HTML element smuggled in
+            // would have one); `xml:base` would move where `#…` points.
+            let moves_references = lower == "base" && attribute.namespace().is_some();
+            let outside = matches!(lower.as_str(), "href" | "src") && !value.trim_start().starts_with('#');
+            if moves_references || outside {
                 return Err(Refusal::ExternalReference(value.to_string()));
             }
             // `<set attributeName="href" to="…">` would write a reference (or a
@@ -253,6 +257,8 @@ mod tests {
             "<style>@import 'https://x.example/a.css';</style>",
             "<style>rect { background: URL(https://x.example/a.png) }</style>",
             r#"<rect style="fill: u\72l(x.svg)"/>"#,
+            r##"<use xml:base="https://x.example/" href="#a"/>"##,
+            r#"<h:img xmlns:h="http://www.w3.org/1999/xhtml" src="https://x.example/a.png"/>"#,
         ] {
             assert!(matches!(refusal(inner), Refusal::ExternalReference(_)), "{inner}: {:?}", refusal(inner));
         }
