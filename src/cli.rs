@@ -224,7 +224,24 @@ async fn open_admin(settings: &Settings) -> anyhow::Result<(Database, PgPool)> {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let (database, admin) = open_admin(&settings).await?;
     if settings.apply_tenants_on_start {
-        apply_dirs(&settings, &admin, &onboarding::tenant_dirs(&settings.tenants_dir)?).await?;
+        // Onboarding only: once an ente exists, its database is the source of
+        // truth (the admin console edits it); a restart must not put the recipe
+        // back over the console's work. `tenant apply` does that, deliberately,
+        // through the revision mechanism.
+        let mut new = Vec::new();
+        for dir in onboarding::tenant_dirs(&settings.tenants_dir)? {
+            let slug = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            let exists: bool = sqlx::query_scalar("select exists (select from tenants where slug = $1)")
+                .bind(&slug)
+                .fetch_one(&admin)
+                .await?;
+            if exists {
+                println!("{slug}: exists (edit it in its console, or `sportello tenant apply {}`)", dir.display());
+            } else {
+                new.push(dir);
+            }
+        }
+        apply_dirs(&settings, &admin, &new).await?;
     }
     let embedded = database.cluster.is_some();
     let app = Application::build(settings, &database.targets).await?;

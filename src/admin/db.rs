@@ -203,7 +203,7 @@ pub struct RecentChange {
 pub async fn recent_changes(tx: &mut TenantTx, limit: i64) -> sqlx::Result<Vec<RecentChange>> {
     sqlx::query_as(
         "select at, actor_label, action, object_type, object_id from audit_log
-         where object_type in ('procedure', 'category', 'tenant') order by seq desc limit $1",
+         where object_type in ('procedure', 'category', 'tenant', 'branding') order by seq desc limit $1",
     )
     .bind(limit)
     .fetch_all(tx.conn())

@@ -5,6 +5,7 @@
 //! ente's objects are not found, by row-level security. Every change goes to
 //! the ente's audit trail. See docs/ADMIN.md.
 
+pub mod branding;
 pub mod catalogue;
 pub mod db;
 pub mod forms;
@@ -74,6 +75,9 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new("/admin/procedure/{slug}/modulo/anteprima", &["GET"], READ, get(forms::preview)),
         RouteSpec::new("/admin/procedure/{slug}/flusso", &["GET"], READ, get(workflows::page)),
     ]
+    .into_iter()
+    .chain(branding::routes())
+    .collect()
 }
 
 /// The signed-in ente admin: who the audit trail names, and the operator the
@@ -98,6 +102,7 @@ impl FromRequestParts<AppState> for Admin {
 pub enum Section {
     Home,
     Catalogue,
+    Branding,
 }
 
 impl Section {
@@ -105,6 +110,7 @@ impl Section {
         match self {
             Section::Home => "home",
             Section::Catalogue => "catalogue",
+            Section::Branding => "branding",
         }
     }
 }

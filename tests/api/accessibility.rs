@@ -196,6 +196,8 @@ async fn admin_console_pages_pass_axe_and_respect_the_csp() {
         format!("{p}/modulo/campo?passo=1&tipo=file"),
         format!("{p}/modulo/anteprima?passo=1"),
         format!("{p}/flusso"),
+        "/admin/aspetto".to_string(),
+        "/admin/aspetto/anteprima".to_string(),
     ];
     audit_signed_in(&base, &mario.cookies["sportello_sid"], &paths).await;
 }

@@ -4,6 +4,7 @@
 //! the revision mechanism that `tenant apply` goes through as well — citizens'
 //! open drafts move to a compatible new revision, submitted cases never move.
 
+mod branding;
 mod forms;
 
 use reqwest::multipart::Form;
