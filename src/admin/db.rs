@@ -87,24 +87,37 @@ pub async fn update_category(tx: &mut TenantTx, slug: &str, name: &str, descript
     Ok(done.rows_affected() == 1)
 }
 
-/// Swaps the category with its neighbour (`by` = -1: up, 1: down), renumbering
-/// every position so that ties left by older data go away.
+/// Swaps the category with its neighbour (`by` = -1: up, 1: down). False: no such category.
 pub async fn move_category(tx: &mut TenantTx, slug: &str, by: i32) -> sqlx::Result<bool> {
-    let mut order: Vec<String> = categories(tx).await?.into_iter().map(|c| c.slug).collect();
-    let Some(at) = order.iter().position(|s| s == slug) else { return Ok(false) };
-    let to = at as i32 + by;
-    if to < 0 || to as usize >= order.len() {
-        return Ok(true);
+    let order: Vec<String> = categories(tx).await?.into_iter().map(|c| c.slug).collect();
+    if !order.iter().any(|s| s == slug) {
+        return Ok(false);
     }
-    order.swap(at, to as usize);
-    for (position, slug) in order.iter().enumerate() {
-        sqlx::query("update categories set position = $2 where slug = $1 and position <> $2")
-            .bind(slug)
-            .bind(position as i32)
-            .execute(tx.conn())
-            .await?;
-    }
+    reorder(tx, Ordered::Categories, order, slug, by).await?;
     Ok(true)
+}
+
+/// The two lists the console reorders.
+#[derive(Clone, Copy)]
+enum Ordered {
+    Categories,
+    Procedures,
+}
+
+/// Swaps `slug` with its neighbour in `order` and writes every position again
+/// (so that ties left by older data go away); at either end nothing moves.
+async fn reorder(tx: &mut TenantTx, what: Ordered, mut order: Vec<String>, slug: &str, by: i32) -> sqlx::Result<()> {
+    let Some(at) = order.iter().position(|s| s == slug) else { return Ok(()) };
+    let Some(to) = at.checked_add_signed(by as isize).filter(|to| *to < order.len()) else { return Ok(()) };
+    order.swap(at, to);
+    let sql = match what {
+        Ordered::Categories => "update categories set position = $2 where slug = $1 and position <> $2",
+        Ordered::Procedures => "update procedures set position = $2 where slug = $1 and position <> $2",
+    };
+    for (position, slug) in order.iter().enumerate() {
+        sqlx::query(sql).bind(slug).bind(position as i32).execute(tx.conn()).await?;
+    }
+    Ok(())
 }
 
 pub enum Removal {
@@ -146,26 +159,13 @@ pub async fn place_in(tx: &mut TenantTx, slug: &str, category: &str) -> sqlx::Re
 /// Swaps the procedure with its neighbour in its category.
 pub async fn move_procedure(tx: &mut TenantTx, slug: &str, by: i32) -> sqlx::Result<()> {
     let Some(row) = procedure(tx, slug).await? else { return Ok(()) };
-    let mut order: Vec<String> = procedures(tx)
+    let order: Vec<String> = procedures(tx)
         .await?
         .into_iter()
         .filter(|p| p.category_slug == row.category_slug && !p.archived)
         .map(|p| p.slug)
         .collect();
-    let Some(at) = order.iter().position(|s| s == slug) else { return Ok(()) };
-    let to = at as i32 + by;
-    if to < 0 || to as usize >= order.len() {
-        return Ok(());
-    }
-    order.swap(at, to as usize);
-    for (position, slug) in order.iter().enumerate() {
-        sqlx::query("update procedures set position = $2 where slug = $1 and position <> $2")
-            .bind(slug)
-            .bind(position as i32)
-            .execute(tx.conn())
-            .await?;
-    }
-    Ok(())
+    reorder(tx, Ordered::Procedures, order, slug, by).await
 }
 
 /// Online (`published`) and archived, as one state.

@@ -64,6 +64,14 @@ fn columns(w: &Workflow) -> HashMap<&str, usize> {
     column
 }
 
+/// A transition's label (none for the second and later arrows of one transition).
+fn label_at(svg: &mut String, label: &str, x: i32, y: i32) {
+    if !label.is_empty() {
+        let _ =
+            write!(svg, r##"<text x="{x}" y="{y}" font-size="11" text-anchor="middle" fill="#1a1a1a">{label}</text>"##);
+    }
+}
+
 /// The SVG of `w`; `title` and `description` name it for assistive technology.
 pub fn draw(w: &Workflow, title: &str, description: &str) -> String {
     let column = columns(w);
@@ -88,31 +96,31 @@ pub fn draw(w: &Workflow, title: &str, description: &str) -> String {
     // edge of the other, or curved below when both sit in the same column or go back.
     for (i, t) in w.transitions.iter().enumerate() {
         let Some(&(tx, ty)) = at.get(t.to.as_str()) else { continue };
-        for from in &t.from {
+        for (j, from) in t.from.iter().enumerate() {
             let Some(&(fx, fy)) = at.get(from.as_str()) else { continue };
             let (x1, y1) = (fx + BOX_W, fy + BOX_H / 2);
             let (x2, y2) = (tx, ty + BOX_H / 2);
-            let label = escape(&fit(&t.label, 26));
+            // One label per transition, on its first arrow: arrows of one
+            // transition from several statuses meet, and so would their labels.
+            let label = if j == 0 { escape(&fit(&t.label, 26)) } else { String::new() };
             if x2 > x1 {
                 let _ = write!(
                     svg,
-                    r##"<path d="M{x1},{y1} C{},{y1} {},{y2} {x2},{y2}" fill="none" stroke="#33485c" stroke-width="1.5" marker-end="url(#arrow)"/><text x="{}" y="{}" font-size="11" text-anchor="middle" fill="#1a1a1a">{label}</text>"##,
+                    r##"<path d="M{x1},{y1} C{},{y1} {},{y2} {x2},{y2}" fill="none" stroke="#33485c" stroke-width="1.5" marker-end="url(#arrow)"/>"##,
                     x1 + COL_GAP / 2,
                     x2 - COL_GAP / 2,
-                    (x1 + x2) / 2,
-                    (y1 + y2) / 2 - 6 - (i as i32 % 2) * 12,
                 );
+                label_at(&mut svg, &label, (x1 + x2) / 2, (y1 + y2) / 2 - 6 - (i as i32 % 2) * 12);
             } else {
                 // Back or sideways: a loop under the boxes.
                 let (bx1, bx2) = (fx + BOX_W / 2, tx + BOX_W / 2);
                 let (by1, by2) = (fy + BOX_H, ty + BOX_H);
-                let low = by1.max(by2) + ROW_GAP / 2 + (i as i32 % 3) * 6;
+                let low = by1.max(by2) + ROW_GAP / 2 + (i as i32 % 3) * 6 + j as i32 * 10;
                 let _ = write!(
                     svg,
-                    r##"<path d="M{bx1},{by1} C{bx1},{low} {bx2},{low} {bx2},{by2}" fill="none" stroke="#5d7083" stroke-width="1.2" stroke-dasharray="4 3" marker-end="url(#arrow)"/><text x="{}" y="{}" font-size="11" text-anchor="middle" fill="#1a1a1a">{label}</text>"##,
-                    (bx1 + bx2) / 2,
-                    low + 2,
+                    r##"<path d="M{bx1},{by1} C{bx1},{low} {bx2},{low} {bx2},{by2}" fill="none" stroke="#5d7083" stroke-width="1.2" stroke-dasharray="4 3" marker-end="url(#arrow)"/>"##
                 );
+                label_at(&mut svg, &label, (bx1 + bx2) / 2, low + 2);
             }
         }
     }

@@ -151,6 +151,14 @@ async fn an_admin_builds_the_catalogue_edits_a_draft_and_publishes_it() {
     assert_eq!(location(&made), "/admin/catalogo?esito=categoria-creata");
     let tree = mario.get_text(&location(&made)).await;
     assert!(tree.contains("id=\"categoria-sport-e-tempo-libero\"") && tree.contains("Categoria creata."), "{tree}");
+    // Moved up: it swaps with the category before it, and the public catalogue follows.
+    let order = |html: &str| {
+        html.find("categoria-sport-e-tempo-libero").unwrap()
+            < html.find("categoria-partecipazione-trasparenza").unwrap()
+    };
+    assert!(!order(&tree), "a new category comes last");
+    mario.post("/admin/catalogo/categorie/sport-e-tempo-libero/sposta", &[("direction", "su")]).await;
+    assert!(order(&mario.get_text("/admin/catalogo").await), "moved above the one before it");
     // The same name again is refused; an empty category is not on the public portal.
     assert_eq!(mario.post("/admin/catalogo/categorie", &[("name", "Sport e tempo libero")]).await.status(), 422);
     assert!(!Browser::new(&app, VALMORA).get_text("/servizi").await.contains("Sport e tempo libero"));
