@@ -557,7 +557,7 @@ pub async fn publish(page: Page, admin: Admin, Form(form): Form<VersionForm>) ->
     )
     .await?;
     // Every node drops its cached tenant and pages on the notification.
-    super::catalogue::changed(tx).await?;
+    super::catalogue::changed(&page.state, tx).await?;
     Ok(Redirect::to("/admin/aspetto?esito=pubblicata").into_response())
 }
 

@@ -188,7 +188,7 @@ pub async fn create_category(page: Page, admin: Admin, Form(form): Form<Category
         Some(json!({ "name": name, "description": description })),
     )
     .await?;
-    changed(tx).await?;
+    changed(&page.state, tx).await?;
     Ok(Redirect::to("/admin/catalogo?esito=categoria-creata").into_response())
 }
 
@@ -242,7 +242,7 @@ pub async fn save_category(
         Some(json!({ "name": name, "description": description })),
     )
     .await?;
-    changed(tx).await?;
+    changed(&page.state, tx).await?;
     Ok(Redirect::to("/admin/catalogo?esito=categoria-salvata").into_response())
 }
 
@@ -272,7 +272,7 @@ pub async fn move_category(
     }
     audit_category(&mut tx, &admin.actor, "category.move", &slug, None, Some(json!({ "direction": form.direction })))
         .await?;
-    changed(tx).await?;
+    changed(&page.state, tx).await?;
     Ok(Redirect::to(&format!("/admin/catalogo#categoria-{slug}")).into_response())
 }
 
@@ -298,7 +298,7 @@ pub async fn remove_category(page: Page, admin: Admin, Path(slug): Path<String>)
                 None,
             )
             .await?;
-            changed(tx).await?;
+            changed(&page.state, tx).await?;
             Ok(Redirect::to("/admin/catalogo?esito=categoria-eliminata").into_response())
         }
     }
@@ -367,7 +367,7 @@ pub async fn place_procedure(
         },
     )
     .await?;
-    changed(tx).await?;
+    changed(&page.state, tx).await?;
     // A draft editor's own buttons come back to it; the tree's to the tree.
     let back = match form.back.as_str() {
         "procedura" => format!("/admin/procedure/{slug}?esito={outcome}"),
@@ -394,10 +394,13 @@ async fn audit_category(
 }
 
 /// Commits a change the public pages show, telling every node to drop what it
-/// cached of the ente (pages, catalogue, search).
-pub async fn changed(mut tx: TenantTx) -> AppResult<()> {
+/// cached of the ente (pages, catalogue, search): this one at once, so the
+/// admin's next look at the public page already shows it; the others on the
+/// NOTIFY, within a second.
+pub async fn changed(state: &crate::state::AppState, mut tx: TenantTx) -> AppResult<()> {
     let tenant_id = tx.tenant_id;
     notify_changed(tx.conn(), tenant_id).await?;
     tx.commit().await?;
+    state.invalidate_tenant_caches();
     Ok(())
 }

@@ -196,13 +196,16 @@ pub struct RecentChange {
     pub at: DateTime<Utc>,
     pub actor_label: String,
     pub action: String,
+    /// Its words: `admin.action.<action with _ for .>`.
+    pub action_key: String,
     pub object_type: String,
     pub object_id: String,
 }
 
 pub async fn recent_changes(tx: &mut TenantTx, limit: i64) -> sqlx::Result<Vec<RecentChange>> {
     sqlx::query_as(
-        "select at, actor_label, action, object_type, object_id from audit_log
+        "select at, actor_label, action, 'admin.action.' || replace(action, '.', '_') as action_key, object_type, object_id
+         from audit_log
          where object_type in ('procedure', 'category', 'tenant', 'branding') order by seq desc limit $1",
     )
     .bind(limit)

@@ -417,7 +417,7 @@ pub async fn publish(
             db::set_lifecycle(&mut tx, &slug, true, false).await?;
         }
     }
-    super::catalogue::changed(tx).await?;
+    super::catalogue::changed(&page.state, tx).await?;
     Ok(Redirect::to(&format!("/admin/procedure/{slug}?esito=pubblicata")).into_response())
 }
 

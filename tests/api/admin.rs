@@ -290,6 +290,10 @@ async fn an_admin_builds_the_catalogue_edits_a_draft_and_publishes_it() {
         "/admin/catalogo?esito=categoria-eliminata"
     );
 
+    // The console's home lists them in words.
+    let home = mario.get_text("/admin").await;
+    assert!(home.contains("Nuova versione pubblicata") && home.contains("Categoria eliminata"), "{home}");
+    assert!(!home.contains('⟦'), "no missing translation");
     // Every change is in the audit trail, by Mario.
     let actions: Vec<(String, String)> = sqlx::query_as("select action, actor_label from audit_log where object_type in ('procedure', 'category') and actor_kind = 'staff' order by seq")
         .fetch_all(valmora(&app).await.conn())
