@@ -287,6 +287,11 @@ async fn apply_dirs(settings: &Settings, admin: &PgPool, dirs: &[PathBuf]) -> an
             (false, n) => format!("updated ({n} changes)"),
         };
         println!("{}: {what}", report.slug);
+        if report.branding_replaced {
+            println!(
+                "  branding: the recipe's look (theme, colours, texts, quick links, images) replaced the published one"
+            );
+        }
         let words = renderer.catalogues();
         for published in &report.published {
             println!("  {}: revision {} published", published.slug, published.number);

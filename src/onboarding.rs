@@ -133,6 +133,9 @@ pub struct ApplyReport {
     pub changes: u64,
     /// The revisions of procedures it published, with what each changed.
     pub published: Vec<catalog::revisions::Published>,
+    /// The recipe's look (theme, tagline, quick links, colours, texts, images)
+    /// replaced a different one, perhaps published from the console.
+    pub branding_replaced: bool,
 }
 
 impl TenantRecipe {
@@ -332,6 +335,19 @@ pub async fn apply(admin: &PgPool, recipe: &TenantRecipe, base_domain: &str) -> 
     let tenant_id = existing.unwrap_or_else(Uuid::new_v4);
     let mut tx = TenantTx::begin(admin, tenant_id).await?;
     let before = tenant_snapshot(&mut tx).await?;
+    // After onboarding the console owns the look too: never overwrite an
+    // admin's unpublished work, and say when the recipe replaces a published look.
+    let editing: Option<(String, chrono::DateTime<chrono::Utc>)> =
+        sqlx::query_as("select updated_by, updated_at from branding_drafts").fetch_optional(tx.conn()).await?;
+    if let Some((who, when)) = editing {
+        bail!(
+            "{}: {who} has been editing the ente's branding in the console since {} (/admin/aspetto): \
+             publish or discard that draft before applying the recipe",
+            recipe.slug,
+            crate::time::format_rome_datetime(when)
+        );
+    }
+    let look_before = look(&mut tx).await?;
     let mut changes = sqlx::query(
         "insert into tenants (id, slug, name, theme, profile, auth) values ($1, $2, $3, $4, $5, $6)
          on conflict (id) do update set name = excluded.name, theme = excluded.theme,
@@ -370,6 +386,7 @@ pub async fn apply(admin: &PgPool, recipe: &TenantRecipe, base_domain: &str) -> 
         .await?
         .rows_affected();
     }
+    let branding_replaced = !created && look(&mut tx).await? != look_before;
     let (catalog_changes, published) =
         catalog::db::sync_catalog(&mut tx, &recipe.catalog, &Actor::system("onboarding")).await?;
     changes += catalog_changes;
@@ -407,7 +424,20 @@ pub async fn apply(admin: &PgPool, recipe: &TenantRecipe, base_domain: &str) -> 
         notify_tenant_changed(tx.conn(), tenant_id).await?;
     }
     tx.commit().await?;
-    Ok(ApplyReport { slug: recipe.slug.clone(), created, changes, published })
+    Ok(ApplyReport { slug: recipe.slug.clone(), created, changes, published, branding_replaced })
+}
+
+/// What the console's branding section edits (`publish_tenant_branding`), as
+/// stored: compared before and after an apply.
+async fn look(tx: &mut TenantTx) -> sqlx::Result<Option<serde_json::Value>> {
+    sqlx::query_scalar(
+        "select jsonb_build_object('theme', theme, 'tagline', profile->'tagline',
+                'quick_links', profile->'quick_links', 'branding', profile->'branding')
+         from tenants where id = $1",
+    )
+    .bind(tx.tenant_id)
+    .fetch_optional(tx.conn())
+    .await
 }
 
 /// The tenant row as the audit trail records it (None before it exists).

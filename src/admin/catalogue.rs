@@ -38,6 +38,8 @@ const OUTCOMES: &[(&str, &str)] = &[
     ("modulo-salvato", "admin.outcome.form_saved"),
     ("campo-salvato", "admin.outcome.field_saved"),
     ("modulo-generico", "admin.outcome.form_generic"),
+    ("flusso-salvato", "admin.outcome.workflow_saved"),
+    ("flusso-standard", "admin.outcome.workflow_standard"),
 ];
 
 #[derive(Deserialize, Default)]

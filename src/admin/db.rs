@@ -190,6 +190,22 @@ pub async fn offices(tx: &mut TenantTx) -> sqlx::Result<Vec<OfficeChoice>> {
     sqlx::query_as("select code, name from offices order by name").fetch_all(tx.conn()).await
 }
 
+/// The staff roles of the ente's policy (what a transition may name): every
+/// role a rule grants or a staff member holds, but not citizens, offices
+/// (`uo:CODE`) or the platform.
+pub async fn staff_roles(tx: &mut TenantTx) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "select distinct role from (
+             select v0 as role from authz_rules where ptype = 'p'
+             union select v1 from authz_rules where ptype = 'g'
+         ) r
+         where role not like 'uo:%' and role not like 'staff:%' and role not in ('citizen', 'platform')
+         order by role",
+    )
+    .fetch_all(tx.conn())
+    .await
+}
+
 /// The latest changes made in the console or by onboarding, for the home page.
 #[derive(Debug, Serialize, sqlx::FromRow)]
 pub struct RecentChange {

@@ -73,7 +73,18 @@ pub fn routes() -> Vec<RouteSpec> {
             get(forms::field_editor).post(forms::save_field),
         ),
         RouteSpec::new("/admin/procedure/{slug}/modulo/anteprima", &["GET"], READ, get(forms::preview)),
-        RouteSpec::new("/admin/procedure/{slug}/flusso", &["GET"], READ, get(workflows::page)),
+        RouteSpec::new(
+            "/admin/procedure/{slug}/flusso",
+            &["GET", "POST"],
+            WRITE,
+            get(workflows::page).post(workflows::edit_structure),
+        ),
+        RouteSpec::new(
+            "/admin/procedure/{slug}/flusso/{element}",
+            &["GET", "POST"],
+            WRITE,
+            get(workflows::elements::editor).post(workflows::elements::save_element),
+        ),
     ]
     .into_iter()
     .chain(branding::routes())

@@ -128,8 +128,13 @@ impl ProcedureContent {
             });
         }
         if let Some(workflow) = &self.workflow {
-            if let Err(e) = workflow.check(offices) {
-                out.push(Problem { at: "workflow", message: Text::new("admin.check.workflow").with("detail", e) });
+            if let Some(problem) = workflow.problem(offices) {
+                out.push(Problem {
+                    at: "workflow",
+                    message: Text::new("admin.check.workflow")
+                        .with("place", workflow.place(&problem.at))
+                        .with_text("detail", problem.message),
+                });
             }
         }
         out

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use super::clock::ClockEffect;
+use crate::i18n::{Catalogues, Text};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -158,136 +159,172 @@ impl Workflow {
         self.documents.iter().find(|d| d.key == key)
     }
 
-    /// Checks every reference; `offices` are the ente's office codes.
-    pub fn check(&self, offices: &[&str]) -> Result<(), String> {
+    /// Checks every reference; `offices` are the ente's office codes. The
+    /// loader (`tenant apply`) and the console's workflow editor run this one
+    /// check: the first problem found, with the element and the input it is
+    /// about, so the editor can show it next to them.
+    pub fn problem(&self, offices: &[&str]) -> Option<WorkflowProblem> {
+        let refuse = |at: Element, input: &'static str, key: &'static str| {
+            Some(WorkflowProblem { at, input, message: Text::new(key) })
+        };
+        // The same, naming the key the element points to (what the loader's reader looks for).
+        let named = |at: Element, input: &'static str, key: &'static str, name: &str| {
+            Some(WorkflowProblem { at, input, message: Text::new(key).with("name", name) })
+        };
+        let status_at = |key: &str| Element::Status(key.to_string());
         let mut keys = HashSet::new();
         for s in &self.statuses {
             if !is_key(&s.key) || !keys.insert(s.key.as_str()) {
-                return Err(format!("workflow: status key {:?} is invalid or repeated", s.key));
+                return refuse(status_at(&s.key), "key", "workflow.check.status_key");
             }
             if s.label.trim().is_empty() {
-                return Err(format!("workflow: status {:?} needs a label", s.key));
+                return refuse(status_at(&s.key), "label", "workflow.check.status_label");
             }
         }
-        if self.statuses.is_empty() || self.status(&self.initial).is_none() {
-            return Err(format!("workflow: initial status {:?} is not among the statuses", self.initial));
+        if self.statuses.is_empty() {
+            return refuse(Element::Workflow, "initial", "workflow.check.no_statuses");
         }
-        if self.status(&self.initial).is_some_and(|s| s.is_final) {
-            return Err("workflow: the initial status cannot be final".into());
+        match self.status(&self.initial) {
+            None => return named(Element::Workflow, "initial", "workflow.check.initial_unknown", &self.initial),
+            Some(s) if s.is_final => return refuse(Element::Workflow, "initial", "workflow.check.initial_final"),
+            Some(s) if s.phase == Phase::AwaitingIntegration => {
+                return refuse(Element::Workflow, "initial", "workflow.check.initial_waiting")
+            }
+            Some(_) => {}
         }
         for s in &self.statuses {
+            let at = || status_at(&s.key);
+            if s.is_final && s.phase == Phase::AwaitingIntegration {
+                return refuse(at(), "final", "workflow.check.final_waiting");
+            }
             match (s.phase, &s.resume_to) {
                 (Phase::AwaitingIntegration, None) => {
-                    return Err(format!("workflow: status {:?} waits on the citizen and needs `resume_to`", s.key))
+                    return refuse(at(), "resume_to", "workflow.check.resume_missing")
                 }
                 (Phase::AwaitingIntegration, Some(to)) => match self.status(to) {
                     Some(target) if target.phase != Phase::AwaitingIntegration && !target.is_final => {}
-                    _ => {
-                        return Err(format!(
-                        "workflow: status {:?} resumes to {to:?}, which is not a non-final status that works the case",
-                        s.key
-                    ))
-                    }
+                    _ => return refuse(at(), "resume_to", "workflow.check.resume_target"),
                 },
-                (_, Some(_)) => {
-                    return Err(format!(
-                        "workflow: only a status with phase awaiting_integration has `resume_to` ({:?})",
-                        s.key
-                    ))
-                }
+                (_, Some(_)) => return refuse(at(), "resume_to", "workflow.check.resume_not_waiting"),
                 _ => {}
             }
-            if s.is_final && s.phase == Phase::AwaitingIntegration {
-                return Err(format!("workflow: status {:?} cannot be final and wait on the citizen", s.key));
-            }
             for action in &s.on_enter {
-                match action {
-                    Action::GenerateDocument(key) if self.document(key).is_none() => {
-                        return Err(format!("workflow: status {:?} generates the unknown document {key:?}", s.key))
-                    }
-                    Action::Task { office, .. } if !offices.contains(&office.as_str()) => {
-                        return Err(format!(
-                            "workflow: status {:?} gives a task to the unknown office {office:?}",
-                            s.key
-                        ))
-                    }
+                let key = match action {
+                    Action::GenerateDocument(key) if self.document(key).is_none() => "workflow.check.document_unknown",
+                    Action::Task { office, .. } if !offices.contains(&office.as_str()) => "workflow.check.task_office",
+                    Action::Task { text, .. } if text.trim().is_empty() => "workflow.check.task_text",
                     // The URL itself is never named: it may carry a token.
                     // Whether plain http may be used (an allowed host) is
                     // decided at delivery (`jobs::outbound`).
-                    Action::Webhook(url) if !is_webhook_url(url) => {
-                        return Err(format!(
-                            "workflow: status {:?} has a webhook that is not an https URL with a host \
-                             (at most {WEBHOOK_URL_MAX} characters)",
-                            s.key
-                        ))
-                    }
-                    Action::NotifyCitizen(text) if text.trim().is_empty() => {
-                        return Err(format!("workflow: status {:?} notifies an empty text", s.key))
-                    }
-                    _ => {}
-                }
+                    Action::Webhook(url) if !is_webhook_url(url) => "workflow.check.webhook",
+                    Action::NotifyCitizen(text) if text.trim().is_empty() => "workflow.check.notify_empty",
+                    _ => continue,
+                };
+                return refuse(at(), "actions", key);
             }
         }
         let mut keys = HashSet::new();
         for t in &self.transitions {
+            let at = || Element::Transition(t.key.clone());
             if !is_key(&t.key) || !keys.insert(t.key.as_str()) {
-                return Err(format!("workflow: transition key {:?} is invalid or repeated", t.key));
+                return refuse(at(), "key", "workflow.check.transition_key");
             }
-            if t.label.trim().is_empty() || t.roles.is_empty() || t.from.is_empty() {
-                return Err(format!("workflow: transition {:?} needs a label, `from` and `roles`", t.key));
+            if t.label.trim().is_empty() {
+                return refuse(at(), "label", "workflow.check.transition_label");
             }
-            for from in &t.from {
-                if self.status(from).is_none() {
-                    return Err(format!("workflow: transition {:?} leaves the unknown status {from:?}", t.key));
-                }
+            if t.from.is_empty() {
+                return refuse(at(), "from", "workflow.check.transition_no_from");
             }
-            if self.status(&t.to).is_none() {
-                return Err(format!("workflow: transition {:?} goes to the unknown status {:?}", t.key, t.to));
+            if t.roles.is_empty() {
+                return refuse(at(), "roles", "workflow.check.transition_no_roles");
             }
-            if t.from.iter().any(|f| self.status(f).is_some_and(|s| s.phase == Phase::AwaitingIntegration)) {
-                // The citizen's answer moves such a case on (`resume_to`); an
-                // office may still close it, but not send it round the loop.
-                if self.status(&t.to).is_some_and(|s| s.phase == Phase::AwaitingIntegration) {
-                    return Err(format!("workflow: transition {:?} goes from waiting to waiting", t.key));
-                }
+            if let Some(unknown) = t.from.iter().find(|f| self.status(f).is_none()) {
+                return named(at(), "from", "workflow.check.transition_from_unknown", unknown);
+            }
+            let Some(to) = self.status(&t.to) else {
+                return named(at(), "to", "workflow.check.transition_to_unknown", &t.to);
+            };
+            // The citizen's answer moves a waiting case on (`resume_to`); an
+            // office may still close it, but not send it round the loop.
+            let waiting = |key: &String| self.status(key).is_some_and(|s| s.phase == Phase::AwaitingIntegration);
+            if to.phase == Phase::AwaitingIntegration && t.from.iter().any(waiting) {
+                return refuse(at(), "to", "workflow.check.waiting_to_waiting");
             }
         }
-        for timer in &self.timers {
+        for (i, timer) in self.timers.iter().enumerate() {
+            let at = || Element::Timer(i);
             if self.status(&timer.status).is_none() {
-                return Err(format!("workflow: a timer is armed in the unknown status {:?}", timer.status));
+                return named(at(), "status", "workflow.check.timer_status", &timer.status);
             }
-            if timer.after_days == 0 {
-                return Err(format!("workflow: the timer of status {:?} needs after_days > 0", timer.status));
+            if timer.after_days == 0 || timer.after_days > 3650 {
+                return refuse(at(), "after_days", "workflow.check.timer_days");
             }
             match (&timer.remind, &timer.transition) {
-                (None, None) | (Some(_), Some(_)) => {
-                    return Err(format!(
-                        "workflow: the timer of status {:?} needs exactly one of `remind` and `transition`",
-                        timer.status
-                    ))
+                (None, None) | (Some(_), Some(_)) => return refuse(at(), "remind", "workflow.check.timer_one_of"),
+                (Some(text), None) if text.trim().is_empty() => {
+                    return refuse(at(), "remind", "workflow.check.timer_remind_empty")
                 }
                 (None, Some(t)) => match self.transition(t) {
                     Some(tr) if tr.from.contains(&timer.status) => {}
-                    _ => {
-                        return Err(format!(
-                            "workflow: the timer of status {:?} runs {t:?}, which does not leave that status",
-                            timer.status
-                        ))
-                    }
+                    _ => return refuse(at(), "transition", "workflow.check.timer_transition"),
                 },
                 _ => {}
             }
         }
         let mut keys = HashSet::new();
         for d in &self.documents {
+            let at = || Element::Document(d.key.clone());
             if !is_key(&d.key) || !keys.insert(d.key.as_str()) {
-                return Err(format!("workflow: document key {:?} is invalid or repeated", d.key));
+                return refuse(at(), "key", "workflow.check.document_key");
+            }
+            if d.title.trim().is_empty() {
+                return refuse(at(), "title", "workflow.check.document_title");
             }
             let mut tera = tera::Tera::default();
-            tera.add_raw_template(&d.key, &d.body)
-                .map_err(|e| format!("workflow: document {:?} has a template error: {e}", d.key))?;
+            if let Err(e) = tera.add_raw_template(&d.key, &d.body) {
+                // Tera's own words (English) say where the template breaks.
+                let detail = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_else(|| e.to_string());
+                return Some(WorkflowProblem {
+                    at: at(),
+                    input: "body",
+                    message: Text::new("workflow.check.document_template").with("detail", detail),
+                });
+            }
         }
-        Ok(())
+        None
+    }
+
+    /// [`problem`](Self::problem) in English, naming the element: what the
+    /// loader prints.
+    pub fn check(&self, offices: &[&str]) -> Result<(), String> {
+        match self.problem(offices) {
+            None => Ok(()),
+            Some(p) => Err(p.english(self)),
+        }
+    }
+
+    /// What the editor calls an element: its label (a timer by its status's).
+    pub fn place(&self, at: &Element) -> String {
+        let status_label = |key: &str| self.status(key).map(|s| s.label.clone()).unwrap_or_else(|| key.to_string());
+        match at {
+            Element::Workflow => String::new(),
+            Element::Status(key) => status_label(key),
+            Element::Transition(key) => self.transition(key).map(|t| t.label.clone()).unwrap_or_else(|| key.clone()),
+            Element::Timer(i) => self.timers.get(*i).map(|t| status_label(&t.status)).unwrap_or_default(),
+            Element::Document(key) => self.document(key).map(|d| d.title.clone()).unwrap_or_else(|| key.clone()),
+        }
+    }
+
+    /// The status or transition keys that reach `key` (what blocks its removal).
+    pub fn uses_of_status(&self, key: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .transitions
+            .iter()
+            .filter(|t| t.to == key || t.from.iter().any(|f| f == key))
+            .map(|t| t.label.clone())
+            .collect();
+        out.extend(self.statuses.iter().filter(|s| s.resume_to.as_deref() == Some(key)).map(|s| s.label.clone()));
+        out
     }
 
     /// The workflow of procedures that declare none: received, in progress,
@@ -295,6 +332,43 @@ impl Workflow {
     /// with reasons, closed; reopening by an admin.
     pub fn standard() -> Self {
         toml::from_str(STANDARD).expect("the standard workflow parses")
+    }
+}
+
+/// The part of a workflow a problem is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Element {
+    /// The workflow's own settings (its initial status, its clock rule).
+    Workflow,
+    Status(String),
+    Transition(String),
+    /// A timer, by its position.
+    Timer(usize),
+    Document(String),
+}
+
+/// What is wrong with a workflow: the element, the editor's input that holds
+/// the culprit (`label`, `resume_to`, `from`…) and the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowProblem {
+    pub at: Element,
+    pub input: &'static str,
+    pub message: Text,
+}
+
+impl WorkflowProblem {
+    fn english(&self, workflow: &Workflow) -> String {
+        let message = Catalogues::english().text("en", &self.message);
+        match &self.at {
+            Element::Workflow => format!("workflow: {message}"),
+            Element::Status(key) => format!("workflow: status {key:?}: {message}"),
+            Element::Transition(key) => format!("workflow: transition {key:?}: {message}"),
+            Element::Timer(i) => {
+                let status = workflow.timers.get(*i).map(|t| t.status.as_str()).unwrap_or_default();
+                format!("workflow: timer {} (status {status:?}): {message}", i + 1)
+            }
+            Element::Document(key) => format!("workflow: document {key:?}: {message}"),
+        }
     }
 }
 
@@ -351,15 +425,23 @@ mod tests {
 
     #[test]
     fn broken_workflows_are_refused_with_the_culprit_named() {
+        let problem = |w: &Workflow, offices: &[&str]| w.problem(offices).expect("refused");
         let mut w = Workflow::standard();
         w.transitions[0].to = "nowhere".into();
-        assert!(w.check(&[]).unwrap_err().contains("\"nowhere\""));
+        let p = problem(&w, &[]);
+        assert_eq!((p.at, p.input), (Element::Transition("prendi_in_carico".into()), "to"));
+        assert!(w.check(&[]).unwrap_err().contains("\"prendi_in_carico\""));
         let mut w = Workflow::standard();
         w.statuses[2].resume_to = None;
-        assert!(w.check(&[]).unwrap_err().contains("resume_to"));
+        assert_eq!(problem(&w, &[]).input, "resume_to");
         let mut w = Workflow::standard();
         w.statuses[1].on_enter.push(Action::Task { office: "UO-X".into(), text: "Parere".into() });
-        assert!(w.check(&["UO-Y"]).unwrap_err().contains("UO-X"));
+        let p = problem(&w, &["UO-Y"]);
+        assert_eq!(
+            (p.at, p.message.key.as_ref()),
+            (Element::Status("in_istruttoria".into()), "workflow.check.task_office")
+        );
+        assert!(w.check(&["UO-X"]).is_ok());
         let mut w = Workflow::standard();
         w.timers.push(Timer {
             status: "presentata".into(),
@@ -367,9 +449,33 @@ mod tests {
             remind: None,
             transition: Some("accogli".into()),
         });
-        assert!(w.check(&[]).unwrap_err().contains("does not leave"));
+        let p = problem(&w, &[]);
+        assert_eq!((p.at, p.input), (Element::Timer(w.timers.len() - 1), "transition"));
+        assert!(w.check(&[]).unwrap_err().contains("does not leave"), "{}", w.check(&[]).unwrap_err());
         let mut w = Workflow::standard();
         w.documents[0].body = "{{ unclosed".into();
-        assert!(w.check(&[]).unwrap_err().contains("template error"));
+        let p = problem(&w, &[]);
+        assert_eq!(p.input, "body");
+        assert!(w.check(&[]).unwrap_err().contains("template"));
+        let mut w = Workflow::standard();
+        w.initial = "integrazione".into();
+        assert_eq!(problem(&w, &[]).message.key.as_ref(), "workflow.check.initial_waiting");
+    }
+
+    #[test]
+    fn every_check_message_is_in_both_languages() {
+        let source = include_str!("workflow.rs");
+        let keys: Vec<&str> = source
+            .split('"')
+            .filter(|s| s.starts_with("workflow.check.") && s.len() > "workflow.check.".len())
+            .collect();
+        assert!(keys.len() > 20, "{keys:?}");
+        let words = crate::i18n::Catalogues::for_tests();
+        for key in keys {
+            for lang in ["it", "en"] {
+                let text = words.text(lang, &Text::new(key.to_string()));
+                assert!(!text.starts_with(crate::i18n::MISSING_MARK), "{key} missing in {lang}");
+            }
+        }
     }
 }

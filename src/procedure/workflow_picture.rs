@@ -8,7 +8,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write;
 
-use super::workflow::{Colour, Workflow};
+use super::workflow::{Colour, Phase, Workflow};
 
 const BOX_W: i32 = 190;
 const BOX_H: i32 = 54;
@@ -73,7 +73,7 @@ fn label_at(svg: &mut String, label: &str, x: i32, y: i32) {
 }
 
 /// The SVG of `w`; `title` and `description` name it for assistive technology.
-pub fn draw(w: &Workflow, title: &str, description: &str) -> String {
+pub fn draw(w: &Workflow, title: &str, description: &str, phase_name: &dyn Fn(Phase) -> String) -> String {
     let column = columns(w);
     let mut rows: HashMap<usize, i32> = HashMap::new();
     let mut at: HashMap<&str, (i32, i32)> = HashMap::new();
@@ -152,7 +152,7 @@ pub fn draw(w: &Workflow, title: &str, description: &str) -> String {
             escape(&fit(&s.label, 24)),
             x + BOX_W / 2,
             y + 44,
-            escape(s.phase.as_str()),
+            escape(&phase_name(s.phase)),
         );
     }
     svg.push_str("</svg>");
@@ -166,7 +166,7 @@ mod tests {
     #[test]
     fn every_status_is_a_box_every_transition_an_arrow_and_finals_are_marked() {
         let w = Workflow::standard();
-        let svg = draw(&w, "Flusso <standard>", "Stati e azioni");
+        let svg = draw(&w, "Flusso <standard>", "Stati e azioni", &|p| p.as_str().to_string());
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert!(svg.contains("Flusso &lt;standard&gt;"), "labels are escaped");
         assert_eq!(svg.matches("<g data-status=").count(), w.statuses.len());

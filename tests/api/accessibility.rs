@@ -196,6 +196,10 @@ async fn admin_console_pages_pass_axe_and_respect_the_csp() {
         format!("{p}/modulo/campo?passo=1&tipo=file"),
         format!("{p}/modulo/anteprima?passo=1"),
         format!("{p}/flusso"),
+        format!("{p}/flusso/stato?chiave=integrazione"),
+        format!("{p}/flusso/azione?chiave=accogli"),
+        format!("{p}/flusso/scadenza"),
+        format!("{p}/flusso/documento?chiave=provvedimento"),
         "/admin/aspetto".to_string(),
         "/admin/aspetto/anteprima".to_string(),
     ];

@@ -6,6 +6,7 @@
 
 mod branding;
 mod forms;
+mod workflows;
 
 use reqwest::multipart::Form;
 use sportello::{db::TenantTx, onboarding};
@@ -71,6 +72,10 @@ async fn only_the_entes_admins_reach_the_console_and_other_entes_objects_are_not
         format!("/admin/procedure/{slug}/pubblica"),
         format!("/admin/procedure/{slug}/revisioni"),
         format!("/admin/procedure/{slug}/flusso"),
+        format!("/admin/procedure/{slug}/flusso/stato?chiave=in_istruttoria"),
+        format!("/admin/procedure/{slug}/flusso/azione?chiave=accogli"),
+        format!("/admin/procedure/{slug}/flusso/scadenza"),
+        format!("/admin/procedure/{slug}/flusso/documento"),
         format!("/admin/procedure/{slug}/modulo"),
         format!("/admin/procedure/{slug}/modulo/anteprima"),
         format!("/admin/procedure/{slug}/modulo/campo?passo=1&tipo=text"),
@@ -96,6 +101,8 @@ async fn only_the_entes_admins_reach_the_console_and_other_entes_objects_are_not
         ("/admin/procedure", vec![("title", "Nuovo"), ("category", "anagrafe-stato-civile"), ("office", "UO-ANAG")]),
         ("/admin/procedure/cambio-residenza/pubblica", vec![("version", "0")]),
         ("/admin/procedure/cambio-residenza/catalogo", vec![("action", "offline")]),
+        ("/admin/procedure/cambio-residenza/flusso", vec![("version", "1"), ("action", "own")]),
+        ("/admin/procedure/cambio-residenza/flusso/azione", vec![("version", "1"), ("label", "Chiudi")]),
     ] {
         assert_eq!(giulia.post(path, &fields).await.status(), 403, "operator posting {path}");
     }
@@ -110,6 +117,8 @@ async fn only_the_entes_admins_reach_the_console_and_other_entes_objects_are_not
     for path in [
         format!("/admin/procedure/{valmora_only}"),
         format!("/admin/procedure/{valmora_only}/revisioni"),
+        format!("/admin/procedure/{valmora_only}/flusso"),
+        format!("/admin/procedure/{valmora_only}/flusso/stato?chiave=in_istruttoria"),
         "/admin/catalogo/categorie/edilizia-urbanistica".into(),
     ] {
         assert_eq!(paolo.get(&path).await.status(), 404, "Roccamare's admin on {path}");
@@ -119,6 +128,10 @@ async fn only_the_entes_admins_reach_the_console_and_other_entes_objects_are_not
         404
     );
     assert_eq!(paolo.post("/admin/catalogo/categorie/edilizia-urbanistica/elimina", &[]).await.status(), 404);
+    let label = [("version", "1"), ("key", ""), ("label", "Sospesa"), ("phase", "in_progress")];
+    assert_eq!(paolo.post(&format!("/admin/procedure/{valmora_only}/flusso/stato"), &label).await.status(), 404);
+    let own = [("version", "1"), ("action", "own")];
+    assert_eq!(paolo.post(&format!("/admin/procedure/{valmora_only}/flusso"), &own).await.status(), 404);
     // Valmora's own admin sees all of them.
     let mut mario = staff(&app, VALMORA, ADMIN).await;
     for path in &gets {
@@ -536,4 +549,85 @@ async fn a_publication_reaches_every_node_within_a_second() {
         (visitor.get(&format!("/servizi/{slug}")).await.status() == 410).then_some(())
     })
     .await;
+}
+
+/// Clicked through in Chromium (`tests/browser/admin_journey.mjs`), once with
+/// JavaScript and once without: the admin adds a required field in the form
+/// builder and a status and a transition in the workflow editor, is refused a
+/// timer next to its input, and reads the changes on the publish page. axe
+/// finds nothing and the CSP refuses nothing on any page.
+#[tokio::test]
+async fn an_admin_builds_a_form_and_a_workflow_in_chromium_with_and_without_javascript() {
+    let app = crate::helpers::spawn_app_with(sportello::config::Settings { dev_pages: true, ..test_settings() }).await;
+    let base = format!("http://{VALMORA}:{}", app.port);
+    let screenshots = std::env::var("SPORTELLO_SCREENSHOTS").unwrap_or_default();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(root().join("tests/browser/admin_journey.mjs"))
+            .args([&base, "accesso-atti", "contrassegno-disabili", &screenshots])
+            .current_dir(root())
+            .output()
+            .expect("node (installed by scripts/setup.sh)")
+    })
+    .await
+    .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(output.status.success(), "journey failed:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(report["steps"].as_array().unwrap().len(), 7, "{report:#}");
+    // What the clicks did is in the drafts: the field, the status, the transition.
+    let mut tx = valmora(&app).await;
+    for slug in ["accesso-atti", "contrassegno-disabili"] {
+        let (form, workflow): (String, String) = sqlx::query_as(
+            "select content->>'form', content->>'workflow' from procedure_drafts where procedure_slug = $1",
+        )
+        .bind(slug)
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+        assert!(form.contains("IBAN per il rimborso") && form.contains("\"required\": true"), "{slug}: {form}");
+        assert!(workflow.contains("Sospesa (") && workflow.contains("Sospendi ("), "{slug}: {workflow}");
+    }
+}
+
+/// After onboarding the console owns the ente's look too: `tenant apply` says
+/// when the recipe's look replaces a published one, and refuses while an
+/// admin has an unpublished branding draft (nothing of it is touched).
+#[tokio::test]
+async fn tenant_apply_names_the_look_it_replaces_and_refuses_over_a_branding_draft() {
+    let app = spawn_app().await;
+    let dir = scratch().join(format!("admin-{}", uuid::Uuid::new_v4())).join("valmora");
+    copy_dir(&root().join("tenants/valmora"), &dir);
+    assert!(!apply(&app, &dir).await.unwrap().branding_replaced, "the recipe's look is the published one");
+
+    // The look published from the console (the function the console calls) differs.
+    let mut tx = valmora(&app).await;
+    sqlx::query(
+        "select publish_tenant_branding(theme, 'Il motto scelto in console', profile->'quick_links', profile->'branding')
+         from tenants where id = $1",
+    )
+    .bind(tx.tenant_id)
+    .execute(tx.conn())
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let report = apply(&app, &dir).await.unwrap();
+    assert!(report.branding_replaced && report.changes > 0, "said, not silent");
+    assert!(!apply(&app, &dir).await.unwrap().branding_replaced, "a second apply replaces nothing");
+
+    // An admin's unpublished draft: apply refuses, naming who, and leaves it.
+    let mut tx = valmora(&app).await;
+    sqlx::query(
+        "insert into branding_drafts (tenant_id, content, version, updated_by) values ($1, '{}'::jsonb, 1, 'Mario Rossi')",
+    )
+    .bind(tx.tenant_id)
+    .execute(tx.conn())
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let refused = apply(&app, &dir).await.unwrap_err().to_string();
+    assert!(refused.contains("Mario Rossi") && refused.contains("/admin/aspetto"), "{refused}");
+    let drafts: i64 =
+        sqlx::query_scalar("select count(*) from branding_drafts").fetch_one(valmora(&app).await.conn()).await.unwrap();
+    assert_eq!(drafts, 1);
 }
