@@ -161,6 +161,18 @@ impl TenantTx {
         Ok(Self { tx, tenant_id })
     }
 
+    /// A read-only transaction that sees one snapshot of the database from its
+    /// first query to its last (REPEATABLE READ): what an export reads is the
+    /// ente as it was at one instant, even while the console saves.
+    pub async fn begin_snapshot(pool: &PgPool, tenant_id: Uuid) -> sqlx::Result<Self> {
+        let mut tx = pool.begin_with("begin isolation level repeatable read read only").await?;
+        sqlx::query("select set_config('app.tenant_id', $1, true)")
+            .bind(tenant_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        Ok(Self { tx, tenant_id })
+    }
+
     pub fn conn(&mut self) -> &mut PgConnection {
         &mut self.tx
     }

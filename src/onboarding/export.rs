@@ -40,24 +40,26 @@ pub struct Exported {
 /// Refuses to write over a folder that is not empty: a stale procedure file
 /// left there would be applied with the rest.
 pub async fn export(admin: &PgPool, slug: &str, out: &Path) -> anyhow::Result<Exported> {
-    let row: Option<(Uuid, String, String, serde_json::Value, serde_json::Value)> =
-        sqlx::query_as("select id, name, theme, profile, auth from tenants where slug = $1")
-            .bind(slug)
-            .fetch_optional(admin)
-            .await?;
-    let Some((tenant_id, name, theme, profile, auth)) = row else {
+    let tenant_id: Option<Uuid> =
+        sqlx::query_scalar("select id from tenants where slug = $1").bind(slug).fetch_optional(admin).await?;
+    let Some(tenant_id) = tenant_id else {
         bail!("no ente with slug {slug:?} (see `sportello tenant list`)");
     };
     let target = out.join(slug);
     if target.read_dir().is_ok_and(|mut entries| entries.next().is_some()) {
         bail!("{} already exists and is not empty: export into a new folder", target.display());
     }
+    // One read-only snapshot: an export never changes the ente, and what it
+    // writes is the ente at one instant (a publication in the middle of it
+    // cannot give the new procedures with the old categories).
+    let mut tx = TenantTx::begin_snapshot(admin, tenant_id).await?;
+    let (name, theme, profile, auth): (String, String, serde_json::Value, serde_json::Value) =
+        sqlx::query_as("select name, theme, profile, auth from tenants where id = $1")
+            .bind(tenant_id)
+            .fetch_one(tx.conn())
+            .await?;
     let profile: Profile = serde_json::from_value(profile).context("the tenant's stored profile")?;
     let auth: AuthSettings = serde_json::from_value(auth).context("the tenant's stored sign-in settings")?;
-
-    // Read only: an export must never be what changes the ente.
-    let mut tx = TenantTx::begin(admin, tenant_id).await?;
-    sqlx::query("set transaction read only").execute(tx.conn()).await?;
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
 
     let custom_domains: Vec<String> =

@@ -202,9 +202,11 @@ where
         let fills = method == Method::GET;
         let encoding = compression::negotiate(request.headers());
         if let Some(page) = key.as_ref().and_then(|k| self.cache.pages.get(k)).and_then(|v| v.for_visitor(&request)) {
-            let response = page.into_response_with("hit", None, encoding);
-            tracing::debug!(request_id = ?response.headers().get(REQUEST_ID_HEADER), "page cache hit");
-            return Box::pin(std::future::ready(Ok(response)));
+            return Box::pin(async move {
+                let response = page.into_response_with("hit", None, encoding).await;
+                tracing::debug!(request_id = ?response.headers().get(REQUEST_ID_HEADER), "page cache hit");
+                Ok(response)
+            });
         }
         // The clone that was made ready is the one to call.
         let clone = self.inner.clone();
@@ -231,15 +233,18 @@ where
             let request_id = parts.headers.remove(REQUEST_ID_HEADER);
             let page = CachedPage { status: parts.status, headers: parts.headers, body, encoded: Default::default() };
             cache.keep(key, language, page.clone());
-            Ok(page.into_response_with("miss", request_id, encoding))
+            Ok(page.into_response_with("miss", request_id, encoding).await)
         })
     }
 }
 
 impl CachedPage {
     /// The kept page as the visitor's `encoding` asks for it (a HEAD answer
-    /// says the same headers; axum drops the body).
-    fn into_response_with(
+    /// says the same headers; axum drops the body). Each encoding is made once
+    /// per page and kept; making it (the stored effort takes tens of
+    /// milliseconds on a big page) runs off the async threads, and a visitor
+    /// asking meanwhile for the same one waits there too, never on them.
+    async fn into_response_with(
         self,
         outcome: &'static str,
         request_id: Option<HeaderValue>,
@@ -254,13 +259,26 @@ impl CachedPage {
         if text {
             compression::vary_on_encoding(&mut headers);
             let slot = match encoding {
-                Encoding::Gzip => Some(&self.encoded[0]),
-                Encoding::Brotli => Some(&self.encoded[1]),
+                Encoding::Gzip => Some(0),
+                Encoding::Brotli => Some(1),
                 Encoding::Identity => None,
             };
             if let (Some(slot), Some(token), true) = (slot, encoding.token(), body.len() >= 1024) {
-                body = slot.get_or_init(|| compression::compress(encoding, &body, Effort::Stored)).clone();
-                compression::set_encoded(&mut headers, token, body.len());
+                let encoded = match self.encoded[slot].get() {
+                    Some(done) => Some(done.clone()),
+                    None => {
+                        let (kept, plain) = (self.encoded.clone(), body.clone());
+                        let make = move || {
+                            kept[slot].get_or_init(|| compression::compress(encoding, &plain, Effort::Stored)).clone()
+                        };
+                        tokio::task::spawn_blocking(make).await.ok()
+                    }
+                };
+                // Should compressing ever fail, the page goes as it is.
+                if let Some(encoded) = encoded {
+                    body = encoded;
+                    compression::set_encoded(&mut headers, token, body.len());
+                }
             }
         }
         let mut response = Response::new(Body::from(body));
