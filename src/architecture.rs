@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["config"],
     &["db", "fascicolo"],
     &["audit", "jobs"],
-    &["registry", "notify", "tenancy", "users"],
+    &["registry", "notify", "tenancy", "users", "organisation"],
     // The domain: procedures, forms, workflows, cases and their files. No HTTP.
     &["procedure"],
     &["web"],
@@ -51,6 +51,7 @@ const NO_HTTP: &[&str] = &[
     "users",
     "procedure",
     "fascicolo",
+    "organisation",
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

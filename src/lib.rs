@@ -19,6 +19,7 @@ pub mod input;
 pub mod jobs;
 pub mod notify;
 pub mod onboarding;
+pub mod organisation;
 pub mod pdf;
 pub mod platform;
 pub mod portal;

@@ -40,6 +40,9 @@ const OUTCOMES: &[(&str, &str)] = &[
     ("modulo-generico", "admin.outcome.form_generic"),
     ("flusso-salvato", "admin.outcome.workflow_saved"),
     ("flusso-standard", "admin.outcome.workflow_standard"),
+    ("ipa-applicato", "admin.outcome.ipa_applied"),
+    ("ipa-invariato", "admin.outcome.ipa_unchanged"),
+    ("ipa-scaduto", "admin.outcome.ipa_expired"),
 ];
 
 #[derive(Deserialize, Default)]

@@ -186,8 +186,10 @@ pub struct OfficeChoice {
     pub name: String,
 }
 
+/// The offices a procedure or a workflow task may name: the open ones (a
+/// closed office keeps its cases but can no longer be chosen).
 pub async fn offices(tx: &mut TenantTx) -> sqlx::Result<Vec<OfficeChoice>> {
-    sqlx::query_as("select code, name from offices order by name").fetch_all(tx.conn()).await
+    sqlx::query_as("select code, name from offices where closed_at is null order by name").fetch_all(tx.conn()).await
 }
 
 /// The staff roles of the ente's policy (what a transition may name): every

@@ -9,6 +9,7 @@ pub mod branding;
 pub mod catalogue;
 pub mod db;
 pub mod forms;
+pub mod offices;
 pub mod procedures;
 pub mod workflows;
 
@@ -88,6 +89,7 @@ pub fn routes() -> Vec<RouteSpec> {
     ]
     .into_iter()
     .chain(branding::routes())
+    .chain(offices::routes())
     .collect()
 }
 
@@ -114,6 +116,7 @@ pub enum Section {
     Home,
     Catalogue,
     Branding,
+    Offices,
 }
 
 impl Section {
@@ -122,6 +125,7 @@ impl Section {
             Section::Home => "home",
             Section::Catalogue => "catalogue",
             Section::Branding => "branding",
+            Section::Offices => "offices",
         }
     }
 }

@@ -202,6 +202,7 @@ async fn admin_console_pages_pass_axe_and_respect_the_csp() {
         format!("{p}/flusso/documento?chiave=provvedimento"),
         "/admin/aspetto".to_string(),
         "/admin/aspetto/anteprima".to_string(),
+        "/admin/uffici".to_string(),
     ];
     audit_signed_in(&base, &mario.cookies["sportello_sid"], &paths).await;
 }

@@ -16,6 +16,7 @@ mod fascicolo;
 mod hardening;
 mod i18n;
 mod isolation;
+mod organisation;
 mod registry;
 mod tenancy;
 mod tenant_export;
