@@ -19,8 +19,9 @@ alter table offices
     add constraint offices_not_own_parent check (parent_code is distinct from code);
 create unique index offices_ipa_code on offices (tenant_id, ipa_code) where ipa_code is not null;
 
--- Every synchronisation run: who, from what (an upload or the configured
--- address), the file's digest and what it changed. Appended only.
+-- Every synchronisation run: who, from what (an upload or the address the
+-- platform fetches daily), the file's digest and what it changed, or why the
+-- file was refused (`refusal`: the message, as `i18n::Text` JSON). Appended only.
 create table office_syncs (
     tenant_id uuid not null references tenants (id) on delete cascade,
     id uuid not null,
@@ -32,6 +33,7 @@ create table office_syncs (
     added integer not null check (added >= 0),
     changed integer not null check (changed >= 0),
     closed integer not null check (closed >= 0),
+    refusal jsonb,
     primary key (tenant_id, id)
 );
 create trigger office_syncs_append_only before update or delete on office_syncs

@@ -108,6 +108,10 @@ pub struct Settings {
     /// reach even at a non-public address, and over plain http. Empty: only
     /// public addresses over https (see docs/JOBS.md).
     pub outbound_allowed_hosts: Vec<String>,
+    /// IPA's "Unità Organizzative" open-data file (CSV or JSON), fetched daily
+    /// through the job queue for every ente with an IPA code, each reading its
+    /// own rows (docs/ORGANISATION.md). None: no automatic synchronisation.
+    pub ipa_offices_url: Option<String>,
     /// Connections of the runtime pool (every request's transactions share it).
     pub database_pool_size: u32,
     /// A client gets this long to send a request's headers (slow clients are cut off).
@@ -173,6 +177,7 @@ impl Default for Settings {
             jobs_backoff_max_secs: 3600,
             jobs_poll_secs: 5,
             outbound_allowed_hosts: Vec::new(),
+            ipa_offices_url: None,
             database_pool_size: 32,
             header_read_timeout_secs: 30,
             body_idle_timeout_secs: 60,
@@ -347,6 +352,9 @@ impl Settings {
         if let Some(v) = var("SPORTELLO_OUTBOUND_ALLOWED_HOSTS") {
             self.outbound_allowed_hosts =
                 v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
+        }
+        if let Some(v) = var("SPORTELLO_IPA_OFFICES_URL") {
+            self.ipa_offices_url = Some(v.trim().to_string()).filter(|v| !v.is_empty());
         }
         if let Some(v) = var("SPORTELLO_DATABASE_POOL_SIZE") {
             self.database_pool_size = v.trim().parse().context("SPORTELLO_DATABASE_POOL_SIZE")?;

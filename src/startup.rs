@@ -300,12 +300,16 @@ pub fn job_registry() -> jobs::Registry {
         .with(jobs::webhook::jobs())
         .with(auth::prune::jobs())
         .with(backoffice::timers::jobs())
+        .with(crate::admin::offices::jobs())
 }
 
 /// The job workers of this process, with the hourly prune scheduled beside them.
 pub async fn start_workers(state: AppState) -> anyhow::Result<jobs::Workers> {
     let workers = jobs::start_workers(state.clone(), job_registry()).await?;
-    Ok(workers.with_scheduler(|stop| auth::prune::schedule_until(state, stop)))
+    let ipa_state = state.clone();
+    Ok(workers
+        .with_scheduler(|stop| auth::prune::schedule_until(state, stop))
+        .with_scheduler(|stop| crate::admin::offices::schedule_until(ipa_state, stop)))
 }
 
 /// Our migrations, then the job queue's (the `underway` schema) and what the

@@ -5,6 +5,8 @@
 //! between the preview and the application, so what is applied is what was
 //! seen, re-planned against the offices as they are then. See docs/ORGANISATION.md.
 
+use std::time::Duration;
+
 use axum::{
     extract::{DefaultBodyLimit, Multipart, Query},
     http::StatusCode,
@@ -12,20 +14,33 @@ use axum::{
     routing::{get, post},
     Form,
 };
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{catalogue::Outcome, context, Admin, Section, READ, WRITE};
 use crate::{
+    audit::Actor,
     auth::{authz::RouteSpec, page::Page},
     db::TenantTx,
     error::{AppError, AppResult},
     i18n::Text,
+    jobs::{NewJob, Permanent},
     organisation::{
         ipa::{self, IpaOffice},
         offices::{self, Source},
     },
+    state::AppState,
 };
+
+/// Why a file was refused, with its line when there is one.
+fn refusal_text(refusal: ipa::Refusal) -> Text {
+    match refusal.line {
+        Some(line) => Text::new("admin.offices.refused_at").with("line", line).with_text("reason", refusal.message),
+        None => Text::new("admin.offices.refused").with_text("reason", refusal.message),
+    }
+}
 
 /// The national file is some 60 MB; a little more is allowed.
 const MAX_FILE_BYTES: usize = 96 * 1024 * 1024;
@@ -57,6 +72,7 @@ async fn tree_page(
     context.insert("offices", &offices);
     context.insert("ipa_code", &page.tenant.0.profile.ipa_code);
     context.insert("last_sync", &last);
+    context.insert("daily", &page.state.settings.ipa_offices_url.is_some());
     context.insert("outcome", &outcome);
     let status = if refusal.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     context.insert("refusal", &refusal);
@@ -108,16 +124,7 @@ pub async fn preview(page: Page, admin: Admin, multipart: Multipart) -> AppResul
         .map_err(|e| AppError::Internal(anyhow::anyhow!("reading the IPA file: {e}")))?;
     let read = match read {
         Ok(read) => read,
-        Err(refusal) => {
-            let reason = page.text(&refusal.message);
-            let message = match refusal.line {
-                Some(line) => {
-                    page.text(&Text::new("admin.offices.refused_at").with("line", line).with("reason", reason))
-                }
-                None => page.text(&Text::new("admin.offices.refused").with("reason", reason)),
-            };
-            return tree_page(&page, &admin, None, Some(message)).await;
-        }
+        Err(refusal) => return tree_page(&page, &admin, None, Some(page.text(&refusal_text(refusal)))).await,
     };
     let mut tx = TenantTx::begin(&page.state.db, page.tenant.0.id).await?;
     let plan = ipa::plan(&read, &offices::current(&mut tx).await?);
@@ -148,4 +155,113 @@ pub async fn apply(page: Page, admin: Admin, Form(input): Form<ApplyForm>) -> Ap
     super::catalogue::changed(&page.state, tx).await?;
     let outcome = if applied == offices::Applied::default() { "ipa-invariato" } else { "ipa-applicato" };
     Ok(Redirect::to(&format!("/admin/uffici?esito={outcome}")).into_response())
+}
+
+/// The daily synchronisation from the address the platform configures
+/// (`ipa_offices_url`): one job per ente with an IPA code and day.
+pub const SYNC_JOB: &str = "ipa_sync";
+
+pub fn jobs() -> Vec<(&'static str, crate::jobs::Handler)> {
+    vec![(SYNC_JOB, |state, tenant, _payload| Box::pin(async move { sync_from_url(&state, tenant).await }))]
+}
+
+fn job(day: DateTime<Utc>) -> NewJob {
+    let key = format!("ipa-sync:{}", day.format("%Y-%m-%d"));
+    NewJob { kind: SYNC_JOB, key, payload: serde_json::json!({}), run_at: None }
+}
+
+/// Enqueues today's synchronisation for every ente with an IPA code; returns
+/// how many were new (0 when another node, or an earlier hour, did it).
+pub async fn schedule(state: &AppState, at: DateTime<Utc>) -> anyhow::Result<usize> {
+    if state.settings.ipa_offices_url.is_none() {
+        return Ok(0);
+    }
+    let tenants: Vec<Uuid> =
+        sqlx::query_scalar("select id from tenants where coalesce(profile->>'ipa_code', '') <> '' order by id")
+            .fetch_all(&state.db)
+            .await?;
+    let mut fresh = 0;
+    for tenant in tenants {
+        let mut tx = TenantTx::begin(&state.db, tenant).await?;
+        if crate::jobs::enqueue(&mut tx, job(at)).await? {
+            fresh += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(fresh)
+}
+
+/// Schedules the day's synchronisations every hour (the first time five
+/// minutes after the start) until `stop`: the day's key makes it once a day.
+pub async fn schedule_until(state: AppState, stop: CancellationToken) {
+    let mut wait = Duration::from_secs(5 * 60);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        if let Err(e) = schedule(&state, Utc::now()).await {
+            tracing::warn!(error = format!("{e:#}"), "scheduling the IPA synchronisations failed; next hour");
+        }
+        wait = Duration::from_secs(3600);
+    }
+}
+
+/// Downloads the configured file and applies the ente's rows of it, all or
+/// nothing. A refused file is recorded where the admin sees it and fails the
+/// job without retries (the same file would be refused again); a download
+/// that fails is retried.
+async fn sync_from_url(state: &AppState, tenant: Uuid) -> anyhow::Result<()> {
+    let Some(url) = state.settings.ipa_offices_url.clone() else { return Ok(()) };
+    let ipa_code: String = sqlx::query_scalar("select coalesce(profile->>'ipa_code', '') from tenants where id = $1")
+        .bind(tenant)
+        .fetch_one(&state.db)
+        .await?;
+    if ipa_code.trim().is_empty() {
+        return Ok(());
+    }
+    let body = download(&url).await?;
+    let sha256 = hex::encode(openssl::sha::sha256(&body));
+    let read = tokio::task::spawn_blocking(move || ipa::read(&body, &ipa_code)).await?;
+    let actor = Actor::system("ipa-sync");
+    let mut tx = TenantTx::begin(&state.db, tenant).await?;
+    let read = match read {
+        Ok(read) => read,
+        Err(refusal) => {
+            let line = refusal.line;
+            let english = crate::i18n::Catalogues::english().text("en", &refusal.message);
+            offices::record_refusal(&mut tx, &sha256, Source::Url, &actor, &refusal_text(refusal)).await?;
+            tx.commit().await?;
+            let at = line.map(|l| format!(" at line {l}")).unwrap_or_default();
+            return Err(Permanent(format!("the IPA file was refused{at}: {english}")).into());
+        }
+    };
+    let plan = ipa::plan(&read, &offices::current(&mut tx).await?);
+    let applied = offices::apply(&mut tx, &plan, &sha256, Source::Url, &actor).await?;
+    super::catalogue::changed(state, tx).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    tracing::info!(%tenant, added = applied.added, changed = applied.changed, closed = applied.closed, "IPA offices synchronised");
+    Ok(())
+}
+
+/// The file at `url`, at most `MAX_FILE_BYTES`. The address is the platform
+/// operator's, not an ente's: it may redirect (IPA's open-data portal does).
+async fn download(url: &str) -> anyhow::Result<Vec<u8>> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let client = CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(600))
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()
+            .expect("building the IPA download client")
+    });
+    let mut response = client.get(url).send().await?.error_for_status()?;
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_FILE_BYTES {
+            return Err(Permanent(format!("the IPA file is larger than {MAX_FILE_BYTES} bytes")).into());
+        }
+    }
+    Ok(body)
 }

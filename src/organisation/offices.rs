@@ -98,6 +98,15 @@ pub enum Source {
     Url,
 }
 
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Upload => "upload",
+            Source::Url => "url",
+        }
+    }
+}
+
 /// Applies `plan` (made from `rows` of a file with digest `sha256`) and records
 /// the run and an audit entry. The ente's own fields (opening hours, notes)
 /// are never written; an office IPA no longer lists is closed, not deleted.
@@ -143,10 +152,7 @@ pub async fn apply(
     .bind(tx.tenant_id)
     .bind(Uuid::new_v4())
     .bind(&actor.label)
-    .bind(match source {
-        Source::Upload => "upload",
-        Source::Url => "url",
-    })
+    .bind(source.as_str())
     .bind(sha256)
     .bind(plan.rows as i32)
     .bind(applied.added as i32)
@@ -194,20 +200,48 @@ async fn update_from_ipa(tx: &mut TenantTx, code: &str, office: &IpaOffice, pare
     Ok(())
 }
 
-/// The last synchronisation run, if any: when, by whom, and what it changed.
+/// Records a run whose file was refused: `refusal` says why (a message, as
+/// `i18n::Text`); nothing else is written.
+pub async fn record_refusal(
+    tx: &mut TenantTx,
+    sha256: &str,
+    source: Source,
+    actor: &Actor,
+    refusal: &crate::i18n::Text,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into office_syncs (tenant_id, id, actor_label, source, file_sha256, rows_read, added, changed, closed, refusal)
+         values ($1, $2, $3, $4, $5, 0, 0, 0, 0, $6)",
+    )
+    .bind(tx.tenant_id)
+    .bind(Uuid::new_v4())
+    .bind(&actor.label)
+    .bind(source.as_str())
+    .bind(sha256)
+    .bind(sqlx::types::Json(refusal))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The last synchronisation run, if any: when, by whom, from where, and what
+/// it changed or why its file was refused.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct LastSync {
     pub at: chrono::DateTime<chrono::Utc>,
     pub actor_label: String,
+    pub source: String,
     pub rows_read: i32,
     pub added: i32,
     pub changed: i32,
     pub closed: i32,
+    pub refusal: Option<serde_json::Value>,
 }
 
 pub async fn last_sync(tx: &mut TenantTx) -> sqlx::Result<Option<LastSync>> {
     sqlx::query_as(
-        "select at, actor_label, rows_read, added, changed, closed from office_syncs order by at desc limit 1",
+        "select at, actor_label, source, rows_read, added, changed, closed, refusal
+         from office_syncs order by at desc limit 1",
     )
     .fetch_optional(tx.conn())
     .await

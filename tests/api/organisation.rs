@@ -12,7 +12,7 @@ use crate::{
     admin::{hidden, valmora, ADMIN},
     auth::{ROCCAMARE, VALMORA},
     backoffice::{offices as provider, staff},
-    helpers::{location, spawn_app, Browser, TestApp},
+    helpers::{location, spawn_app, spawn_app_with, test_settings, wait_for, Browser, TestApp},
 };
 
 const VALMORA_IPA: &str = "c_v412";
@@ -211,4 +211,44 @@ async fn a_broken_ipa_file_is_refused_with_its_line_and_nothing_is_applied() {
     // An application of a preview that is not there (applied, replaced) changes nothing either.
     let stale = mario.post("/admin/uffici/ipa/applica", &[("upload", &uuid::Uuid::new_v4().to_string())]).await;
     assert_eq!(location(&stale), "/admin/uffici?esito=ipa-scaduto");
+}
+
+/// The address the platform operator configures is fetched through the job
+/// queue once a day for every ente with an IPA code (here a file served on
+/// loopback): Valmora's offices arrive with no admin involved; Roccamare, with
+/// none of its rows in the file, gets the refusal recorded where its admin sees it.
+#[tokio::test]
+async fn the_daily_fetch_applies_the_file_at_the_configured_address() {
+    let served = national_file(&valmora_rows(None, None));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let file = axum::routing::get(move || {
+            let body = served.clone();
+            async move { body }
+        });
+        axum::serve(listener, axum::Router::new().route("/Unita_Organizzative.csv", file)).await.unwrap();
+    });
+    let url = format!("http://127.0.0.1:{port}/Unita_Organizzative.csv");
+    let app = spawn_app_with(sportello::config::Settings { ipa_offices_url: Some(url), ..test_settings() }).await;
+    let _provider = provider(&app).await;
+    let before = count(&app, "select count(*) from offices").await;
+    let now = chrono::Utc::now();
+    let schedule = sportello::admin::offices::schedule;
+    assert_eq!(schedule(&app.state, now).await.unwrap(), 2, "both enti have an IPA code");
+    assert_eq!(schedule(&app.state, now).await.unwrap(), 0, "once a day");
+    wait_for(60, "the daily synchronisation", async || {
+        (count(&app, "select count(*) from offices").await == before + 13).then_some(())
+    })
+    .await;
+    let mut mario = staff(&app, VALMORA, ADMIN).await;
+    let page = mario.get_text("/admin/uffici").await;
+    assert!(page.contains("data-element=\"daily-sync\"") && page.contains("sincronizzazione automatica"), "{page}");
+    assert!(page.contains("13 uffici letti, 13 aggiunti"), "{page}");
+    let mut paolo = staff(&app, ROCCAMARE, "paolo.gialli@roccamare.example").await;
+    let page = wait_for(60, "Roccamare's refusal recorded", async || {
+        Some(paolo.get_text("/admin/uffici").await).filter(|p| p.contains("data-element=\"last-sync-refused\""))
+    })
+    .await;
+    assert!(page.contains("nessun ufficio con codice IPA c_r287"), "{page}");
 }
