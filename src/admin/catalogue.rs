@@ -43,6 +43,10 @@ const OUTCOMES: &[(&str, &str)] = &[
     ("ipa-applicato", "admin.outcome.ipa_applied"),
     ("ipa-invariato", "admin.outcome.ipa_unchanged"),
     ("ipa-scaduto", "admin.outcome.ipa_expired"),
+    ("ufficio-creato", "admin.outcome.office_created"),
+    ("ufficio-salvato", "admin.outcome.office_saved"),
+    ("ufficio-chiuso", "admin.outcome.office_closed"),
+    ("ufficio-riaperto", "admin.outcome.office_reopened"),
 ];
 
 #[derive(Deserialize, Default)]

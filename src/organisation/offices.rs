@@ -273,3 +273,125 @@ pub async fn take_upload(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<(Ve
         .fetch_optional(tx.conn())
         .await
 }
+
+/// One office, open or closed.
+pub async fn one(tx: &mut TenantTx, code: &str) -> sqlx::Result<Option<Office>> {
+    sqlx::query_as(
+        "select code, name, parent_code, head, email, pec, phone, address, opening_hours, notes, ipa_code,
+                closed_at is not null as closed
+         from offices where code = $1",
+    )
+    .bind(code)
+    .fetch_optional(tx.conn())
+    .await
+}
+
+/// What the console's office form edits (the code only when creating).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct OfficeFields {
+    pub name: String,
+    pub parent_code: Option<String>,
+    pub head: String,
+    pub email: String,
+    pub pec: String,
+    pub phone: String,
+    pub address: String,
+    pub opening_hours: String,
+    pub notes: String,
+}
+
+impl OfficeFields {
+    pub fn of(office: &Office) -> Self {
+        Self {
+            name: office.name.clone(),
+            parent_code: office.parent_code.clone(),
+            head: office.head.clone(),
+            email: office.email.clone(),
+            pec: office.pec.clone(),
+            phone: office.phone.clone(),
+            address: office.address.clone(),
+            opening_hours: office.opening_hours.clone(),
+            notes: office.notes.clone(),
+        }
+    }
+}
+
+/// Creates an office; false when the code is taken.
+pub async fn create(tx: &mut TenantTx, code: &str, f: &OfficeFields) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "insert into offices (tenant_id, code, name, parent_code, head, email, pec, phone, address, opening_hours, notes)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) on conflict (tenant_id, code) do nothing",
+    )
+    .bind(tx.tenant_id)
+    .bind(code)
+    .bind(&f.name)
+    .bind(&f.parent_code)
+    .bind(&f.head)
+    .bind(&f.email)
+    .bind(&f.pec)
+    .bind(&f.phone)
+    .bind(&f.address)
+    .bind(&f.opening_hours)
+    .bind(&f.notes)
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn update(tx: &mut TenantTx, code: &str, f: &OfficeFields) -> sqlx::Result<()> {
+    sqlx::query(
+        "update offices set name = $2, parent_code = $3, head = $4, email = $5, pec = $6, phone = $7, address = $8,
+             opening_hours = $9, notes = $10
+         where code = $1",
+    )
+    .bind(code)
+    .bind(&f.name)
+    .bind(&f.parent_code)
+    .bind(&f.head)
+    .bind(&f.email)
+    .bind(&f.pec)
+    .bind(&f.phone)
+    .bind(&f.address)
+    .bind(&f.opening_hours)
+    .bind(&f.notes)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Closes (or reopens) an office.
+pub async fn set_closed(tx: &mut TenantTx, code: &str, closed: bool) -> sqlx::Result<()> {
+    sqlx::query("update offices set closed_at = case when $2 then coalesce(closed_at, now()) end where code = $1")
+        .bind(code)
+        .bind(closed)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// The titles of the published procedures whose office is `code` (what keeps it open).
+pub async fn published_procedures_of(tx: &mut TenantTx, code: &str) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "select title from procedures where office_code = $1 and published and not archived order by title",
+    )
+    .bind(code)
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// Whether making `parent` the parent of `code` would put `code` under itself.
+pub async fn would_cycle(tx: &mut TenantTx, code: &str, parent: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "with recursive up(code, parent_code, depth) as (
+             select code, parent_code, 0 from offices where code = $2
+             union all
+             select o.code, o.parent_code, up.depth + 1 from offices o join up on o.code = up.parent_code
+             where up.depth < 64
+         )
+         select exists (select 1 from up where code = $1)",
+    )
+    .bind(code)
+    .bind(parent)
+    .fetch_one(tx.conn())
+    .await
+}

@@ -252,3 +252,85 @@ async fn the_daily_fetch_applies_the_file_at_the_configured_address() {
     .await;
     assert!(page.contains("nessun ufficio con codice IPA c_r287"), "{page}");
 }
+
+/// Offices by hand: created under a parent, refused next to the field (a code
+/// taken, an e-mail without domain, a parent under itself), closed only when
+/// no published service uses it, reopened; audited; another ente's are not found.
+#[tokio::test]
+async fn an_admin_creates_moves_closes_and_reopens_offices() {
+    let app = spawn_app().await;
+    let _provider = provider(&app).await;
+    let mut mario = staff(&app, VALMORA, ADMIN).await;
+    let office = |code: &str, name: &str, parent: &str, email: &str| {
+        vec![
+            ("code".to_string(), code.to_string()),
+            ("name".into(), name.into()),
+            ("parent_code".into(), parent.into()),
+            ("email".into(), email.into()),
+            ("opening_hours".into(), "Mar e Gio 9-12".into()),
+        ]
+    };
+    let post = async |browser: &mut Browser, path: &str, fields: Vec<(String, String)>| {
+        let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        browser.post(path, &borrowed).await
+    };
+    let made =
+        post(&mut mario, "/admin/uffici/nuovo", office("UO-SPORT", "Ufficio sport", "UO-SERV", "sport@valmora.it"))
+            .await;
+    assert_eq!(location(&made), "/admin/uffici?esito=ufficio-creato#ufficio-UO-SPORT");
+    let tree = mario.get_text("/admin/uffici").await;
+    assert!(tree.contains("id=\"ufficio-UO-SPORT\" data-element=\"office\" data-depth=\"1\""), "{tree}");
+
+    for (fields, words) in [
+        (office("UO-SERV", "Doppione", "", ""), "ha già questo codice"),
+        (office("UO-X", "Ufficio X", "", "senza-dominio"), "Scrivi un indirizzo e-mail completo"),
+        (office("uo x", "Ufficio X", "", ""), "Il codice può contenere solo"),
+        (office("UO-Y", "", "", ""), "Indica il nome"),
+    ] {
+        let refused = post(&mut mario, "/admin/uffici/nuovo", fields).await;
+        assert_eq!(refused.status(), 422);
+        let page = refused.text().await.unwrap();
+        assert!(page.contains(words) && page.contains("data-element=\"field-error\""), "{words}: {page}");
+    }
+    // Moved under its own child: refused.
+    let mut under_child = office("", "Servizi alla persona", "UO-SPORT", "");
+    under_child.remove(0);
+    let refused = post(&mut mario, "/admin/uffici/UO-SERV", under_child).await;
+    assert_eq!(refused.status(), 422);
+    assert!(refused.text().await.unwrap().contains("non può dipendere da se stesso"));
+
+    // Closing: refused while a published service uses it; allowed otherwise, and reopened.
+    let refused = mario.post("/admin/uffici/UO-SERV/chiudi", &[]).await;
+    assert_eq!(refused.status(), 422);
+    let page = refused.text().await.unwrap();
+    assert!(
+        page.contains("finché dei servizi pubblicati lo usano") && page.contains("data-element=\"office-used-by\"")
+    );
+    assert_eq!(
+        location(&mario.post("/admin/uffici/UO-SPORT/chiudi", &[]).await),
+        "/admin/uffici?esito=ufficio-chiuso#ufficio-UO-SPORT"
+    );
+    assert_eq!(office_state(&app, "UO-SPORT").await, (true, "Mar e Gio 9-12".to_string()));
+    mario.post("/admin/uffici/UO-SPORT/riapri", &[]).await;
+    assert!(!office_state(&app, "UO-SPORT").await.0);
+    let audited = count(
+        &app,
+        "select count(*) from audit_log where object_id = 'UO-SPORT' and action in ('offices.create', 'offices.close', 'offices.reopen')",
+    )
+    .await;
+    assert_eq!(audited, 3);
+
+    // Roccamare's admin: not found, to read or to change.
+    let mut paolo = staff(&app, ROCCAMARE, "paolo.gialli@roccamare.example").await;
+    assert_eq!(paolo.get("/admin/uffici/UO-SPORT").await.status(), 404);
+    assert_eq!(paolo.post("/admin/uffici/UO-SPORT/chiudi", &[]).await.status(), 404);
+    assert_eq!(post(&mut paolo, "/admin/uffici/UO-SPORT", office("", "Preso", "", "")).await.status(), 404);
+}
+
+async fn office_state(app: &TestApp, code: &str) -> (bool, String) {
+    sqlx::query_as("select closed_at is not null, opening_hours from offices where code = $1")
+        .bind(code)
+        .fetch_one(valmora(app).await.conn())
+        .await
+        .unwrap()
+}

@@ -5,6 +5,8 @@
 //! between the preview and the application, so what is applied is what was
 //! seen, re-planned against the offices as they are then. See docs/ORGANISATION.md.
 
+pub mod editor;
+
 use std::time::Duration;
 
 use axum::{
@@ -55,6 +57,10 @@ pub fn routes() -> Vec<RouteSpec> {
             post(preview).layer(DefaultBodyLimit::max(MAX_FILE_BYTES + 64 * 1024)),
         ),
         RouteSpec::new("/admin/uffici/ipa/applica", &["POST"], WRITE, post(apply)),
+        RouteSpec::new("/admin/uffici/nuovo", &["GET", "POST"], WRITE, get(editor::new_office).post(editor::create)),
+        RouteSpec::new("/admin/uffici/{code}", &["GET", "POST"], WRITE, get(editor::editor).post(editor::save)),
+        RouteSpec::new("/admin/uffici/{code}/chiudi", &["POST"], WRITE, post(editor::close)),
+        RouteSpec::new("/admin/uffici/{code}/riapri", &["POST"], WRITE, post(editor::reopen)),
     ]
 }
 
