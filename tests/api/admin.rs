@@ -554,17 +554,22 @@ async fn a_publication_reaches_every_node_within_a_second() {
 /// Clicked through in Chromium (`tests/browser/admin_journey.mjs`), once with
 /// JavaScript and once without: the admin adds a required field in the form
 /// builder and a status and a transition in the workflow editor, is refused a
-/// timer next to its input, and reads the changes on the publish page. axe
-/// finds nothing and the CSP refuses nothing on any page.
+/// timer next to its input, and reads the changes on the publish page; then
+/// synchronises the offices with an IPA file through its preview. axe finds
+/// nothing and the CSP refuses nothing on any page.
 #[tokio::test]
 async fn an_admin_builds_a_form_and_a_workflow_in_chromium_with_and_without_javascript() {
     let app = crate::helpers::spawn_app_with(sportello::config::Settings { dev_pages: true, ..test_settings() }).await;
     let base = format!("http://{VALMORA}:{}", app.port);
     let screenshots = std::env::var("SPORTELLO_SCREENSHOTS").unwrap_or_default();
+    let ipa_file = scratch().join(format!("ipa-{}.csv", app.port));
+    let rows = crate::organisation::valmora_rows(None, None);
+    std::fs::write(&ipa_file, crate::organisation::national_file(&rows)).unwrap();
+    let ipa_file = ipa_file.display().to_string();
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new("node")
             .arg(root().join("tests/browser/admin_journey.mjs"))
-            .args([&base, "accesso-atti", "contrassegno-disabili", &screenshots])
+            .args([&base, "accesso-atti", "contrassegno-disabili", &ipa_file, &screenshots])
             .current_dir(root())
             .output()
             .expect("node (installed by scripts/setup.sh)")
@@ -574,8 +579,13 @@ async fn an_admin_builds_a_form_and_a_workflow_in_chromium_with_and_without_java
     let report = String::from_utf8_lossy(&output.stdout).to_string();
     assert!(output.status.success(), "journey failed:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();
-    assert_eq!(report["steps"].as_array().unwrap().len(), 7, "{report:#}");
-    // What the clicks did is in the drafts: the field, the status, the transition.
+    assert_eq!(report["steps"].as_array().unwrap().len(), 8, "{report:#}");
+    // What the clicks did is in the drafts (the field, the status, the transition) and the offices.
+    let synced: i64 = sqlx::query_scalar("select count(*) from offices where ipa_code is not null")
+        .fetch_one(valmora(&app).await.conn())
+        .await
+        .unwrap();
+    assert_eq!(synced, 13);
     let mut tx = valmora(&app).await;
     for slug in ["accesso-atti", "contrassegno-disabili"] {
         let (form, workflow): (String, String) = sqlx::query_as(

@@ -33,7 +33,7 @@ fn row(ipa: &str, code: &str, parent: &str, name: &str, head: (&str, &str)) -> S
 
 /// Valmora: the ente (root), four areas under it, two services under each area
 /// (three levels, 13 offices); twenty other enti of about fifteen rows each.
-fn national_file(valmora: &[String]) -> Vec<u8> {
+pub fn national_file(valmora: &[String]) -> Vec<u8> {
     let mut rows = Vec::new();
     for n in 0..20 {
         let ipa = format!("c_x{n:03}");
@@ -46,7 +46,7 @@ fn national_file(valmora: &[String]) -> Vec<u8> {
     format!("{COLUMNS}\n{}\n", rows.join("\n")).into_bytes()
 }
 
-fn valmora_rows(rename: Option<&str>, without: Option<&str>) -> Vec<String> {
+pub fn valmora_rows(rename: Option<&str>, without: Option<&str>) -> Vec<String> {
     let mut rows = vec![row(VALMORA_IPA, "VALROOT", "", "Comune di Valmora", ("Lucia", "Bassi"))];
     for (a, area) in ["Affari generali", "Servizi al cittadino", "Territorio", "Finanze"].iter().enumerate() {
         rows.push(row(VALMORA_IPA, &format!("VALA{a}"), "VALROOT", &format!("Area {area}"), ("Marco", "Conti")));

@@ -8,14 +8,16 @@
 // Used by tests/api/admin.rs; prints a JSON report, exit code 1 when anything
 // was found or a step could not be done.
 //
-//   node tests/browser/admin_journey.mjs BASE_URL SLUG_WITH_JS SLUG_WITHOUT_JS [SCREENSHOT_DIR]
+// Last, with JavaScript, it synchronises the offices with an IPA file through its preview.
+//
+//   node tests/browser/admin_journey.mjs BASE_URL SLUG_WITH_JS SLUG_WITHOUT_JS IPA_FILE [SCREENSHOT_DIR]
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { collectProblems } from './problems.mjs';
 import { overlaps } from './overlap.mjs';
 
-const [base, slugWithJs, slugWithoutJs, screenshots] = process.argv.slice(2);
+const [base, slugWithJs, slugWithoutJs, ipaFile, screenshots] = process.argv.slice(2);
 const ADMIN = 'RSSMRA75B12A794R'; // Mario Rossi, Valmora's ente admin
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
@@ -162,6 +164,17 @@ for (const [who, slug] of [[withJs, slugWithJs], [withoutJs, slugWithoutJs]]) {
     await expectText(who, `IBAN per il rimborso (${label})`);
   });
 }
+
+await step('admin-js: synchronises the offices with an IPA file', async () => {
+  const { page } = withJs;
+  await page.goto(`${base}/admin/uffici`);
+  await audit(withJs, 'offices');
+  await page.setInputFiles('#file', ipaFile);
+  await follow(withJs, '[data-element="ipa-preview"]', 'ipa-preview');
+  await expectText(withJs, '13 da aggiungere');
+  await follow(withJs, '[data-element="ipa-apply"]', 'ipa-applied');
+  await expectText(withJs, 'Sincronizzazione con IPA applicata');
+});
 
 await browser.close();
 const report = { steps, failure, pages };
