@@ -234,20 +234,10 @@ async fn save_form(
     }
     let mut content = draft.content.clone();
     content.form = form;
-    let mut tx = TenantTx::begin(&page.state.db, page.tenant.0.id).await?;
-    match revisions::save_draft(&mut tx, slug, &content, version, &admin.actor).await? {
-        revisions::Saved::Saved(_) => {
-            tx.commit().await?;
-            Ok(Ok(()))
-        }
-        revisions::Saved::Conflict(theirs) => {
-            tx.rollback().await?;
-            let message = Text::new("admin.form.conflict")
-                .with("who", theirs.updated_by.clone().unwrap_or_default())
-                .with("when", theirs.updated_at.map(crate::time::format_rome_datetime).unwrap_or_default());
-            Ok(Err(Refusal { problem: FormProblem { step: None, field: None, message }, status: StatusCode::CONFLICT }))
-        }
-    }
+    Ok(super::procedures::save_content(page, admin, slug, &content, version).await?.map_err(|message| Refusal {
+        problem: FormProblem { step: None, field: None, message },
+        status: StatusCode::CONFLICT,
+    }))
 }
 
 /// One edit of the structure (`action`), from the builder's buttons.

@@ -534,3 +534,28 @@ pub async fn create(page: Page, admin: Admin, Form(form): Form<NewProcedure>) ->
     tx.commit().await?;
     Ok(Redirect::to(&format!("/admin/procedure/{slug}?esito=procedura-creata")).into_response())
 }
+
+/// Saves `content` as the draft of `slug` if nobody saved it since `version`;
+/// otherwise leaves the draft as it is and says who did and when (the form
+/// builder's and the workflow editor's conflict message).
+pub(super) async fn save_content(
+    page: &Page,
+    admin: &Admin,
+    slug: &str,
+    content: &crate::procedure::revision::ProcedureContent,
+    version: i32,
+) -> AppResult<Result<(), crate::i18n::Text>> {
+    let mut tx = TenantTx::begin(&page.state.db, page.tenant.0.id).await?;
+    match revisions::save_draft(&mut tx, slug, content, version, &admin.actor).await? {
+        revisions::Saved::Saved(_) => {
+            tx.commit().await?;
+            Ok(Ok(()))
+        }
+        revisions::Saved::Conflict(theirs) => {
+            tx.rollback().await?;
+            Ok(Err(crate::i18n::Text::new("admin.form.conflict")
+                .with("who", theirs.updated_by.clone().unwrap_or_default())
+                .with("when", theirs.updated_at.map(crate::time::format_rome_datetime).unwrap_or_default())))
+        }
+    }
+}

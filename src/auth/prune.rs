@@ -63,32 +63,13 @@ pub fn hour_key(at: DateTime<Utc>) -> String {
 /// how many were new (0 when another node, or an earlier call, did it).
 pub async fn schedule(state: &AppState, at: DateTime<Utc>) -> anyhow::Result<usize> {
     let tenants: Vec<Uuid> = sqlx::query_scalar("select id from tenants order by id").fetch_all(&state.db).await?;
-    let mut fresh = 0;
-    for tenant in tenants {
-        let mut tx = TenantTx::begin(&state.db, tenant).await?;
-        if crate::jobs::enqueue(&mut tx, job(at)).await? {
-            fresh += 1;
-        }
-        tx.commit().await?;
-    }
-    Ok(fresh)
+    Ok(crate::jobs::enqueue_for(&state.db, &tenants, || job(at)).await?)
 }
 
 /// Schedules the prune jobs every `EVERY` (the first time `FIRST_AFTER` the
 /// start) until `stop`. Run next to the workers.
 pub async fn schedule_until(state: AppState, stop: CancellationToken) {
-    let mut wait = FIRST_AFTER;
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(wait) => {}
-        }
-        match schedule(&state, Utc::now()).await {
-            Ok(fresh) => tracing::debug!(fresh, "prune jobs scheduled"),
-            Err(e) => tracing::warn!(error = format!("{e:#}"), "scheduling the prune jobs failed; next hour"),
-        }
-        wait = EVERY;
-    }
+    crate::jobs::every(stop, (FIRST_AFTER, EVERY), "prune", || schedule(&state, Utc::now())).await
 }
 
 /// Deletes what expired in `tenant`, in one transaction.

@@ -310,6 +310,47 @@ pub async fn migrate(admin: &PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Enqueues `job` for each ente of `tenants`, each in its own scope; returns
+/// how many were new (0 when another node, or an earlier call, did it: the
+/// job's key names the period).
+pub async fn enqueue_for(db: &PgPool, tenants: &[Uuid], job: impl Fn() -> NewJob) -> sqlx::Result<usize> {
+    let mut fresh = 0;
+    for tenant in tenants {
+        let mut tx = TenantTx::begin(db, *tenant).await?;
+        if enqueue(&mut tx, job()).await? {
+            fresh += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(fresh)
+}
+
+/// A periodic scheduler: runs `tick` `first` after the start and then every
+/// `every`, until `stop`; a tick that fails is logged (`what`) and the next one
+/// tries again. Run it with [`Workers::with_scheduler`].
+pub async fn every<F, Fut>(
+    stop: CancellationToken,
+    (first, every): (Duration, Duration),
+    what: &'static str,
+    mut tick: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<usize>>,
+{
+    let mut wait = first;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        match tick().await {
+            Ok(fresh) => tracing::debug!(fresh, what, "jobs scheduled"),
+            Err(e) => tracing::warn!(error = format!("{e:#}"), what, "scheduling jobs failed; trying at the next tick"),
+        }
+        wait = every;
+    }
+}
+
 /// The running workers of this process.
 pub struct Workers {
     stop: CancellationToken,

@@ -13,20 +13,7 @@ use crate::helpers::{root, spawn_app, spawn_app_with, test_settings};
 /// width there, to look at what was audited.
 async fn audit(args: Vec<String>) -> String {
     let screenshots = std::env::var("SPORTELLO_SCREENSHOTS").ok().map(|dir| vec!["--screenshots".to_string(), dir]);
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(root().join("tests/browser/audit.mjs"))
-            .args(screenshots.unwrap_or_default())
-            .args(&args)
-            .current_dir(root())
-            .output()
-            .expect("node (installed by scripts/setup.sh)")
-    })
-    .await
-    .unwrap();
-    let report = String::from_utf8_lossy(&output.stdout).to_string();
-    assert!(output.status.success(), "browser audit failed:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
-    report
+    crate::helpers::browser_script("audit.mjs", screenshots.unwrap_or_default().into_iter().chain(args).collect()).await
 }
 
 /// The pages at `paths` of `base`, signed in with the session `sid`, in Italian

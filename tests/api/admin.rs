@@ -566,18 +566,8 @@ async fn an_admin_builds_a_form_and_a_workflow_in_chromium_with_and_without_java
     let rows = crate::organisation::valmora_rows(None, None);
     std::fs::write(&ipa_file, crate::organisation::national_file(&rows)).unwrap();
     let ipa_file = ipa_file.display().to_string();
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .arg(root().join("tests/browser/admin_journey.mjs"))
-            .args([&base, "accesso-atti", "contrassegno-disabili", &ipa_file, &screenshots])
-            .current_dir(root())
-            .output()
-            .expect("node (installed by scripts/setup.sh)")
-    })
-    .await
-    .unwrap();
-    let report = String::from_utf8_lossy(&output.stdout).to_string();
-    assert!(output.status.success(), "journey failed:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
+    let args = vec![base, "accesso-atti".into(), "contrassegno-disabili".into(), ipa_file, screenshots];
+    let report = crate::helpers::browser_script("admin_journey.mjs", args).await;
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();
     assert_eq!(report["steps"].as_array().unwrap().len(), 8, "{report:#}");
     // What the clicks did is in the drafts (the field, the status, the transition) and the offices.

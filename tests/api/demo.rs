@@ -235,19 +235,8 @@ async fn a_citizen_and_an_operator_click_through_a_case_in_chromium() {
     let attachment = dir.join("estratto-mappa.pdf");
     std::fs::write(&attachment, crate::cases::PDF).unwrap();
     let base = format!("http://{VALMORA}:{}", app.port);
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .arg(crate::helpers::root().join("tests/browser/journey.mjs"))
-            .arg(&base)
-            .arg(&attachment)
-            .current_dir(crate::helpers::root())
-            .output()
-            .expect("node (installed by scripts/setup.sh)")
-    })
-    .await
-    .unwrap();
-    let report = String::from_utf8_lossy(&output.stdout).to_string();
-    assert!(output.status.success(), "journey failed:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
+    let args = vec![base, attachment.display().to_string()];
+    let report = crate::helpers::browser_script("journey.mjs", args).await;
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();
     assert_eq!(report["steps"].as_array().unwrap().len(), 7, "{report:#}");
     assert!(report["pages"].as_array().unwrap().len() >= 20, "{report:#}");

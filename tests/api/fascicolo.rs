@@ -337,8 +337,9 @@ on_both_backends!(
 /// unfinished multipart upload.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_outage_mid_upload() {
-    let server = Arc::new(Mutex::new(S3Server::start_private().await));
-    let settings = server.lock().unwrap().bucket_settings().await;
+    let private = S3Server::start_private().await;
+    let settings = private.bucket_settings().await;
+    let server = Arc::new(Mutex::new(private));
     let store = Store::from_settings(&settings).await.unwrap();
     let tenant = Uuid::new_v4();
     let size = 40 * MIB;

@@ -658,3 +658,23 @@ pub fn carries_csrf_token(html: &str, cookie: &str) -> bool {
         .filter_map(|rest| rest.split('"').next())
         .any(|value| sportello::auth::csrf::matches(value, cookie))
 }
+
+/// Runs a browser script of `tests/browser/` with node (installed by
+/// scripts/setup.sh) off the async threads; its JSON report on stdout, after
+/// asserting that it succeeded (the report and stderr are in the message).
+pub async fn browser_script(script: &str, args: Vec<String>) -> String {
+    let path = root().join("tests/browser").join(script);
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(path)
+            .args(&args)
+            .current_dir(root())
+            .output()
+            .expect("node (installed by scripts/setup.sh)")
+    })
+    .await
+    .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(output.status.success(), "{script} failed:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
+    report
+}

@@ -186,31 +186,14 @@ pub async fn schedule(state: &AppState, at: DateTime<Utc>) -> anyhow::Result<usi
         sqlx::query_scalar("select id from tenants where coalesce(profile->>'ipa_code', '') <> '' order by id")
             .fetch_all(&state.db)
             .await?;
-    let mut fresh = 0;
-    for tenant in tenants {
-        let mut tx = TenantTx::begin(&state.db, tenant).await?;
-        if crate::jobs::enqueue(&mut tx, job(at)).await? {
-            fresh += 1;
-        }
-        tx.commit().await?;
-    }
-    Ok(fresh)
+    Ok(crate::jobs::enqueue_for(&state.db, &tenants, || job(at)).await?)
 }
 
 /// Schedules the day's synchronisations every hour (the first time five
 /// minutes after the start) until `stop`: the day's key makes it once a day.
 pub async fn schedule_until(state: AppState, stop: CancellationToken) {
-    let mut wait = Duration::from_secs(5 * 60);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(wait) => {}
-        }
-        if let Err(e) = schedule(&state, Utc::now()).await {
-            tracing::warn!(error = format!("{e:#}"), "scheduling the IPA synchronisations failed; next hour");
-        }
-        wait = Duration::from_secs(3600);
-    }
+    let times = (Duration::from_secs(5 * 60), Duration::from_secs(3600));
+    crate::jobs::every(stop, times, "ipa_sync", || schedule(&state, Utc::now())).await
 }
 
 /// Downloads the configured file and applies the ente's rows of it, all or

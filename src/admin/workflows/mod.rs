@@ -100,21 +100,11 @@ async fn save(
     }
     let mut content = loaded.draft.content.clone();
     content.workflow = workflow;
-    let mut tx = TenantTx::begin(&page.state.db, page.tenant.0.id).await?;
-    match revisions::save_draft(&mut tx, &loaded.row.slug, &content, version, &admin.actor).await? {
-        revisions::Saved::Saved(_) => {
-            tx.commit().await?;
-            Ok(Ok(()))
-        }
-        revisions::Saved::Conflict(theirs) => {
-            tx.rollback().await?;
-            let message = Text::new("admin.form.conflict")
-                .with("who", theirs.updated_by.clone().unwrap_or_default())
-                .with("when", theirs.updated_at.map(crate::time::format_rome_datetime).unwrap_or_default());
-            let problem = WorkflowProblem { at: Element::Workflow, input: "conflict", message };
-            Ok(Err(Refusal { problem, status: StatusCode::CONFLICT }))
-        }
-    }
+    let saved = super::procedures::save_content(page, admin, &loaded.row.slug, &content, version).await?;
+    Ok(saved.map_err(|message| Refusal {
+        problem: WorkflowProblem { at: Element::Workflow, input: "conflict", message },
+        status: StatusCode::CONFLICT,
+    }))
 }
 
 /// A problem in the visitor's words, naming the element it is about.
