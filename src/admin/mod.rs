@@ -117,6 +117,7 @@ pub enum Section {
     Catalogue,
     Branding,
     Offices,
+    Staff,
 }
 
 impl Section {
@@ -126,6 +127,7 @@ impl Section {
             Section::Catalogue => "catalogue",
             Section::Branding => "branding",
             Section::Offices => "offices",
+            Section::Staff => "staff",
         }
     }
 }

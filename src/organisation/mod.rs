@@ -5,3 +5,4 @@
 
 pub mod ipa;
 pub mod offices;
+pub mod staff;

@@ -192,6 +192,7 @@ async fn admin_console_pages_pass_axe_and_respect_the_csp() {
         "/admin/uffici".to_string(),
         "/admin/uffici/nuovo".to_string(),
         "/admin/uffici/UO-SERV".to_string(),
+        "/admin/personale".to_string(),
     ];
     audit_signed_in(&base, &mario.cookies["sportello_sid"], &paths).await;
 }

@@ -334,3 +334,30 @@ async fn office_state(app: &TestApp, code: &str) -> (bool, String) {
         .await
         .unwrap()
 }
+
+/// The staff list: each staff member of the ente with roles, offices, how they
+/// sign in and when they last did; another ente's staff never appear.
+#[tokio::test]
+async fn the_staff_list_shows_roles_offices_methods_and_last_sign_in() {
+    let app = spawn_app().await;
+    let _provider = provider(&app).await;
+    let _giulia = staff(&app, VALMORA, "giulia.bianchi@valmora.example").await;
+    let mut mario = staff(&app, VALMORA, ADMIN).await;
+    let page = mario.get_text("/admin/personale").await;
+    let row = |email: &str| {
+        let at = page.find(&format!("data-email=\"{email}\"")).unwrap_or_else(|| panic!("{email} not listed"));
+        page[at..at + page[at..].find("</tr>").unwrap()].to_string()
+    };
+    let giulia = row("giulia.bianchi@valmora.example");
+    assert!(giulia.contains("operator") && giulia.contains("UO-TEC"), "{giulia}");
+    assert!(
+        giulia.contains("identità dell&#x27;ente") && !giulia.contains(">mai<"),
+        "signed in through the provider: {giulia}"
+    );
+    let admin = row(ADMIN);
+    assert!(admin.contains("admin") && admin.contains("SPID o CIE"), "{admin}");
+    assert!(!page.contains("roccamare.example"), "another ente's staff");
+    let mut paolo = staff(&app, ROCCAMARE, "paolo.gialli@roccamare.example").await;
+    assert!(!paolo.get_text("/admin/personale").await.contains("valmora.example"));
+    assert_eq!(Browser::new(&app, VALMORA).get("/admin/personale").await.status(), 303);
+}
