@@ -153,19 +153,18 @@ pub struct TenantTx {
 
 impl TenantTx {
     pub async fn begin(pool: &PgPool, tenant_id: Uuid) -> sqlx::Result<Self> {
-        let mut tx = pool.begin().await?;
-        sqlx::query("select set_config('app.tenant_id', $1, true)")
-            .bind(tenant_id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        Ok(Self { tx, tenant_id })
+        Self::scoped(pool.begin().await?, tenant_id).await
     }
 
     /// A read-only transaction that sees one snapshot of the database from its
     /// first query to its last (REPEATABLE READ): what an export reads is the
     /// ente as it was at one instant, even while the console saves.
     pub async fn begin_snapshot(pool: &PgPool, tenant_id: Uuid) -> sqlx::Result<Self> {
-        let mut tx = pool.begin_with("begin isolation level repeatable read read only").await?;
+        Self::scoped(pool.begin_with("begin isolation level repeatable read read only").await?, tenant_id).await
+    }
+
+    /// Puts `tx` in the ente's scope (`app.tenant_id`, for this transaction only).
+    async fn scoped(mut tx: Transaction<'static, Postgres>, tenant_id: Uuid) -> sqlx::Result<Self> {
         sqlx::query("select set_config('app.tenant_id', $1, true)")
             .bind(tenant_id.to_string())
             .execute(&mut *tx)

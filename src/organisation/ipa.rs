@@ -231,7 +231,7 @@ fn check_tree(offices: &[IpaOffice]) -> Result<(), Refusal> {
 }
 
 /// An office as stored, as far as a synchronisation compares it.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Current {
     pub code: String,
     pub ipa_code: Option<String>,

@@ -39,14 +39,26 @@ pub async fn all(tx: &mut TenantTx) -> sqlx::Result<Vec<Office>> {
     .await
 }
 
-/// What a synchronisation compares.
+/// What a synchronisation compares: every office, open and closed.
 pub async fn current(tx: &mut TenantTx) -> sqlx::Result<Vec<Current>> {
-    sqlx::query_as(
-        "select code, ipa_code, name, parent_code, head, email, pec, phone, address, closed_at is not null as closed
-         from offices order by code",
-    )
-    .fetch_all(tx.conn())
-    .await
+    Ok(all(tx).await?.into_iter().map(Current::from).collect())
+}
+
+impl From<Office> for Current {
+    fn from(o: Office) -> Self {
+        Current {
+            code: o.code,
+            ipa_code: o.ipa_code,
+            name: o.name,
+            parent_code: o.parent_code,
+            head: o.head,
+            email: o.email,
+            pec: o.pec,
+            phone: o.phone,
+            address: o.address,
+            closed: o.closed,
+        }
+    }
 }
 
 /// One office with its place in the tree: `depth` 0 for the roots.

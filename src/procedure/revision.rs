@@ -129,12 +129,7 @@ impl ProcedureContent {
         }
         if let Some(workflow) = &self.workflow {
             if let Some(problem) = workflow.problem(offices) {
-                out.push(Problem {
-                    at: "workflow",
-                    message: Text::new("admin.check.workflow")
-                        .with("place", workflow.place(&problem.at))
-                        .with_text("detail", problem.message),
-                });
+                out.push(Problem { at: "workflow", message: problem.placed(workflow) });
             }
         }
         out

@@ -307,7 +307,8 @@ impl Workflow {
     pub fn place(&self, at: &Element) -> String {
         let status_label = |key: &str| self.status(key).map(|s| s.label.clone()).unwrap_or_else(|| key.to_string());
         match at {
-            Element::Workflow => String::new(),
+            // The workflow's own settings: named by the status a case starts in.
+            Element::Workflow => status_label(&self.initial),
             Element::Status(key) => status_label(key),
             Element::Transition(key) => self.transition(key).map(|t| t.label.clone()).unwrap_or_else(|| key.clone()),
             Element::Timer(i) => self.timers.get(*i).map(|t| status_label(&t.status)).unwrap_or_default(),
@@ -357,6 +358,13 @@ pub struct WorkflowProblem {
 }
 
 impl WorkflowProblem {
+    /// The message for the procedure's editors, naming the element it is about.
+    pub fn placed(&self, workflow: &Workflow) -> Text {
+        Text::new("admin.check.workflow")
+            .with("place", workflow.place(&self.at))
+            .with_text("detail", self.message.clone())
+    }
+
     fn english(&self, workflow: &Workflow) -> String {
         let message = Catalogues::english().text("en", &self.message);
         match &self.at {

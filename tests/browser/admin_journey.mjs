@@ -13,21 +13,13 @@
 //   node tests/browser/admin_journey.mjs BASE_URL SLUG_WITH_JS SLUG_WITHOUT_JS IPA_FILE [SCREENSHOT_DIR]
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { collectProblems } from './problems.mjs';
-import { overlaps } from './overlap.mjs';
+import { DESKTOP, PHONE, checkLayout, launch } from './chromium.mjs';
 
 const [base, slugWithJs, slugWithoutJs, ipaFile, screenshots] = process.argv.slice(2);
 const ADMIN = 'RSSMRA75B12A794R'; // Mario Rossi, Valmora's ente admin
-const DESKTOP = { width: 1280, height: 900 };
-const PHONE = { width: 390, height: 844 };
-const axeSource = fs.readFileSync(new URL('../../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--host-resolver-rules=MAP *.localhost 127.0.0.1'],
-});
+const browser = await launch();
 const pages = [];
 const steps = [];
 let failure = null;
@@ -46,15 +38,9 @@ async function audit(who, label) {
       await page.screenshot({ path: path.join(screenshots, `${pages.length + 1}-${who.name}-${label}-${viewport.width}.png`), fullPage: true });
     }
     if (who.scripts) {
-      await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
-      await page.evaluate(axeSource);
-      const result = await page.evaluate(() =>
-        window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
-      violations.push(...result.violations.map((v) => ({
-        width: viewport.width, id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ')),
-      })));
-      const layout = await overlaps(page);
-      found.push(...layout.overlaps.map((o) => ({ width: viewport.width, ...o })));
+      const checked = await checkLayout(page, viewport.width);
+      violations.push(...checked.violations);
+      found.push(...checked.overlaps);
     }
   }
   await page.setViewportSize(DESKTOP);

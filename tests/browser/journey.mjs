@@ -11,23 +11,15 @@
 //   node tests/browser/journey.mjs BASE_URL ATTACHMENT_PDF [SCREENSHOT_DIR]
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { collectProblems } from './problems.mjs';
-import { overlaps } from './overlap.mjs';
+import { DESKTOP, PHONE, checkLayout, launch } from './chromium.mjs';
 
 const [base, attachment, screenshots] = process.argv.slice(2);
 const CITIZEN = 'RSSMRA80A01H501U'; // Mario Rossi, a demo citizen
 const OPERATOR = 'BNCGLI82D45A794M'; // Giulia Bianchi, Valmora's technical office
 const PROCEDURE = 'certificato-destinazione-urbanistica';
-const DESKTOP = { width: 1280, height: 900 };
-const PHONE = { width: 390, height: 844 };
-const axeSource = fs.readFileSync(new URL('../../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--host-resolver-rules=MAP *.localhost 127.0.0.1'],
-});
+const browser = await launch();
 const pages = [];
 const steps = [];
 let failure = null;
@@ -46,26 +38,20 @@ async function audit(who, label) {
   await page.waitForLoadState('load');
   const url = page.url();
   const title = await page.title();
-  await page.evaluate(axeSource);
   const violations = [];
   const found = [];
   let texts = 0;
   for (const viewport of [DESKTOP, PHONE]) {
     await page.setViewportSize(viewport);
-    // Let the page lay itself out again at the new width.
     await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
     if (screenshots) {
       fs.mkdirSync(screenshots, { recursive: true });
       await page.screenshot({ path: path.join(screenshots, `${pages.length + 1}-${label}-${viewport.width}.png`), fullPage: true });
     }
-    const result = await page.evaluate(() =>
-      window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
-    violations.push(...result.violations.map((v) => ({
-      width: viewport.width, id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ')),
-    })));
-    const layout = await overlaps(page);
-    texts += layout.texts;
-    found.push(...layout.overlaps.map((o) => ({ width: viewport.width, ...o })));
+    const checked = await checkLayout(page, viewport.width);
+    violations.push(...checked.violations);
+    texts += checked.texts;
+    found.push(...checked.overlaps);
   }
   await page.setViewportSize(DESKTOP);
   pages.push({ who: who.name, label, url, title, problems: who.problems.splice(0), violations, texts, overlaps: found });

@@ -287,6 +287,17 @@ impl ElementInput {
     }
 }
 
+/// The existing element of `kind` that `key` names (a timer by its number).
+fn element_of(kind: Kind, workflow: &Workflow, key: &str) -> Option<Element> {
+    let key = key.to_string();
+    match kind {
+        Kind::Status => workflow.status(&key).map(|_| Element::Status(key)),
+        Kind::Transition => workflow.transition(&key).map(|_| Element::Transition(key)),
+        Kind::Timer => timer_at(workflow, &key).map(Element::Timer),
+        Kind::Document => workflow.document(&key).map(|_| Element::Document(key)),
+    }
+}
+
 /// A timer's position from its number in the page (from 1).
 fn timer_at(workflow: &Workflow, number: &str) -> Option<usize> {
     number.trim().parse::<usize>().ok()?.checked_sub(1).filter(|i| *i < workflow.timers.len())
@@ -357,15 +368,11 @@ async fn element_page(
     // One empty row to add an action; more after saving.
     let mut input = input.clone();
     input.actions.push(ActionRow::default());
-    let heading = match ElementInput::of(kind, workflow, &input.key, 0) {
-        Ok(saved) if !input.key.is_empty() => {
-            let label = match kind {
-                Kind::Timer => workflow.place(&Element::Timer(timer_at(workflow, &input.key).unwrap_or_default())),
-                _ => saved.label,
-            };
-            Text::new(format!("admin.workflow.edit_{}", kind.name())).with("label", label)
+    let heading = match element_of(kind, workflow, &input.key) {
+        Some(element) => {
+            Text::new(format!("admin.workflow.edit_{}", kind.name())).with("label", workflow.place(&element))
         }
-        _ => Text::new(format!("admin.workflow.new_{}", kind.name())),
+        None => Text::new(format!("admin.workflow.new_{}", kind.name())),
     };
     let mut context = context(page, admin, Section::Catalogue);
     context.insert("heading", &page.text(&heading));

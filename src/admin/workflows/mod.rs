@@ -112,11 +112,7 @@ fn placed(page: &Page, workflow: &Workflow, problem: &WorkflowProblem) -> String
     if problem.input == "conflict" {
         return page.text(&problem.message);
     }
-    let place = match &problem.at {
-        Element::Workflow => workflow.status(&workflow.initial).map(|s| s.label.clone()).unwrap_or_default(),
-        at => workflow.place(at),
-    };
-    page.text(&Text::new("admin.check.workflow").with("place", place).with_text("detail", problem.message.clone()))
+    page.text(&problem.placed(workflow))
 }
 
 fn reason_name(reason: Reason) -> &'static str {
