@@ -227,28 +227,33 @@ pub struct StaffMember {
     pub fiscal_code: Option<String>,
 }
 
-/// Makes `staff_members` hold exactly `wanted`; returns the rows changed.
+/// Makes the recipe's rows of `staff_members` hold exactly `wanted`; returns
+/// the rows changed. A staff member the console invited or changed is the
+/// console's and stays as it is.
 pub async fn sync_staff_members(tx: &mut TenantTx, wanted: &[StaffMember]) -> sqlx::Result<u64> {
     let emails: Vec<&str> = wanted.iter().map(|m| m.email.as_str()).collect();
-    let mut changes = sqlx::query("delete from staff_members where email <> all($1)")
+    let mut changes = sqlx::query("delete from staff_members where origin = 'recipe' and email <> all($1)")
         .bind(&emails)
         .execute(tx.conn())
         .await?
         .rows_affected();
     // Free the fiscal codes that move to someone else before taking them.
     for member in wanted {
-        changes += sqlx::query("update staff_members set fiscal_code = null where fiscal_code = $1 and email <> $2")
-            .bind(&member.fiscal_code)
-            .bind(&member.email)
-            .execute(tx.conn())
-            .await?
-            .rows_affected();
+        changes += sqlx::query(
+            "update staff_members set fiscal_code = null
+             where origin = 'recipe' and fiscal_code = $1 and email <> $2",
+        )
+        .bind(&member.fiscal_code)
+        .bind(&member.email)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
     }
     for member in wanted {
         changes += sqlx::query(
             "insert into staff_members (tenant_id, email, fiscal_code) values ($1, $2, $3)
              on conflict (tenant_id, email) do update set fiscal_code = excluded.fiscal_code
-             where staff_members.fiscal_code is distinct from excluded.fiscal_code",
+             where staff_members.origin = 'recipe' and staff_members.fiscal_code is distinct from excluded.fiscal_code",
         )
         .bind(tx.tenant_id)
         .bind(&member.email)

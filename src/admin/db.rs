@@ -192,6 +192,23 @@ pub async fn offices(tx: &mut TenantTx) -> sqlx::Result<Vec<OfficeChoice>> {
     sqlx::query_as("select code, name from offices where closed_at is null order by name").fetch_all(tx.conn()).await
 }
 
+/// Whom the editor suggests as a procedure's responsible officer: the heads
+/// of the open offices (from IPA or typed in) and the active staff who have
+/// signed in, by name.
+pub async fn officers(tx: &mut TenantTx) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "select name from (
+             select head as name from offices where closed_at is null and head <> ''
+             union
+             select trim(u.given_name || ' ' || u.family_name) from users u
+             where u.is_staff and trim(u.given_name || ' ' || u.family_name) <> ''
+               and not exists (select from staff_members m where m.email = lower(u.email) and m.status = 'deactivated')
+         ) n order by name",
+    )
+    .fetch_all(tx.conn())
+    .await
+}
+
 /// The staff roles of the ente's policy (what a transition may name): every
 /// role a rule grants or a staff member holds, but not citizens, offices
 /// (`uo:CODE`) or the platform.

@@ -11,6 +11,7 @@ pub mod db;
 pub mod forms;
 pub mod offices;
 pub mod procedures;
+pub mod staff;
 pub mod workflows;
 
 use axum::{
@@ -90,6 +91,7 @@ pub fn routes() -> Vec<RouteSpec> {
     .into_iter()
     .chain(branding::routes())
     .chain(offices::routes())
+    .chain(staff::routes())
     .collect()
 }
 
@@ -118,6 +120,7 @@ pub enum Section {
     Branding,
     Offices,
     Staff,
+    Permissions,
 }
 
 impl Section {
@@ -128,6 +131,7 @@ impl Section {
             Section::Branding => "branding",
             Section::Offices => "offices",
             Section::Staff => "staff",
+            Section::Permissions => "permissions",
         }
     }
 }

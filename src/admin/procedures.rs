@@ -207,6 +207,7 @@ async fn editor_page(
     let mut tx = TenantTx::begin(&page.state.db, page.tenant.0.id).await?;
     let row = db::procedure(&mut tx, slug).await?.ok_or(AppError::NotFound)?;
     let offices = db::offices(&mut tx).await?;
+    let officers = db::officers(&mut tx).await?;
     let categories = db::categories(&mut tx).await?;
     tx.commit().await?;
     let mut fees = editor.values.fees.clone();
@@ -218,6 +219,7 @@ async fn editor_page(
     context.insert("fees", &fees);
     context.insert("errors", &editor.errors);
     context.insert("offices", &offices);
+    context.insert("officers", &officers);
     context.insert("categories", &categories);
     context.insert("draft", draft);
     context.insert("outcome", &editor.outcome);

@@ -160,6 +160,17 @@ async fn authorize(
     }
 }
 
+/// The object a role's permissions on the offices its holder belongs to name.
+pub const OWN_OFFICES: &str = "office:own";
+
+/// What `Authz::office_rights` finds.
+#[derive(Debug, Default, Clone)]
+pub struct OfficeRights {
+    pub read: Vec<String>,
+    pub process: Vec<String>,
+    pub assign: Vec<String>,
+}
+
 #[derive(Clone)]
 pub struct Authz {
     enforcers: Cache<Uuid, Arc<Enforcer>>,
@@ -181,7 +192,7 @@ impl Authz {
     /// member it matched (`Opening::staff_subject`: the e-mail the ente's provider
     /// asserted, or the staff entry of the SPID/CIE fiscal code), never a profile
     /// e-mail the user may change.
-    fn subjects(session: &CurrentSession) -> Vec<String> {
+    pub fn subjects(session: &CurrentSession) -> Vec<String> {
         let mut subjects = vec!["citizen".to_string()];
         subjects.extend(session.staff_subject.clone());
         subjects
@@ -233,6 +244,50 @@ impl Authz {
             }
         }
         Ok(roles)
+    }
+
+    /// The offices among `codes` whose cases `subjects` may read, process and
+    /// reassign: by a permission on `office:<CODE>` (or `office:*`), or by a
+    /// permission on `office:own` for the offices they belong to (`uo:<CODE>`).
+    pub async fn office_rights(
+        &self,
+        state: &AppState,
+        tenant: &Tenant,
+        subjects: &[String],
+        codes: &[String],
+    ) -> Result<OfficeRights, AppError> {
+        let enforcer = self.enforcer(state, tenant).await?;
+        let may = |obj: &str, act: &str| -> Result<bool, AppError> {
+            for subject in subjects {
+                if enforcer
+                    .enforce((subject.as_str(), tenant.slug.as_str(), obj, act))
+                    .map_err(|e| anyhow::anyhow!("casbin: {e}"))?
+                {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        };
+        let mut member_of = std::collections::HashSet::new();
+        for subject in subjects {
+            for rule in enforcer.get_filtered_grouping_policy(0, vec![subject.clone()]) {
+                if let Some(code) = rule[1].strip_prefix("uo:") {
+                    member_of.insert(code.to_string());
+                }
+            }
+        }
+        let mut rights = OfficeRights::default();
+        for (act, list) in
+            [("read", &mut rights.read), ("process", &mut rights.process), ("assign", &mut rights.assign)]
+        {
+            let own = may(OWN_OFFICES, act)?;
+            for code in codes {
+                if (own && member_of.contains(code)) || may(&format!("office:{code}"), act)? {
+                    list.push(code.clone());
+                }
+            }
+        }
+        Ok(rights)
     }
 
     async fn enforcer(&self, state: &AppState, tenant: &Tenant) -> Result<Arc<Enforcer>, AppError> {
@@ -292,38 +347,63 @@ pub fn parse_policy(text: &str, domain: &str) -> anyhow::Result<Vec<[String; 5]>
     Ok(rules)
 }
 
-/// Replaces the tenant's rules; returns how many rows changed.
+/// Makes the recipe's rules of the tenant be `rules`; returns how many rows
+/// changed. What the console owns stays: rules it wrote (`origin = 'console'`),
+/// the roles of a staff member it invited or changed, and the permissions of a
+/// role its matrix owns (`staff_roles`).
 pub async fn sync_rules(tx: &mut TenantTx, rules: &[[String; 5]]) -> sqlx::Result<u64> {
     let current: Vec<(String, String, String, String, String)> =
-        sqlx::query_as("select ptype, v0, v1, v2, v3 from authz_rules").fetch_all(tx.conn()).await?;
+        sqlx::query_as("select ptype, v0, v1, v2, v3 from authz_rules where origin = 'recipe'")
+            .fetch_all(tx.conn())
+            .await?;
     let current: std::collections::BTreeSet<[String; 5]> =
         current.into_iter().map(|(a, b, c, d, e)| [a, b, c, d, e]).collect();
-    let wanted: std::collections::BTreeSet<[String; 5]> = rules.iter().cloned().collect();
+    let console_staff: std::collections::HashSet<String> =
+        sqlx::query_scalar("select 'staff:' || email from staff_members where origin = 'console'")
+            .fetch_all(tx.conn())
+            .await?
+            .into_iter()
+            .collect();
+    let console_roles: std::collections::HashSet<String> =
+        sqlx::query_scalar("select key from staff_roles").fetch_all(tx.conn()).await?.into_iter().collect();
+    let owned_by_console = |rule: &[String; 5]| match rule[0].as_str() {
+        "g" => console_staff.contains(&rule[1]),
+        _ => console_roles.contains(&rule[1]),
+    };
+    // Neither removed nor added: a console-owned subject's rules stay as they are.
+    let current: std::collections::BTreeSet<[String; 5]> =
+        current.into_iter().filter(|r| !owned_by_console(r)).collect();
+    let wanted: std::collections::BTreeSet<[String; 5]> =
+        rules.iter().filter(|r| !owned_by_console(r)).cloned().collect();
     let mut changes = 0;
     for gone in current.difference(&wanted) {
-        changes +=
-            sqlx::query("delete from authz_rules where ptype = $1 and v0 = $2 and v1 = $3 and v2 = $4 and v3 = $5")
-                .bind(&gone[0])
-                .bind(&gone[1])
-                .bind(&gone[2])
-                .bind(&gone[3])
-                .bind(&gone[4])
-                .execute(tx.conn())
-                .await?
-                .rows_affected();
+        changes += sqlx::query(
+            "delete from authz_rules
+             where origin = 'recipe' and ptype = $1 and v0 = $2 and v1 = $3 and v2 = $4 and v3 = $5",
+        )
+        .bind(&gone[0])
+        .bind(&gone[1])
+        .bind(&gone[2])
+        .bind(&gone[3])
+        .bind(&gone[4])
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
     }
     for new in wanted.difference(&current) {
-        changes +=
-            sqlx::query("insert into authz_rules (tenant_id, ptype, v0, v1, v2, v3) values ($1, $2, $3, $4, $5, $6)")
-                .bind(tx.tenant_id)
-                .bind(&new[0])
-                .bind(&new[1])
-                .bind(&new[2])
-                .bind(&new[3])
-                .bind(&new[4])
-                .execute(tx.conn())
-                .await?
-                .rows_affected();
+        changes += sqlx::query(
+            "insert into authz_rules (tenant_id, ptype, v0, v1, v2, v3) values ($1, $2, $3, $4, $5, $6)
+             on conflict do nothing",
+        )
+        .bind(tx.tenant_id)
+        .bind(&new[0])
+        .bind(&new[1])
+        .bind(&new[2])
+        .bind(&new[3])
+        .bind(&new[4])
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
     }
     Ok(changes)
 }

@@ -226,11 +226,18 @@ async fn callback(
     let family_name =
         claims.family_name().and_then(|c| c.get(None)).map(|n| n.as_str().to_string()).unwrap_or_default();
     let mut tx = TenantTx::begin(&state.db, tenant.0.id).await?;
-    let is_staff = store::has_staff_role(&mut tx, &format!("staff:{email}")).await?;
-    if !is_staff {
-        tx.commit().await?;
-        tracing::warn!(%email, "OIDC sign-in of someone who is not staff of this ente");
-        return refuse("auth.oidc_not_staff");
+    let next = safe_next(flow.data["next"].as_str());
+    match store::admit(&mut tx, &email, &next).await? {
+        store::Admission::Admitted => {}
+        store::Admission::Unknown => {
+            tx.commit().await?;
+            tracing::warn!(%email, "OIDC sign-in of someone who is not staff of this ente");
+            return refuse("auth.oidc_not_staff");
+        }
+        refused => {
+            tx.commit().await?;
+            return refuse(refused.refusal().unwrap_or("auth.oidc_not_staff"));
+        }
     }
     let staff = store::AssertedStaff {
         issuer: claims.issuer().as_str(),
@@ -246,7 +253,7 @@ async fn callback(
     let cookie =
         session::start(&mut tx, opening, previous.as_ref().map(|s| s.token_hash.as_slice()), &client_info).await?;
     tx.commit().await?;
-    Ok(session::signed_in(cookie, &safe_next(flow.data["next"].as_str())))
+    Ok(session::signed_in(cookie, &next))
 }
 
 fn refused(state: &AppState, tenant: &CurrentTenant, form_token: &FormToken, message: &str) -> AppResult<Response> {

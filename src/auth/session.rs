@@ -136,7 +136,11 @@ async fn find_session(state: &AppState, tenant_id: Uuid, hash: &[u8]) -> Result<
         "select s.user_id, s.method, s.level, u.given_name, u.family_name, u.is_staff, u.email, s.staff_subject,
                 s.created_at, s.last_seen_at
          from sessions s join users u on u.id = s.user_id
-         where s.token_hash = $1 and s.expires_at > now() and s.last_seen_at > now() - $2::interval",
+         where s.token_hash = $1 and s.expires_at > now() and s.last_seen_at > now() - $2::interval
+           -- A deactivated staff member's sessions are deleted; this holds against a
+           -- sign-in that was finishing at that moment.
+           and not exists (select from staff_members m
+                           where m.email = substr(s.staff_subject, 7) and m.status = 'deactivated')",
     )
     .bind(hash)
     .bind(format!("{} seconds", IDLE_TTL.num_seconds()))

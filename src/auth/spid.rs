@@ -553,6 +553,11 @@ async fn acs(
                 tx.commit().await?;
                 return failure(&state, &tenant, StatusCode::FORBIDDEN, "auth.staff_level_too_low".into());
             }
+            let email = subject.trim_start_matches("staff:");
+            if let Some(refusal) = store::admit(&mut tx, email, &pending.next).await?.refusal() {
+                tx.commit().await?;
+                return failure(&state, &tenant, StatusCode::FORBIDDEN, refusal.into());
+            }
             users::mark_staff(&mut tx, user_id).await?;
             Some(subject)
         }

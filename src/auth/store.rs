@@ -86,6 +86,82 @@ pub async fn has_staff_role(tx: &mut TenantTx, subject: &str) -> sqlx::Result<bo
         .await
 }
 
+/// Whether a staff member who has just proved who they are may have a staff
+/// session: the one check of every staff sign-in (provider, SPID/CIE, local).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Admitted,
+    /// Nobody of that name is staff of this ente.
+    Unknown,
+    /// Invited, and not signing in through their invitation link.
+    Invited,
+    Deactivated,
+}
+
+impl Admission {
+    /// The message key a refused sign-in shows.
+    pub fn refusal(self) -> Option<&'static str> {
+        match self {
+            Admission::Admitted => None,
+            Admission::Unknown => Some("auth.staff_unknown"),
+            Admission::Invited => Some("auth.staff_invitation_pending"),
+            Admission::Deactivated => Some("auth.staff_deactivated"),
+        }
+    }
+}
+
+/// Where an invitation link sends its holder after signing in: the token rides
+/// in the sign-in's `next`, through every method's round trip.
+pub const WELCOME_PATH: &str = "/backoffice/benvenuto";
+
+/// The invitation token a sign-in's `next` carries, if any.
+pub fn invitation_in(next: &str) -> Option<&str> {
+    next.strip_prefix(WELCOME_PATH)?.strip_prefix("?t=").filter(|t| !t.is_empty() && !t.contains('&'))
+}
+
+/// Admits `email` (lower case) or says why not. An invited member signing in
+/// through their link (`next`) uses it up and becomes active.
+pub async fn admit(tx: &mut TenantTx, email: &str, next: &str) -> sqlx::Result<Admission> {
+    let status: Option<String> = sqlx::query_scalar("select status from staff_members where email = $1")
+        .bind(email)
+        .fetch_optional(tx.conn())
+        .await?;
+    Ok(match status.as_deref() {
+        Some("active") => Admission::Admitted,
+        Some("deactivated") => Admission::Deactivated,
+        Some(_) => match invitation_in(next) {
+            Some(token) if accept_invitation(tx, email, token).await? => Admission::Admitted,
+            _ => Admission::Invited,
+        },
+        // Named only by the policy (`g, staff:<email>, role`).
+        None if has_staff_role(tx, &format!("staff:{email}")).await? => Admission::Admitted,
+        None => Admission::Unknown,
+    })
+}
+
+/// Uses up `email`'s unexpired invitation `token` and makes them active.
+pub async fn accept_invitation(tx: &mut TenantTx, email: &str, token: &str) -> sqlx::Result<bool> {
+    let used = sqlx::query(
+        "update staff_enrolments set used_at = now()
+         where token_hash = $1 and email = $2 and used_at is null and expires_at > now()",
+    )
+    .bind(crate::auth::session::token_hash(token))
+    .bind(email)
+    .execute(tx.conn())
+    .await?
+    .rows_affected()
+        > 0;
+    if used {
+        sqlx::query(
+            "update staff_members set status = 'active', changed_at = now() where email = $1 and status = 'invited'",
+        )
+        .bind(email)
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(used)
+}
+
 /// What the ente's provider asserted about a staff member (id_token verified).
 pub struct AssertedStaff<'a> {
     pub issuer: &'a str,

@@ -88,30 +88,22 @@ impl FromRequestParts<AppState> for ApiClient {
         // Another ente's token is just an unknown token here (RLS).
         let bdb::ApiToken { name, role, offices, scopes } = row.ok_or(AppError::Unauthorized)?;
         let subjects = vec![role.clone()];
-        let (mut read, mut process) = (Vec::new(), Vec::new());
-        for code in super::office_codes(state, &tenant.0).await? {
-            let listed = offices.is_empty() || offices.contains(&code);
-            let obj = format!("office:{code}");
-            if listed
-                && (offices.contains(&code)
-                    || state.authz.allows_any(state, &tenant.0, &subjects, &obj, "read").await?)
-            {
-                read.push(code.clone());
-            }
-            if listed
-                && (offices.contains(&code)
-                    || state.authz.allows_any(state, &tenant.0, &subjects, &obj, "process").await?)
-            {
-                process.push(code);
-            }
+        // A token listing offices works exactly those; one listing none, what its role may.
+        let codes = super::office_codes(state, &tenant.0).await?;
+        let mut rights = state.authz.office_rights(state, &tenant.0, &subjects, &codes).await?;
+        if !offices.is_empty() {
+            let listed: Vec<String> = codes.into_iter().filter(|c| offices.contains(c)).collect();
+            (rights.read, rights.process) = (listed.clone(), listed);
+            rights.assign.retain(|c| offices.contains(c));
         }
         let operator = Operator {
             kind: OperatorKind::Api,
             user_id: None,
             label: format!("API {name}"),
             roles: vec![role],
-            read_offices: read,
-            process_offices: process,
+            read_offices: rights.read,
+            process_offices: rights.process,
+            assign_offices: rights.assign,
         };
         Ok(ApiClient { operator, scopes })
     }

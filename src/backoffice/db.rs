@@ -229,26 +229,31 @@ pub async fn assign(tx: &mut TenantTx, case_id: Uuid, assignee: Option<Uuid>) ->
     Ok(())
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Colleague {
     pub id: Uuid,
     pub name: String,
+    /// The staff member they sign in as (`staff:<email>`), matched by how they
+    /// signed in: the ente's provider, a local account or the fiscal code.
+    #[serde(skip)]
+    pub email: String,
 }
 
-/// Staff of the ente who have signed in at least once (so have an account).
+/// Active staff of the ente who have signed in at least once (so have a user).
 pub async fn colleagues(tx: &mut TenantTx) -> sqlx::Result<Vec<Colleague>> {
     sqlx::query_as(
-        "select id, trim(given_name || ' ' || family_name) as name from users where is_staff order by family_name, given_name",
+        "select distinct on (u.family_name, u.given_name, u.id)
+                u.id, trim(u.given_name || ' ' || u.family_name) as name, m.email
+         from users u
+         join staff_members m on m.status = 'active'
+             and (m.email in (select i.email from staff_identities i where i.user_id = u.id)
+                  or m.email in (select a.email from staff_accounts a where a.user_id = u.id)
+                  or (m.fiscal_code is not null and m.fiscal_code = u.fiscal_code))
+         where u.is_staff
+         order by u.family_name, u.given_name, u.id, m.email",
     )
     .fetch_all(tx.conn())
     .await
-}
-
-pub async fn is_colleague(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<bool> {
-    sqlx::query_scalar("select exists (select 1 from users where id = $1 and is_staff)")
-        .bind(id)
-        .fetch_one(tx.conn())
-        .await
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow)]

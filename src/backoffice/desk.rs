@@ -71,7 +71,12 @@ async fn render(
     let answers = form::summary(&case.form.0, &case.answers.0, &file_names(&file.documents));
     let notes = bdb::notes(&mut tx, id).await?;
     let tasks = bdb::tasks(&mut tx, id).await?;
-    let colleagues = bdb::colleagues(&mut tx).await?;
+    let may_assign = operator.assign_offices.contains(&case.office_code);
+    let assignee_name = match case.assignee_id {
+        Some(id) => users::by_id(&mut tx, id).await?.map(|u| format!("{} {}", u.given_name, u.family_name)),
+        None => None,
+    };
+    let colleagues = if may_assign { bdb::colleagues(&mut tx).await? } else { Vec::new() };
     let offices = bdb::offices(&mut tx).await?;
     if operator.may_process(&case.office_code) {
         messages::mark_read_by_office(&mut tx, id).await?;
@@ -96,7 +101,10 @@ async fn render(
     context.insert("tasks", &tasks);
     context.insert("my_offices", &operator.read_offices);
     context.insert("operator", operator);
-    context.insert("colleagues", &colleagues);
+    let team = super::team_of(state, &tenant.0, colleagues, std::slice::from_ref(&case.office_code)).await?;
+    context.insert("colleagues", &team);
+    context.insert("may_assign", &may_assign);
+    context.insert("assignee_name", &assignee_name.unwrap_or_default());
     context.insert("offices", &offices);
     context.insert("transitions", &transitions);
     context.insert("may_process", &operator.may_process(&case.office_code));
@@ -185,31 +193,55 @@ pub async fn assign(
     CaseToProcess { by: Staff(operator), mut tx, case }: CaseToProcess<Staff>,
     Form(form): Form<AssignForm>,
 ) -> AppResult<Response> {
-    assign_case(state.env(), &tenant.0, &mut tx, &case, &operator, &form.assegnatario).await?;
+    let who = assignee(&state, &tenant.0, &mut tx, &case, &operator, &form.assegnatario).await?;
+    assign_case(state.env(), &tenant.0, &mut tx, &case, &operator, who).await?;
     tx.commit().await?;
     Ok(back_to(case.id, "assegnazione"))
 }
 
-/// Assigns the case to `who` (`me`, a colleague's id, or empty for nobody).
+/// Whom `who` (`me`, a colleague's id, or empty for nobody) names, if the
+/// operator may give them the case. Anyone who works the case may take it or
+/// give it back; giving it to someone else, or taking it from them, needs
+/// `assign` on its office (office heads), and the colleague must be one who
+/// works that office.
+pub async fn assignee(
+    state: &AppState,
+    tenant: &Tenant,
+    tx: &mut TenantTx,
+    case: &Case,
+    operator: &Operator,
+    who: &str,
+) -> AppResult<Option<Uuid>> {
+    let may_assign = operator.assign_offices.contains(&case.office_code);
+    let someone_else_has_it = case.assignee_id.is_some_and(|a| Some(a) != operator.user_id);
+    Ok(match who.trim() {
+        "" | "me" if someone_else_has_it && !may_assign => return Err(AppError::Forbidden),
+        "" => None,
+        "me" => operator.user_id,
+        _ if !may_assign => return Err(AppError::Forbidden),
+        other => {
+            let id = Uuid::parse_str(other).map_err(|_| AppError::BadRequest("assignee is not an id"))?;
+            let colleagues: Vec<bdb::Colleague> =
+                bdb::colleagues(tx).await?.into_iter().filter(|c| c.id == id).collect();
+            let team = super::team_of(state, tenant, colleagues, std::slice::from_ref(&case.office_code)).await?;
+            if team.is_empty() {
+                return Err(AppError::NotFound);
+            }
+            Some(id)
+        }
+    })
+}
+
+/// Assigns the case to `assignee` (nobody for `None`), on the timeline and in
+/// the audit trail.
 pub async fn assign_case(
     env: Env<'_>,
     tenant: &Tenant,
     tx: &mut TenantTx,
     case: &Case,
     operator: &Operator,
-    who: &str,
+    assignee: Option<Uuid>,
 ) -> AppResult<()> {
-    let assignee = match who.trim() {
-        "" => None,
-        "me" => operator.user_id,
-        other => {
-            let id = Uuid::parse_str(other).map_err(|_| AppError::BadRequest("assignee is not an id"))?;
-            if !bdb::is_colleague(tx, id).await? {
-                return Err(AppError::NotFound);
-            }
-            Some(id)
-        }
-    };
     bdb::assign(tx, case.id, assignee).await?;
     let name = match assignee {
         Some(id) => {

@@ -57,7 +57,13 @@ pub async fn page(
     context.insert("rows", &rows);
     context.insert("filter", &filter);
     context.insert("procedures", &procedures);
+    let team = if operator.assign_offices.is_empty() {
+        Vec::new()
+    } else {
+        super::team_of(&state, &tenant.0, colleagues.clone(), &operator.assign_offices).await?
+    };
     context.insert("colleagues", &colleagues);
+    context.insert("team", &team);
     context.insert("transitions", &transitions);
     context.insert("phases", PHASES);
     context.insert("page", &page);
@@ -139,9 +145,14 @@ pub async fn bulk(
             Err(AppError::NotFound | AppError::Forbidden) => Ok(false),
             Err(e) => Err(e),
             Ok(case) => match action.as_str() {
-                "assegna" => {
-                    desk::assign_case(state.env(), &tenant.0, &mut tx, &case, &operator, &assignee).await.map(|()| true)
-                }
+                "assegna" => match desk::assignee(&state, &tenant.0, &mut tx, &case, &operator, &assignee).await {
+                    // Not theirs to give: skipped, as a case they cannot work.
+                    Err(AppError::NotFound | AppError::Forbidden) => Ok(false),
+                    Err(e) => Err(e),
+                    Ok(who) => {
+                        desk::assign_case(state.env(), &tenant.0, &mut tx, &case, &operator, who).await.map(|()| true)
+                    }
+                },
                 "transizione" => {
                     let input = TransitionInput { reason: reason.clone(), due_date: None };
                     match engine::run_transition(state.env(), &tenant.0, &mut tx, &case, &transition, &operator, &input)

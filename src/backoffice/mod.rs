@@ -7,6 +7,7 @@ pub mod api;
 pub mod db;
 pub mod desk;
 pub mod inbox;
+pub mod profile;
 pub mod timers;
 
 use axum::{
@@ -18,7 +19,7 @@ use axum::{
 use crate::procedure::engine::{Operator, OperatorKind};
 use crate::{
     auth::{
-        authz::{Access, RouteSpec},
+        authz::{Access, Authz, RouteSpec},
         session::CurrentSession,
     },
     db::TenantTx,
@@ -34,6 +35,8 @@ pub fn routes() -> Vec<RouteSpec> {
     let p = "/backoffice/pratiche/{id}";
     vec![
         RouteSpec::new("/backoffice/pratiche", &["GET"], READ, get(inbox::page)),
+        RouteSpec::new("/backoffice/profilo", &["GET"], READ, get(profile::page)),
+        RouteSpec::new(crate::auth::store::WELCOME_PATH, &["GET"], READ, get(profile::welcome)),
         RouteSpec::new("/backoffice/pratiche/azioni", &["POST"], READ, post(inbox::bulk)),
         RouteSpec::new(p, &["GET"], READ, get(desk::page)),
         RouteSpec::new("/backoffice/pratiche/{id}/assegna", &["POST"], READ, post(desk::assign)),
@@ -64,27 +67,37 @@ impl FromRequestParts<AppState> for Staff {
             return Err(AppError::Forbidden);
         }
         let roles = state.authz.roles_of(state, &tenant.0, &session).await?;
-        let allowed = |act: &'static str| {
-            let (tenant, session) = (tenant.0.clone(), session.clone());
-            async move {
-                let mut offices = Vec::new();
-                for code in office_codes(state, &tenant).await? {
-                    if state.authz.allows(state, &tenant, &session, &format!("office:{code}"), act).await? {
-                        offices.push(code);
-                    }
-                }
-                Ok::<_, AppError>(offices)
-            }
-        };
+        let subjects = Authz::subjects(&session);
+        let codes = office_codes(state, &tenant.0).await?;
+        let rights = state.authz.office_rights(state, &tenant.0, &subjects, &codes).await?;
         Ok(Staff(Operator {
             kind: OperatorKind::Staff,
             user_id: Some(session.user_id),
             label: session.display_name(),
             roles,
-            read_offices: allowed("read").await?,
-            process_offices: allowed("process").await?,
+            read_offices: rights.read,
+            process_offices: rights.process,
+            assign_offices: rights.assign,
         }))
     }
+}
+
+/// Of `colleagues`, those who may work the cases of `office`: whom an office
+/// head may give its cases to.
+pub async fn team_of(
+    state: &AppState,
+    tenant: &Tenant,
+    colleagues: Vec<db::Colleague>,
+    offices: &[String],
+) -> Result<Vec<db::Colleague>, AppError> {
+    let mut team = Vec::new();
+    for colleague in colleagues {
+        let subjects = [format!("staff:{}", colleague.email)];
+        if !state.authz.office_rights(state, tenant, &subjects, offices).await?.process.is_empty() {
+            team.push(colleague);
+        }
+    }
+    Ok(team)
 }
 
 /// The ente's office codes (a handful; read per request, no cache to go stale).

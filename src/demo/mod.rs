@@ -533,7 +533,7 @@ impl Seeder<'_> {
             }
             Action::Assign => {
                 let operator = staff.for_case(&case.office_code, None).context("nobody works the office")?;
-                backoffice::desk::assign_case(env, self.tenant, tx, &case, operator, "me").await?;
+                backoffice::desk::assign_case(env, self.tenant, tx, &case, operator, operator.user_id).await?;
             }
             Action::Note => {
                 let operator = staff.for_case(&case.office_code, None).context("nobody works the office")?;

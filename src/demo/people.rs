@@ -157,24 +157,16 @@ impl Staff {
             let mut roles = vec!["citizen".to_string()];
             roles.extend(groups.iter().filter(|g| !g.starts_with("uo:")).cloned());
             let subjects = [subject];
-            let (mut read, mut process) = (Vec::new(), Vec::new());
-            for code in &offices {
-                let object = format!("office:{code}");
-                if state.authz.allows_any(state, tenant, &subjects, &object, "read").await? {
-                    read.push(code.clone());
-                }
-                if state.authz.allows_any(state, tenant, &subjects, &object, "process").await? {
-                    process.push(code.clone());
-                }
-            }
+            let rights = state.authz.office_rights(state, tenant, &subjects, &offices).await?;
             members.push(Member {
                 operator: Operator {
                     kind: OperatorKind::Staff,
                     user_id: Some(user_id),
                     label: format!("{given} {family}"),
                     roles,
-                    read_offices: read,
-                    process_offices: process,
+                    read_offices: rights.read,
+                    process_offices: rights.process,
+                    assign_offices: rights.assign,
                 },
                 own,
             });

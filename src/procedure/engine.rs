@@ -50,6 +50,8 @@ pub struct Operator {
     /// Offices whose cases it may read, and those it may work on.
     pub read_offices: Vec<String>,
     pub process_offices: Vec<String>,
+    /// Offices whose cases it may assign to someone else (office heads).
+    pub assign_offices: Vec<String>,
 }
 
 impl Operator {
@@ -61,6 +63,7 @@ impl Operator {
             roles: vec!["system".into()],
             read_offices: Vec::new(),
             process_offices: Vec::new(),
+            assign_offices: Vec::new(),
         }
     }
 

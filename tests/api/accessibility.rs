@@ -151,7 +151,9 @@ async fn back_office_pages_pass_axe_and_respect_the_csp() {
 
 /// The ente admin console, signed in as Valmora's admin: home, catalogue tree, a
 /// procedure's editor with a draft, its preview and publication pages, the form
-/// builder, a group's field editor, a new file field and the form preview.
+/// builder, a group's field editor, a new file field and the form preview, the
+/// offices, the staff (list, invitation, a member, one invited), the permission
+/// matrix and the staff member's own page.
 #[tokio::test]
 async fn admin_console_pages_pass_axe_and_respect_the_csp() {
     use crate::{admin, auth::VALMORA, backoffice};
@@ -193,6 +195,14 @@ async fn admin_console_pages_pass_axe_and_respect_the_csp() {
         "/admin/uffici/nuovo".to_string(),
         "/admin/uffici/UO-SERV".to_string(),
         "/admin/personale".to_string(),
+        "/admin/personale/invita".to_string(),
+        "/admin/personale/giulia.bianchi@valmora.example".to_string(),
+        "/admin/personale/luca.verdi@valmora.example".to_string(),
+        "/admin/permessi".to_string(),
+        "/backoffice/profilo".to_string(),
     ];
+    // Someone invited, so the list and their page show that standing.
+    let invited = [("email", "luca.verdi@valmora.example"), ("sign_in", "local"), ("role", "operator")];
+    assert_eq!(mario.post("/admin/personale/invita", &invited).await.status(), 303);
     audit_signed_in(&base, &mario.cookies["sportello_sid"], &paths).await;
 }

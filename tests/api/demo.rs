@@ -15,14 +15,14 @@ use crate::{
 const MARIO_CITIZEN: &str = "RSSMRA80A01H501U";
 const GIULIA_STAFF: &str = "BNCGLI82D45A794M";
 const PAOLO_ROCCAMARE_STAFF: &str = "CLMPLA68H10G273Q";
-const DEV_IDP: &str = "https%3A%2F%2Fidp.sviluppo.sportello.invalid";
+pub const DEV_IDP: &str = "https%3A%2F%2Fidp.sviluppo.sportello.invalid";
 
 /// Valmora's rows (forced RLS binds the owner role too).
 async fn valmora(app: &TestApp) -> sportello::db::TenantTx {
     sportello::db::TenantTx::begin(&app.db.admin, app.tenant_id_of("valmora").await).await.unwrap()
 }
 
-async fn dev_app() -> TestApp {
+pub async fn dev_app() -> TestApp {
     spawn_app_with(sportello::config::Settings { dev_pages: true, ..test_settings() }).await
 }
 
@@ -40,7 +40,7 @@ fn action(html: &str) -> String {
 
 /// Through the development IdP, from `login` (the SP's start URL) to the ACS'
 /// answer; `fiscal_code` picked at `level`.
-async fn through_dev_idp(browser: &mut Browser, login: &str, fiscal_code: &str, level: &str) -> reqwest::Response {
+pub async fn through_dev_idp(browser: &mut Browser, login: &str, fiscal_code: &str, level: &str) -> reqwest::Response {
     let response = browser.get(login).await;
     assert_eq!(response.status(), 200, "{login}");
     let form = response.text().await.unwrap();

@@ -6,6 +6,8 @@
 //! second (its local opening hours kept); a broken file is refused with the
 //! line and nothing is applied; another ente sees none of it.
 
+mod staff;
+
 use reqwest::multipart::{Form, Part};
 
 use crate::{

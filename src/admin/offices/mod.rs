@@ -50,7 +50,6 @@ const MAX_FILE_BYTES: usize = 96 * 1024 * 1024;
 pub fn routes() -> Vec<RouteSpec> {
     vec![
         RouteSpec::new("/admin/uffici", &["GET"], READ, get(tree)),
-        RouteSpec::new("/admin/personale", &["GET"], READ, get(staff)),
         RouteSpec::new(
             "/admin/uffici/ipa",
             &["POST"],
@@ -254,14 +253,4 @@ async fn download(url: &str) -> anyhow::Result<Vec<u8>> {
         }
     }
     Ok(body)
-}
-
-/// The ente's staff: roles, offices, sign-in methods, last sign-in.
-pub async fn staff(page: Page, admin: Admin) -> AppResult<Response> {
-    let mut tx = TenantTx::begin(&page.state.db, page.tenant.0.id).await?;
-    let staff = crate::organisation::staff::list(&mut tx).await?;
-    tx.commit().await?;
-    let mut context = context(&page, &admin, Section::Staff);
-    context.insert("staff", &staff);
-    page.render("admin/staff.html", &context)
 }

@@ -203,6 +203,10 @@ async fn sign_in(
         tx.commit().await?;
         return refused(&page, &form, "auth.staff_local.refused");
     }
+    if let Some(refusal) = crate::auth::store::admit(&mut tx, &account.email, &form.next).await?.refusal() {
+        tx.commit().await?;
+        return refused(&page, &form, refusal);
+    }
     store::signed_in(&mut tx, &account.email, step).await?;
     let subject = format!("staff:{}", account.email);
     let opening =

@@ -111,6 +111,13 @@ pub async fn finish_enrolment(tx: &mut TenantTx, token: &str, account: &NewAccou
         .bind(hash(token))
         .execute(tx.conn())
         .await?;
+    // The enrolment link was their invitation.
+    sqlx::query(
+        "update staff_members set status = 'active', changed_at = now() where email = $1 and status = 'invited'",
+    )
+    .bind(account.email)
+    .execute(tx.conn())
+    .await?;
     Ok(user_id)
 }
 
