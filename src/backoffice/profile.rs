@@ -10,7 +10,8 @@ use crate::{
     auth::{page::Page, session::CurrentSession},
     db::TenantTx,
     error::{AppError, AppResult},
-    organisation::{offices, staff},
+    i18n::Text,
+    organisation::{offices, roles, staff},
 };
 
 pub async fn page(page: Page, Staff(operator): Staff, session: CurrentSession) -> AppResult<Response> {
@@ -33,8 +34,10 @@ async fn render(
     let member = staff::member(&mut tx, &email).await?;
     let sessions = staff::sessions(&mut tx, &subject, &session.token_hash).await?;
     let all = offices::all(&mut tx).await?;
-    tx.commit().await?;
     let (roles, own) = member.map(|m| (m.roles, m.offices)).unwrap_or_default();
+    let labels = roles::labels(&mut tx, roles.clone(), |k| page.text(&Text::new(k))).await?;
+    tx.commit().await?;
+    let roles: Vec<String> = roles.iter().map(|r| labels.get(r).cloned().unwrap_or_else(|| r.clone())).collect();
     let names = |codes: &[String]| -> Vec<String> {
         codes
             .iter()

@@ -16,6 +16,39 @@ use crate::{
 /// The roles every ente has, in the matrix's order.
 pub const BUILT_IN: [&str; 4] = ["operator", "office_head", "reviewer", "admin"];
 
+/// The message key naming a built-in role in the visitor's language.
+pub fn built_in_label(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "operator" => "admin.roles.operator",
+        "office_head" => "admin.roles.office_head",
+        "reviewer" => "admin.roles.reviewer",
+        "admin" => "admin.roles.admin",
+        _ => return None,
+    })
+}
+
+/// Every role key the ente knows (and `extra` ones seen elsewhere) with what
+/// to call it: the console's word for a built-in role, the ente's own label,
+/// else the key itself. `word` turns a message key into text.
+pub async fn labels(
+    tx: &mut TenantTx,
+    extra: impl IntoIterator<Item = String>,
+    word: impl Fn(&'static str) -> String,
+) -> sqlx::Result<std::collections::BTreeMap<String, String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for key in extra {
+        out.insert(key.clone(), built_in_label(&key).map(&word).unwrap_or(key));
+    }
+    for role in all(tx).await? {
+        let label = match built_in_label(&role.key) {
+            Some(k) => word(k),
+            None => role.label.clone(),
+        };
+        out.insert(role.key, label);
+    }
+    Ok(out)
+}
+
 /// Names no role of the ente's may take: what the policy means by itself.
 const RESERVED: [&str; 3] = ["citizen", "platform", "system"];
 

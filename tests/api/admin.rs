@@ -555,8 +555,9 @@ async fn a_publication_reaches_every_node_within_a_second() {
 /// JavaScript and once without: the admin adds a required field in the form
 /// builder and a status and a transition in the workflow editor, is refused a
 /// timer next to its input, and reads the changes on the publish page; then
-/// synchronises the offices with an IPA file through its preview. axe finds
-/// nothing and the CSP refuses nothing on any page.
+/// synchronises the offices with an IPA file through its preview, invites a
+/// staff member (refused next to the fiscal code first) and ticks a permission
+/// in the matrix. axe finds nothing and the CSP refuses nothing on any page.
 #[tokio::test]
 async fn an_admin_builds_a_form_and_a_workflow_in_chromium_with_and_without_javascript() {
     let app = crate::helpers::spawn_app_with(sportello::config::Settings { dev_pages: true, ..test_settings() }).await;
@@ -569,7 +570,7 @@ async fn an_admin_builds_a_form_and_a_workflow_in_chromium_with_and_without_java
     let args = vec![base, "accesso-atti".into(), "contrassegno-disabili".into(), ipa_file, screenshots];
     let report = crate::helpers::browser_script("admin_journey.mjs", args).await;
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();
-    assert_eq!(report["steps"].as_array().unwrap().len(), 8, "{report:#}");
+    assert_eq!(report["steps"].as_array().unwrap().len(), 9, "{report:#}");
     // What the clicks did is in the drafts (the field, the status, the transition) and the offices.
     let synced: i64 = sqlx::query_scalar("select count(*) from offices where ipa_code is not null")
         .fetch_one(valmora(&app).await.conn())
@@ -577,6 +578,19 @@ async fn an_admin_builds_a_form_and_a_workflow_in_chromium_with_and_without_java
         .unwrap();
     assert_eq!(synced, 13);
     let mut tx = valmora(&app).await;
+    let invited: Option<String> =
+        sqlx::query_scalar("select status from staff_members where email = 'luca.verdi@valmora.example'")
+            .fetch_optional(tx.conn())
+            .await
+            .unwrap();
+    assert_eq!(invited.as_deref(), Some("invited"));
+    let ticked: i64 = sqlx::query_scalar(
+        "select count(*) from authz_rules where v0 = 'office_head' and v2 = 'office:UO-SERV' and v3 = 'read'",
+    )
+    .fetch_one(tx.conn())
+    .await
+    .unwrap();
+    assert_eq!(ticked, 1);
     for slug in ["accesso-atti", "contrassegno-disabili"] {
         let (form, workflow): (String, String) = sqlx::query_as(
             "select content->>'form', content->>'workflow' from procedure_drafts where procedure_slug = $1",

@@ -351,13 +351,13 @@ async fn the_staff_list_shows_roles_offices_methods_and_last_sign_in() {
         page[at..at + page[at..].find("</tr>").unwrap()].to_string()
     };
     let giulia = row("giulia.bianchi@valmora.example");
-    assert!(giulia.contains("operator") && giulia.contains("UO-TEC"), "{giulia}");
+    assert!(giulia.contains("Operatore") && giulia.contains("UO-TEC"), "{giulia}");
     assert!(
         giulia.contains("identità dell&#x27;ente") && !giulia.contains(">mai<"),
         "signed in through the provider: {giulia}"
     );
     let admin = row(ADMIN);
-    assert!(admin.contains("admin") && admin.contains("SPID o CIE"), "{admin}");
+    assert!(admin.contains("Amministratore") && admin.contains("SPID o CIE"), "{admin}");
     assert!(!page.contains("roccamare.example"), "another ente's staff");
     let mut paolo = staff(&app, ROCCAMARE, "paolo.gialli@roccamare.example").await;
     assert!(!paolo.get_text("/admin/personale").await.contains("valmora.example"));

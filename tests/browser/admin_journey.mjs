@@ -8,7 +8,9 @@
 // Used by tests/api/admin.rs; prints a JSON report, exit code 1 when anything
 // was found or a step could not be done.
 //
-// Last, with JavaScript, it synchronises the offices with an IPA file through its preview.
+// Last, with JavaScript, it synchronises the offices with an IPA file through its
+// preview, invites a staff member (refused without a fiscal code for SPID, then
+// sent) and gives the office-head role a permission in the matrix.
 //
 //   node tests/browser/admin_journey.mjs BASE_URL SLUG_WITH_JS SLUG_WITHOUT_JS IPA_FILE [SCREENSHOT_DIR]
 import fs from 'node:fs';
@@ -160,6 +162,32 @@ await step('admin-js: synchronises the offices with an IPA file', async () => {
   await expectText(withJs, '13 da aggiungere');
   await follow(withJs, '[data-element="ipa-apply"]', 'ipa-applied');
   await expectText(withJs, 'Sincronizzazione con IPA applicata');
+});
+
+await step('admin-js: invites a staff member and changes a permission', async () => {
+  const { page } = withJs;
+  await page.goto(`${base}/admin/personale`);
+  await audit(withJs, 'staff');
+  await follow(withJs, '[data-element="invite-staff"]', 'invite');
+  await page.fill('#email', 'luca.verdi@valmora.example');
+  await tick(page, 'sign_in-spid_cie');
+  await tick(page, 'role-operator');
+  await tick(page, 'office-UO-TEC');
+  await follow(withJs, '[data-element="send-invitation"]', 'invite-refused');
+  if (!(await page.locator('#fiscal_code-error').count())) throw new Error('no message next to the fiscal code');
+  if (!(await page.isChecked('#role-operator'))) throw new Error('the role ticked is lost');
+  await page.fill('#fiscal_code', 'VRDGNN70C15H501Z');
+  await follow(withJs, '[data-element="send-invitation"]', 'invited');
+  await expectText(withJs, 'Invito inviato');
+  if (!(await page.locator('[data-email="luca.verdi@valmora.example"][data-status="invited"]').count())) {
+    throw new Error('the invited person is not listed as invited');
+  }
+  await page.goto(`${base}/admin/permessi`);
+  await audit(withJs, 'permissions');
+  await tick(page, 'c-office-UO-SERV-read-office_head');
+  await follow(withJs, '[data-element="save-matrix"]', 'permissions-saved');
+  await expectText(withJs, 'Permessi salvati');
+  if (!(await page.isChecked('#c-office-UO-SERV-read-office_head'))) throw new Error('the permission is not saved');
 });
 
 await browser.close();

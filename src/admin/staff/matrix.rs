@@ -115,17 +115,9 @@ impl Matrix {
     }
 
     fn groups(&self, page: &Page, shown: &BTreeSet<(String, Permission)>) -> (Vec<Column>, Vec<Group>) {
-        let label_of = |role: &Role| {
-            if role.built_in {
-                page.text(&Text::new(match role.key.as_str() {
-                    "operator" => "admin.roles.operator",
-                    "office_head" => "admin.roles.office_head",
-                    "reviewer" => "admin.roles.reviewer",
-                    _ => "admin.roles.admin",
-                }))
-            } else {
-                role.label.clone()
-            }
+        let label_of = |role: &Role| match roles::built_in_label(&role.key) {
+            Some(key) => page.text(&Text::new(key)),
+            None => role.label.clone(),
         };
         let columns = self.roles.iter().map(|r| Column { key: r.key.clone(), label: label_of(r) }).collect();
         let row = |p: &Permission| Row {

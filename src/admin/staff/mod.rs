@@ -73,9 +73,12 @@ fn outcome_key(esito: Option<&str>) -> Option<&'static str> {
 async fn list(page: Page, admin: Admin, Query(q): Query<Outcome>) -> AppResult<Response> {
     let mut tx = TenantTx::begin(&page.state.db, page.tenant.0.id).await?;
     let staff = staff::list(&mut tx).await?;
+    let seen = staff.iter().flat_map(|s| s.roles.clone()).collect::<Vec<_>>();
+    let labels = roles::labels(&mut tx, seen, |k| page.text(&Text::new(k))).await?;
     tx.commit().await?;
     let mut context = context(&page, &admin, Section::Staff);
     context.insert("staff", &staff);
+    context.insert("role_labels", &labels);
     context.insert("outcome", &outcome_key(q.esito.as_deref()));
     page.render("admin/staff.html", &context)
 }

@@ -143,7 +143,7 @@ async fn an_invitation_signed_in_by_each_method_arrives_with_the_roles_and_offic
     let welcome = luca.get_text(&link).await;
     assert!(welcome.contains("data-element=\"staff-welcome\""), "{welcome}");
     let roles = welcome.split("data-element=\"profile-roles\">").nth(1).unwrap();
-    assert!(roles.starts_with("operator<"), "{roles}");
+    assert!(roles.starts_with("Operatore<"), "{roles}");
     let offices = welcome.split("data-element=\"profile-offices\">").nth(1).unwrap();
     assert!(offices.contains("(UO-TEC)"), "{offices}");
     assert_eq!(status_of(&app, LUCA).await.as_deref(), Some("active"));
@@ -165,7 +165,7 @@ async fn an_invitation_signed_in_by_each_method_arrives_with_the_roles_and_offic
     let login = format!("/accesso/spid/login?idp={DEV_IDP}&level=2&per=staff&next={}", encode(&link));
     assert_eq!(through_dev_idp(&mut giovanni, &login, GIOVANNI_FISCAL_CODE, "2").await.status(), 200);
     let welcome = giovanni.get_text(&link).await;
-    assert!(welcome.contains("data-element=\"profile-roles\">reviewer<"), "{welcome}");
+    assert!(welcome.contains("data-element=\"profile-roles\">Revisore (sola lettura)<"), "{welcome}");
     assert_eq!(status_of(&app, GIOVANNI).await.as_deref(), Some("active"));
 
     // A local account: the link is the enrolment (password and authenticator).
