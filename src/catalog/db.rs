@@ -228,6 +228,8 @@ pub struct ProcedureDetail {
     pub office_phone: String,
     pub office_address: String,
     pub office_opening_hours: String,
+    /// The office's certified e-mail (from IPA, or typed in the console).
+    pub office_pec: String,
 }
 
 pub async fn procedure(tx: &mut TenantTx, slug: &str) -> sqlx::Result<Option<ProcedureDetail>> {
@@ -237,7 +239,8 @@ pub async fn procedure(tx: &mut TenantTx, slug: &str) -> sqlx::Result<Option<Pro
                 p.conditions, p.contacts, p.keywords, p.online, p.min_level, p.updated_at,
                 c.slug as category_slug, c.name as category_name,
                 o.code as office_code, o.name as office_name, o.email as office_email,
-                o.phone as office_phone, o.address as office_address, o.opening_hours as office_opening_hours
+                o.phone as office_phone, o.address as office_address, o.opening_hours as office_opening_hours,
+                o.pec as office_pec
          from procedures p
          join categories c on c.slug = p.category_slug
          join offices o on o.code = p.office_code
@@ -296,8 +299,8 @@ impl ProcedureDetail {
         .fetch_optional(tx.conn())
         .await?;
         let Some((category_slug, category_name)) = place else { return Ok(None) };
-        let office: (String, String, String, String, String) =
-            sqlx::query_as("select name, email, phone, address, opening_hours from offices where code = $1")
+        let office: (String, String, String, String, String, String) =
+            sqlx::query_as("select name, email, phone, address, opening_hours, pec from offices where code = $1")
                 .bind(&content.office)
                 .fetch_optional(tx.conn())
                 .await?
@@ -332,6 +335,7 @@ impl ProcedureDetail {
             office_phone: office.2,
             office_address: office.3,
             office_opening_hours: office.4,
+            office_pec: office.5,
         }))
     }
 }

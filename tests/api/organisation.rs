@@ -322,6 +322,18 @@ async fn an_admin_creates_moves_closes_and_reopens_offices() {
     .await;
     assert_eq!(audited, 3);
 
+    // A service's public page shows its office's contacts as they are now.
+    let mut contacts = office("", "Servizi alla Persona", "", "servizi@valmora.it");
+    contacts.remove(0);
+    contacts.push(("pec".into(), "servizi@pec.comune.valmora.it".into()));
+    assert_eq!(post(&mut mario, "/admin/uffici/UO-SERV", contacts).await.status(), 303);
+    let public = app.get(VALMORA, "/servizi/iscrizione-mensa-scolastica").await.text().await.unwrap();
+    assert!(
+        public.contains("data-element=\"service-office-pec\">servizi@pec.comune.valmora.it<")
+            && public.contains("Servizi alla Persona"),
+        "{public}"
+    );
+
     // Roccamare's admin: not found, to read or to change.
     let mut paolo = staff(&app, ROCCAMARE, "paolo.gialli@roccamare.example").await;
     assert_eq!(paolo.get("/admin/uffici/UO-SPORT").await.status(), 404);

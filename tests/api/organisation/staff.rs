@@ -287,11 +287,14 @@ async fn a_role_made_in_the_matrix_is_enforced_on_the_desk_and_nobody_grants_wha
     let page = mario.get_text("/admin/permessi").await;
     assert!(ticked(&page).contains(&"protocollo-generale|office:UO-TEC|read".to_string()), "{page}");
     assert_eq!(set_access(&mut mario, ANNA, &["operator", "protocollo-generale"], &["UO-ANAG"]).await.status(), 303);
-    // The other node's policy follows (its listener drops the cached rules).
+    // The other node's policy follows (its listener drops the cached rules);
+    // how soon is printed, for docs/BENCHMARKS.md, never asserted.
+    let saved_at = std::time::Instant::now();
     wait_for(10, "the new role on the other node", async || {
         (anna_elsewhere.get(&desk).await.status() == 200).then_some(())
     })
     .await;
+    eprintln!("policy change seen on the other node after {} ms", saved_at.elapsed().as_millis());
     let page = anna_elsewhere.get_text(&desk).await;
     assert!(page.contains("Puoi consultare la pratica ma non lavorarla"), "read, not work: {page}");
     let taken = anna_elsewhere.post(&format!("{desk}/transizioni/prendi_in_carico"), &[]).await;
@@ -329,6 +332,9 @@ async fn a_role_made_in_the_matrix_is_enforced_on_the_desk_and_nobody_grants_wha
     let page = giulia.get_text(&desk).await;
     let select = page.split("id=\"assegna-a\"").nth(1).expect("the assign-to list").split("</select>").next().unwrap();
     assert!(select.contains(&mario_id) && !select.contains(&anna_id), "UO-TEC's operators only: {select}");
+    let inbox = giulia.get_text("/backoffice/pratiche").await;
+    let bulk = inbox.split("id=\"bulk-assegnatario\"").nth(1).unwrap().split("</select>").next().unwrap();
+    assert!(bulk.contains(&mario_id) && !bulk.contains(&anna_id), "the inbox's assign-to list: {bulk}");
     assert_eq!(giulia.post(&format!("{desk}/assegna"), &[("assegnatario", &anna_id)]).await.status(), 404);
     assert_eq!(giulia.post(&format!("{desk}/assegna"), &[("assegnatario", &mario_id)]).await.status(), 303);
     let assignee = scalar_of(&app, "select assignee_id::text from cases where id = $1::uuid", &case.to_string()).await;
