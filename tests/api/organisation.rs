@@ -224,9 +224,12 @@ async fn the_daily_fetch_applies_the_file_at_the_configured_address() {
     let served = national_file(&valmora_rows(None, None));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let downloads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = downloads.clone();
     tokio::spawn(async move {
         let file = axum::routing::get(move || {
             let body = served.clone();
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             async move { body }
         });
         axum::serve(listener, axum::Router::new().route("/Unita_Organizzative.csv", file)).await.unwrap();
@@ -253,6 +256,7 @@ async fn the_daily_fetch_applies_the_file_at_the_configured_address() {
     })
     .await;
     assert!(page.contains("nessun ufficio con codice IPA c_r287"), "{page}");
+    assert_eq!(downloads.load(std::sync::atomic::Ordering::SeqCst), 1, "one download per node and day");
 }
 
 /// Offices by hand: created under a parent, refused next to the field (a code

@@ -209,7 +209,7 @@ async fn sync_from_url(state: &AppState, tenant: Uuid) -> anyhow::Result<()> {
     if ipa_code.trim().is_empty() {
         return Ok(());
     }
-    let body = download(&url).await?;
+    let body = todays_file(state, &url).await?;
     let sha256 = hex::encode(openssl::sha::sha256(&body));
     let read = tokio::task::spawn_blocking(move || ipa::read(&body, &ipa_code)).await?;
     let actor = Actor::system("ipa-sync");
@@ -230,6 +230,34 @@ async fn sync_from_url(state: &AppState, tenant: Uuid) -> anyhow::Result<()> {
     super::catalogue::changed(state, tx).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
     tracing::info!(%tenant, added = applied.added, changed = applied.changed, closed = applied.closed, "IPA offices synchronised");
     Ok(())
+}
+
+/// Today's file at `url`, downloaded once per node and day: every ente's job
+/// reads the same national file, so the first one of the day on this node
+/// downloads it into the data directory (`ipa/<day>-<address hash>`) and the
+/// others read it from there. Earlier days' files are removed.
+async fn todays_file(state: &AppState, url: &str) -> anyhow::Result<Vec<u8>> {
+    static DOWNLOADING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let dir = state.settings.data_dir.join("ipa");
+    let address = hex::encode(&openssl::sha::sha256(url.as_bytes())[..8]);
+    let path = dir.join(format!("{}-{address}", Utc::now().format("%Y-%m-%d")));
+    // One download at a time on this node: the jobs of the other enti wait for it.
+    let _one = DOWNLOADING.lock().await;
+    if let Ok(body) = tokio::fs::read(&path).await {
+        return Ok(body);
+    }
+    let body = download(url).await?;
+    tokio::fs::create_dir_all(&dir).await?;
+    let partial = path.with_extension("part");
+    tokio::fs::write(&partial, &body).await?;
+    tokio::fs::rename(&partial, &path).await?;
+    let mut entries = tokio::fs::read_dir(&dir).await?;
+    while let Some(entry) = entries.next_entry().await? {
+        if entry.path() != path {
+            let _ = tokio::fs::remove_file(entry.path()).await;
+        }
+    }
+    Ok(body)
 }
 
 /// The file at `url`, at most `MAX_FILE_BYTES`. The address is the platform
