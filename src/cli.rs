@@ -43,6 +43,28 @@ enum Command {
     /// Demo data for development (dev_pages only; docs/DEMO.md).
     #[command(subcommand)]
     Demo(DemoCommand),
+    /// The platform's own operators (docs/PLATFORM.md).
+    #[command(subcommand)]
+    Platform(PlatformCommand),
+}
+
+#[derive(Subcommand)]
+enum PlatformCommand {
+    /// Platform operators of the console at admin.<base-domain>.
+    #[command(subcommand)]
+    Admin(PlatformAdminCommand),
+}
+
+#[derive(Subcommand)]
+enum PlatformAdminCommand {
+    /// Creates a platform operator (or gives an existing one a new link) and
+    /// prints their one-time enrolment link (7 days): password and authenticator.
+    Create {
+        email: String,
+        /// `platform-admin` or `platform-support`.
+        #[arg(long, default_value = "platform-admin")]
+        role: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -150,6 +172,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // As the owner: verification reads every ente.
             let (_db, admin) = open_admin(&settings).await?;
             audit_command(&admin, command).await
+        }
+        Command::Platform(PlatformCommand::Admin(PlatformAdminCommand::Create { email, role })) => {
+            let email = crate::input::normalize_email(&email)
+                .ok_or_else(|| anyhow::anyhow!("{email:?}: not an e-mail address"))?;
+            if !crate::platform::operators::ROLES.contains(&role.as_str()) {
+                bail!("{role:?}: the role is platform-admin or platform-support");
+            }
+            let (_db, admin) = open_admin(&settings).await?;
+            let token = crate::platform::operators::create_enrolment(&admin, &email, &role).await?;
+            let port = if settings.base_domain == "localhost" {
+                format!(":{}", settings.listen.port())
+            } else {
+                String::new()
+            };
+            eprintln!("platform operator {email} ({role}): enrolment link (valid 7 days, once):");
+            println!("{}://admin.{}{port}/console/attiva?t={token}", settings.public_scheme(), settings.base_domain);
+            Ok(())
         }
         Command::Demo(DemoCommand::Seed { tenant }) => {
             if !settings.dev_pages {

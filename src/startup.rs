@@ -236,6 +236,7 @@ fn app_router(state: AppState) -> Router {
         .with_state(state.clone());
     let platform = platform::router()
         .fallback(not_found)
+        .layer(from_fn(csrf::protect))
         .layer(web::errors::catch_panics())
         .layer(from_fn_with_state(state.clone(), render_error_pages))
         .with_state(state.clone());

@@ -1,6 +1,18 @@
-//! The platform's own pages (127.0.0.1, localhost, admin.<base>): the list of enti.
+//! The platform's own pages (127.0.0.1, localhost, admin.<base>): the public
+//! list of enti, and the platform operator's console (`console`; the home of
+//! `admin.<base>`). See docs/PLATFORM.md.
 
-use axum::{extract::State, http::HeaderMap, response::Html, routing::get, Router};
+pub mod console;
+pub mod operators;
+pub mod tenants;
+
+use axum::{
+    extract::State,
+    http::HeaderMap,
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+    Router,
+};
 
 use crate::{
     error::AppResult,
@@ -10,10 +22,19 @@ use crate::{
 };
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(platform_home)).route("/lingua/{lang}", get(language::switch))
+    Router::new()
+        .route("/", get(platform_home))
+        .route("/lingua/{lang}", get(language::switch))
+        .route("/console", get(console::tenants_page))
+        .route("/console/accesso", get(console::sign_in_page).post(console::sign_in))
+        .route("/console/attiva", get(console::enrol_page).post(console::enrol))
+        .route("/console/esci", post(console::sign_out))
 }
 
-async fn platform_home(State(state): State<AppState>, visit: Visit, headers: HeaderMap) -> AppResult<Html<String>> {
+async fn platform_home(State(state): State<AppState>, visit: Visit, headers: HeaderMap) -> AppResult<Response> {
+    if console::is_console_host(&state, &headers) {
+        return Ok(Redirect::to("/console").into_response());
+    }
     let links = crate::tenancy::db::active_tenants(&state.db).await?;
     // Links keep the port the visitor used, so the embedded default's :8080 works.
     let port = headers
@@ -26,5 +47,5 @@ async fn platform_home(State(state): State<AppState>, visit: Visit, headers: Hea
     let mut context = base_context(&visit);
     context.insert("tenants", &links);
     context.insert("port", &port);
-    render_page(&state, &Site::Platform, "platform/home.html", &context)
+    Ok(render_page(&state, &Site::Platform, "platform/home.html", &context)?.into_response())
 }

@@ -19,7 +19,12 @@ async fn audit(args: Vec<String>) -> String {
 /// The pages at `paths` of `base`, signed in with the session `sid`, in Italian
 /// and again in English: every one reached (no sign-in redirect, nothing missing).
 async fn audit_signed_in(base: &str, sid: &str, paths: &[String]) {
-    let mut args = vec!["--cookie".to_string(), base.to_string(), format!("sportello_sid={sid}")];
+    audit_with_cookie(base, &format!("sportello_sid={sid}"), paths).await
+}
+
+/// The same, with the session cookie `name=value` (the platform console's has its own name).
+async fn audit_with_cookie(base: &str, cookie: &str, paths: &[String]) {
+    let mut args = vec!["--cookie".to_string(), base.to_string(), cookie.to_string()];
     args.extend(paths.iter().map(|path| format!("{base}{path}")));
     for args in [args.clone(), in_english(base, args)] {
         let report = audit(args).await;
@@ -205,4 +210,24 @@ async fn admin_console_pages_pass_axe_and_respect_the_csp() {
     let invited = [("email", "luca.verdi@valmora.example"), ("sign_in", "local"), ("role", "operator")];
     assert_eq!(mario.post("/admin/personale/invita", &invited).await.status(), 303);
     audit_signed_in(&base, &mario.cookies["sportello_sid"], &paths).await;
+}
+
+/// The platform operator's console on admin.localhost: its sign-in, an
+/// enrolment link's page, the table of tenants and an empty search.
+#[tokio::test]
+async fn platform_console_pages_pass_axe_and_respect_the_csp() {
+    let app = spawn_app().await;
+    let (ops, _) = crate::platform::enrolled_operator(&app).await;
+    let token =
+        sportello::platform::operators::create_enrolment(&app.db.admin, "second@sportello.example", "platform-support")
+            .await
+            .unwrap();
+    let base = format!("http://admin.localhost:{}", app.port);
+    let paths = [
+        "/console".to_string(),
+        "/console?q=nessuno".to_string(),
+        "/console/accesso".to_string(),
+        format!("/console/attiva?t={token}"),
+    ];
+    audit_with_cookie(&base, &format!("sportello_platform={}", ops.cookies["sportello_platform"]), &paths).await;
 }

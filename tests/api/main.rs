@@ -17,6 +17,7 @@ mod hardening;
 mod i18n;
 mod isolation;
 mod organisation;
+mod platform;
 mod registry;
 mod tenancy;
 mod tenant_export;

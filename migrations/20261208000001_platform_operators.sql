@@ -1,0 +1,45 @@
+-- Issue 16: the platform operators, who sign in at admin.<base-domain> with a
+-- local account (password and an authenticator app). Not tenant data: no
+-- tenant_id, no row-level security; nothing here reaches an ente's cases,
+-- messages or documents (those stay behind RLS, which no operator role passes).
+
+create table platform_operators (
+    email text primary key check (length(email) between 3 and 254),
+    role text not null check (role in ('platform-admin', 'platform-support')),
+    given_name text not null default '',
+    family_name text not null default '',
+    -- Set by the enrolment: until then the operator cannot sign in.
+    password_hash text,
+    totp_secret bytea check (totp_secret is null or length(totp_secret) >= 16),
+    -- The 30-second step of the last code accepted: a code is good once.
+    last_totp_step bigint not null default 0,
+    failed_attempts integer not null default 0,
+    locked_until timestamptz,
+    created_at timestamptz not null default now(),
+    enrolled_at timestamptz,
+    last_sign_in_at timestamptz
+);
+
+-- A one-time enrolment link (7 days), printed by `sportello platform admin create`.
+create table platform_enrolments (
+    token_hash bytea primary key,
+    email text not null references platform_operators (email) on delete cascade,
+    -- Made when the link is first opened, so the QR code stays the same.
+    pending_secret bytea,
+    created_at timestamptz not null default now(),
+    expires_at timestamptz not null,
+    used_at timestamptz
+);
+
+-- A platform operator's session: its own table and cookie, so it never opens
+-- an ente's pages (an ente's sessions are tenant rows under RLS).
+create table platform_sessions (
+    token_hash bytea primary key,
+    email text not null references platform_operators (email) on delete cascade,
+    created_at timestamptz not null default now(),
+    last_seen_at timestamptz not null default now(),
+    expires_at timestamptz not null
+);
+
+grant select, insert, update on platform_operators, platform_enrolments to sportello_runtime;
+grant select, insert, update, delete on platform_sessions to sportello_runtime;
