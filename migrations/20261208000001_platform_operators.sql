@@ -43,3 +43,24 @@ create table platform_sessions (
 
 grant select, insert, update on platform_operators, platform_enrolments to sportello_runtime;
 grant select, insert, update, delete on platform_sessions to sportello_runtime;
+
+-- Suspension from the console: the reason is shown on the ente's pages. The
+-- runtime role reads `tenants` but never writes it; this one function, run as
+-- its owner, is all the console may change there (status and reason).
+alter table tenants add column suspension_reason text not null default '' check (length(suspension_reason) <= 500);
+
+create function platform_set_tenant_status(p_slug text, p_status text, p_reason text) returns uuid
+    language plpgsql security definer set search_path = public, pg_temp as $$
+declare
+    v_id uuid;
+begin
+    update tenants
+    set status = p_status,
+        suspension_reason = case when p_status = 'suspended' then coalesce(p_reason, '') else '' end,
+        updated_at = now()
+    where slug = p_slug
+    returning id into v_id;
+    return v_id;
+end $$;
+revoke all on function platform_set_tenant_status(text, text, text) from public;
+grant execute on function platform_set_tenant_status(text, text, text) to sportello_runtime;

@@ -6,7 +6,7 @@
 //! and no page here shows an ente's cases, messages or documents.
 
 use axum::{
-    extract::{FromRequestParts, Query, State},
+    extract::{FromRequestParts, Path, Query, State},
     http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Redirect, Response},
     Form,
@@ -262,4 +262,100 @@ pub async fn tenants_page(
     context.insert("previous_href", &href(query.page() - 1));
     context.insert("next_href", &href(query.page() + 1));
     render(&state, StatusCode::OK, "platform/tenants.html", &context)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct TenantQuery {
+    esito: String,
+}
+
+/// One tenant: what the table shows, and (for a platform admin) suspend or resume.
+pub async fn tenant_page(
+    State(state): State<AppState>,
+    visit: Visit,
+    csrf: CsrfToken,
+    Operator(operator): Operator,
+    Path(slug): Path<String>,
+    Query(q): Query<TenantQuery>,
+) -> AppResult<Response> {
+    let outcome = match q.esito.as_str() {
+        "sospeso" => Some("platform.console.outcome_suspended"),
+        "riattivato" => Some("platform.console.outcome_resumed"),
+        _ => None,
+    };
+    tenant_form(&state, &visit, &csrf, &operator, &slug, "", None, outcome, StatusCode::OK).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn tenant_form(
+    state: &AppState,
+    visit: &Visit,
+    csrf: &CsrfToken,
+    operator: &operators::Operator,
+    slug: &str,
+    reason: &str,
+    error: Option<&'static str>,
+    outcome: Option<&'static str>,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let (line, suspension_reason) = tenants::one(&state.db, slug).await?.ok_or(AppError::NotFound)?;
+    let mut context = page(state, visit, csrf);
+    context.insert("operator", operator);
+    context.insert("may_change", &(operator.role == "platform-admin"));
+    context.insert("tenant_line", &line);
+    context.insert("suspension_reason", &suspension_reason);
+    context.insert("reason", reason);
+    context.insert("error", &error.map(|k| state.renderer.catalogues().text(&visit.language.lang, &Text::new(k))));
+    context.insert("outcome", &outcome);
+    render(state, status, "platform/tenant.html", &context)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SuspendForm {
+    reason: String,
+}
+
+/// Suspends (`sospendi`, with a reason) or resumes (`riattiva`) a tenant:
+/// platform admins only; recorded in the ente's own audit trail; every node
+/// drops its caches (the ente's hosts show "Servizio sospeso" with the reason).
+pub async fn set_status(
+    State(state): State<AppState>,
+    visit: Visit,
+    csrf: CsrfToken,
+    Operator(operator): Operator,
+    Path((slug, action)): Path<(String, String)>,
+    Form(form): Form<SuspendForm>,
+) -> AppResult<Response> {
+    let suspend = match action.as_str() {
+        "sospendi" => true,
+        "riattiva" => false,
+        _ => return Err(AppError::NotFound),
+    };
+    if operator.role != "platform-admin" {
+        return Err(AppError::Forbidden);
+    }
+    let reason = form.reason.trim();
+    if suspend && (reason.is_empty() || reason.chars().count() > 500) {
+        let error = Some("platform.console.check_reason");
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return tenant_form(&state, &visit, &csrf, &operator, &slug, reason, error, None, status).await;
+    }
+    let id = tenants::set_status(&state.db, &slug, suspend, reason).await?.ok_or(AppError::NotFound)?;
+    let mut tx = crate::db::TenantTx::begin(&state.db, id).await?;
+    let actor = crate::audit::Actor::system(&format!("piattaforma: {}", operator.email));
+    let change = crate::audit::Change {
+        action: if suspend { "tenant.suspend" } else { "tenant.resume" },
+        object_type: "tenant",
+        object_id: slug.clone(),
+        before: None,
+        after: Some(serde_json::json!({ "reason": reason })),
+    };
+    crate::audit::append(&mut tx, &actor, change).await?;
+    crate::tenancy::notify_changed(tx.conn(), id).await?;
+    tx.commit().await?;
+    state.invalidate_tenant_caches();
+    let outcome = if suspend { "sospeso" } else { "riattivato" };
+    Ok(Redirect::to(&format!("/console/enti/{slug}?esito={outcome}")).into_response())
 }

@@ -29,6 +29,8 @@ pub fn router() -> Router<AppState> {
         .route("/console/accesso", get(console::sign_in_page).post(console::sign_in))
         .route("/console/attiva", get(console::enrol_page).post(console::enrol))
         .route("/console/esci", post(console::sign_out))
+        .route("/console/enti/{slug}", get(console::tenant_page))
+        .route("/console/enti/{slug}/{action}", post(console::set_status))
 }
 
 async fn platform_home(State(state): State<AppState>, visit: Visit, headers: HeaderMap) -> AppResult<Response> {

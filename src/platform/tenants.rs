@@ -86,25 +86,54 @@ pub async fn table(db: &PgPool, query: &TableQuery) -> sqlx::Result<(Vec<TenantL
         .bind(&pattern)
         .fetch_one(db)
         .await?;
-    let mut lines: Vec<TenantLine> = sqlx::query_as(&format!(
-        "select t.id, t.slug, t.name, t.status, t.theme, t.created_at,
-                coalesce((select array_agg(d.host order by d.is_primary desc, d.host) from tenant_domains d
-                          where d.tenant_id = t.id), '{{}}') as hosts
-         from tenants t where {matches} order by {} limit $2 offset $3",
-        query.order_by()
-    ))
-    .bind(&pattern)
-    .bind(PAGE_SIZE)
-    .bind((query.page() - 1) * PAGE_SIZE)
-    .fetch_all(db)
-    .await?;
-    // One transaction, each tenant's counts in its own scope (the setting is
-    // local to the transaction, which ends here).
+    let mut lines: Vec<TenantLine> =
+        sqlx::query_as(&format!("{LINE} where {matches} order by {} limit $2 offset $3", query.order_by()))
+            .bind(&pattern)
+            .bind(PAGE_SIZE)
+            .bind((query.page() - 1) * PAGE_SIZE)
+            .fetch_all(db)
+            .await?;
+    count_into(db, &mut lines).await?;
+    Ok((lines, total))
+}
+
+const LINE: &str = "select t.id, t.slug, t.name, t.status, t.theme, t.created_at,
+        coalesce((select array_agg(d.host order by d.is_primary desc, d.host) from tenant_domains d
+                  where d.tenant_id = t.id), '{}') as hosts
+     from tenants t";
+
+/// One tenant by slug, with its counts and its suspension's reason.
+pub async fn one(db: &PgPool, slug: &str) -> sqlx::Result<Option<(TenantLine, String)>> {
+    let line: Option<TenantLine> =
+        sqlx::query_as(&format!("{LINE} where t.slug = $1")).bind(slug).fetch_optional(db).await?;
+    let Some(line) = line else { return Ok(None) };
+    let reason: String =
+        sqlx::query_scalar("select suspension_reason from tenants where id = $1").bind(line.id).fetch_one(db).await?;
+    let mut lines = vec![line];
+    count_into(db, &mut lines).await?;
+    Ok(lines.pop().map(|l| (l, reason)))
+}
+
+/// Fills in each line's counts: one transaction, each tenant counted in its
+/// own scope (the setting is local to the transaction, which ends here).
+async fn count_into(db: &PgPool, lines: &mut [TenantLine]) -> sqlx::Result<()> {
     let mut tx = db.begin().await?;
-    for line in &mut lines {
+    for line in lines {
         sqlx::query("select set_config('app.tenant_id', $1, true)").bind(line.id.to_string()).execute(&mut *tx).await?;
         line.counts = sqlx::query_as(COUNTS).fetch_one(&mut *tx).await?;
     }
     tx.rollback().await?;
-    Ok((lines, total))
+    Ok(())
+}
+
+/// Suspends (with the reason its pages show) or resumes a tenant, through the
+/// one function the runtime role may call on `tenants`; the tenant's id, if it exists.
+pub async fn set_status(db: &PgPool, slug: &str, suspend: bool, reason: &str) -> sqlx::Result<Option<Uuid>> {
+    let status = if suspend { "suspended" } else { "active" };
+    sqlx::query_scalar("select platform_set_tenant_status($1, $2, $3)")
+        .bind(slug)
+        .bind(status)
+        .bind(reason)
+        .fetch_one(db)
+        .await
 }

@@ -95,9 +95,10 @@ async fn load_tenant(pool: &PgPool, host: &str) -> sqlx::Result<Option<Tenant>> 
         profile: serde_json::Value,
         auth: serde_json::Value,
         primary_host: String,
+        suspension_reason: String,
     }
     let row: Option<Row> = sqlx::query_as(
-        "select t.id, t.slug, t.name, t.status, t.theme, t.profile, t.auth,
+        "select t.id, t.slug, t.name, t.status, t.theme, t.profile, t.auth, t.suspension_reason,
                 (select p.host from tenant_domains p where p.tenant_id = t.id and p.is_primary) as primary_host
          from tenant_domains d join tenants t on t.id = d.tenant_id
          where d.host = $1",
@@ -105,7 +106,7 @@ async fn load_tenant(pool: &PgPool, host: &str) -> sqlx::Result<Option<Tenant>> 
     .bind(host)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|Row { id, slug, name, status, theme, profile, auth, primary_host }| Tenant {
+    Ok(row.map(|Row { id, slug, name, status, theme, profile, auth, primary_host, suspension_reason }| Tenant {
         id,
         slug,
         name,
@@ -114,6 +115,7 @@ async fn load_tenant(pool: &PgPool, host: &str) -> sqlx::Result<Option<Tenant>> 
         primary_host,
         profile: serde_json::from_value(profile).unwrap_or_default(),
         auth: serde_json::from_value(auth).unwrap_or_default(),
+        suspension_reason,
     }))
 }
 

@@ -30,6 +30,8 @@ pub struct Tenant {
     pub primary_host: String,
     pub profile: Profile,
     pub auth: crate::tenancy::sign_in::AuthSettings,
+    /// Why the platform suspended it (shown on its pages while suspended).
+    pub suspension_reason: String,
 }
 
 impl Tenant {

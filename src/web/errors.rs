@@ -117,6 +117,7 @@ fn error_page(state: &AppState, visit: &Visit, marker: ErrorMarker, request_id: 
 pub fn suspended_page(state: &AppState, tenant: &Tenant, request: &Request) -> Response {
     let mut context = base_context(&platform_visit(request));
     context.insert("suspended_name", &tenant.name);
+    context.insert("suspension_reason", &tenant.suspension_reason);
     context.insert("request_id", &request_id(request));
     let mut response =
         page_with_status(state, &Site::Platform, "layout/suspended.html", &context, StatusCode::SERVICE_UNAVAILABLE);

@@ -153,3 +153,55 @@ async fn the_first_platform_admin_is_created_by_the_cli_enrols_and_sees_every_te
     assert_eq!(locked.status(), 401);
     assert!(locked.text().await.unwrap().contains("bloccato"));
 }
+
+/// Suspended from the console with a reason its pages show, then resumed; each
+/// step in the ente's own audit trail; a support operator may look, not change.
+#[tokio::test]
+async fn a_platform_admin_suspends_and_resumes_a_tenant_with_a_reason_in_its_audit_trail() {
+    let app = spawn_app().await;
+    let (mut ops, _) = enrolled_operator(&app).await;
+    let page = ops.get_text("/console/enti/roccamare").await;
+    assert!(page.contains("data-element=\"suspend-form\""), "{page}");
+    let refused = ops.post("/console/enti/roccamare/sospendi", &[("reason", "  ")]).await;
+    assert_eq!(refused.status(), 422);
+    assert!(refused.text().await.unwrap().contains("Scrivi il motivo della sospensione"));
+    assert_eq!(app.get("roccamare.localhost", "/").await.status(), 200, "nothing changed");
+
+    let reason = "Manutenzione straordinaria fino alle 18";
+    let done = ops.post("/console/enti/roccamare/sospendi", &[("reason", reason)]).await;
+    assert_eq!(location(&done), "/console/enti/roccamare?esito=sospeso");
+    let home = app.get("roccamare.localhost", "/").await;
+    assert_eq!(home.status(), 503);
+    let text = home.text().await.unwrap();
+    assert!(text.contains("Servizio sospeso") && text.contains(reason), "{text}");
+    assert_eq!(app.get(VALMORA, "/").await.status(), 200, "only that ente");
+    assert!(ops.get_text("/console?q=roccamare").await.contains("sospeso"));
+
+    assert_eq!(
+        location(&ops.post("/console/enti/roccamare/riattiva", &[]).await),
+        "/console/enti/roccamare?esito=riattivato"
+    );
+    assert_eq!(app.get("roccamare.localhost", "/").await.status(), 200);
+    let id = app.tenant_id_of("roccamare").await;
+    let mut tx = sportello::db::TenantTx::begin(&app.db.admin, id).await.unwrap();
+    let trail: Vec<(String, String)> = sqlx::query_as(
+        "select action, actor_label from audit_log where action in ('tenant.suspend', 'tenant.resume') order by seq",
+    )
+    .fetch_all(tx.conn())
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let who = format!("piattaforma: {EMAIL}");
+    assert_eq!(trail, [("tenant.suspend".to_string(), who.clone()), ("tenant.resume".to_string(), who)]);
+    assert_eq!(ops.get("/console/enti/nessuno").await.status(), 404);
+
+    // Support may look, not change.
+    sqlx::query("update platform_operators set role = 'platform-support' where email = $1")
+        .bind(EMAIL)
+        .execute(&app.db.admin)
+        .await
+        .unwrap();
+    assert!(!ops.get_text("/console/enti/roccamare").await.contains("suspend-form"));
+    assert_eq!(ops.post("/console/enti/roccamare/sospendi", &[("reason", reason)]).await.status(), 403);
+    assert_eq!(app.get("roccamare.localhost", "/").await.status(), 200);
+}

@@ -448,6 +448,7 @@ mod tests {
             primary_host: "valmora.localhost".into(),
             profile,
             auth: Default::default(),
+            suspension_reason: String::new(),
         }
     }
 }
