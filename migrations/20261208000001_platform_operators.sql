@@ -41,6 +41,21 @@ create table platform_sessions (
     expires_at timestamptz not null
 );
 
+-- Row-level security all the same, the other way round: visible only to a
+-- transaction that works for no ente, so no code path scoped to an ente (every
+-- request of an ente's host) can read or change an operator's account.
+do $$
+declare t text;
+begin
+    foreach t in array array['platform_operators', 'platform_enrolments', 'platform_sessions'] loop
+        execute format('alter table %I enable row level security', t);
+        execute format('alter table %I force row level security', t);
+        execute format(
+            'create policy platform_only on %I using (app_current_tenant() is null) '
+            'with check (app_current_tenant() is null)', t);
+    end loop;
+end $$;
+
 grant select, insert, update on platform_operators, platform_enrolments to sportello_runtime;
 grant select, insert, update, delete on platform_sessions to sportello_runtime;
 

@@ -359,3 +359,17 @@ pub async fn set_status(
     let outcome = if suspend { "sospeso" } else { "riattivato" };
     Ok(Redirect::to(&format!("/console/enti/{slug}?esito={outcome}")).into_response())
 }
+
+/// The platform's health: database, storage, job queue, failed jobs, version.
+pub async fn health_page(
+    State(state): State<AppState>,
+    visit: Visit,
+    csrf: CsrfToken,
+    Operator(operator): Operator,
+) -> AppResult<Response> {
+    let health = super::health::check(&state).await?;
+    let mut context = page(&state, &visit, &csrf);
+    context.insert("operator", &operator);
+    context.insert("health", &health);
+    render(&state, StatusCode::OK, "platform/health.html", &context)
+}

@@ -3,6 +3,7 @@
 //! `admin.<base>`). See docs/PLATFORM.md.
 
 pub mod console;
+pub mod health;
 pub mod operators;
 pub mod tenants;
 
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/accesso", get(console::sign_in_page).post(console::sign_in))
         .route("/console/attiva", get(console::enrol_page).post(console::enrol))
         .route("/console/esci", post(console::sign_out))
+        .route("/console/salute", get(console::health_page))
         .route("/console/enti/{slug}", get(console::tenant_page))
         .route("/console/enti/{slug}/{action}", post(console::set_status))
 }

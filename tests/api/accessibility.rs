@@ -213,7 +213,8 @@ async fn admin_console_pages_pass_axe_and_respect_the_csp() {
 }
 
 /// The platform operator's console on admin.localhost: its sign-in, an
-/// enrolment link's page, the table of tenants, an empty search and a tenant's page.
+/// enrolment link's page, the table of tenants, an empty search, a tenant's page
+/// and the health page.
 #[tokio::test]
 async fn platform_console_pages_pass_axe_and_respect_the_csp() {
     let app = spawn_app().await;
@@ -227,6 +228,7 @@ async fn platform_console_pages_pass_axe_and_respect_the_csp() {
         "/console".to_string(),
         "/console?q=nessuno".to_string(),
         "/console/enti/valmora".to_string(),
+        "/console/salute".to_string(),
         "/console/accesso".to_string(),
         format!("/console/attiva?t={token}"),
     ];

@@ -130,6 +130,15 @@ async fn the_first_platform_admin_is_created_by_the_cli_enrols_and_sees_every_te
     let sorted = ops.get_text("/console?ordina=-name").await;
     assert!(sorted.find("data-slug=\"valmora\"").unwrap() < sorted.find("data-slug=\"roccamare\"").unwrap());
 
+    // Operators' accounts are invisible to anything scoped to an ente (RLS).
+    let mut scoped = sportello::db::TenantTx::begin(&app.db.app, app.tenant_id_of("valmora").await).await.unwrap();
+    for table in ["platform_operators", "platform_sessions", "platform_enrolments"] {
+        let rows: i64 =
+            sqlx::query_scalar(&format!("select count(*) from {table}")).fetch_one(scoped.conn()).await.unwrap();
+        assert_eq!(rows, 0, "{table} inside an ente's scope");
+    }
+    scoped.commit().await.unwrap();
+
     // The console's session is not an ente's, and the other way round.
     let mut on_valmora = Browser::new(&app, VALMORA);
     on_valmora.cookies = ops.cookies.clone();
@@ -204,4 +213,40 @@ async fn a_platform_admin_suspends_and_resumes_a_tenant_with_a_reason_in_its_aud
     assert!(!ops.get_text("/console/enti/roccamare").await.contains("suspend-form"));
     assert_eq!(ops.post("/console/enti/roccamare/sospendi", &[("reason", reason)]).await.status(), 403);
     assert_eq!(app.get("roccamare.localhost", "/").await.status(), 200);
+}
+
+/// The health page: database and storage reachable, the queue by state, and a
+/// job that failed for good with its kind, ente and error.
+#[tokio::test]
+async fn the_health_page_shows_the_queue_and_the_jobs_that_failed() {
+    let app = spawn_app().await;
+    let (mut ops, _) = enrolled_operator(&app).await;
+    let valmora = app.tenant_id_of("valmora").await;
+    let task = uuid::Uuid::new_v4();
+    let input = serde_json::json!({ "kind": "webhook", "tenant": valmora, "key": "k1", "payload": {} });
+    sqlx::query("insert into underway.task (id, task_queue_name, input, state) values ($1, 'sportello', $2, 'failed')")
+        .bind(task)
+        .bind(&input)
+        .execute(&app.db.admin)
+        .await
+        .unwrap();
+    sqlx::query(
+        "insert into underway.task_attempt (task_id, task_queue_name, attempt_number, state, error_message)
+         values ($1, 'sportello', 1, 'failed', 'webhook to `gestionale.example`: refused destination')",
+    )
+    .bind(task)
+    .execute(&app.db.admin)
+    .await
+    .unwrap();
+    let page = ops.get_text("/console/salute").await;
+    let facts = page.split("data-element=\"health-database\">").nth(1).unwrap();
+    assert!(facts.starts_with("raggiungibile, risposta in"), "{facts}");
+    assert!(page.contains("data-element=\"health-storage\">raggiungibile"), "{page}");
+    assert!(page.contains("<tr data-state=\"failed\"><td>sportello</td><td>failed</td><td>1</td>"), "{page}");
+    let failed = page.split("data-element=\"failed-job\">").nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(
+        failed.contains("webhook") && failed.contains("valmora") && failed.contains("refused destination"),
+        "{failed}"
+    );
+    assert_eq!(location(&Browser::new(&app, CONSOLE).get("/console/salute").await), "/console/accesso");
 }
