@@ -219,15 +219,7 @@ impl Authz {
         act: &str,
     ) -> Result<bool, AppError> {
         let enforcer = self.enforcer(state, tenant).await?;
-        for subject in subjects {
-            if enforcer
-                .enforce((subject.as_str(), tenant.slug.as_str(), obj, act))
-                .map_err(|e| anyhow::anyhow!("casbin: {e}"))?
-            {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        any_allows(&enforcer, tenant, subjects, obj, act)
     }
 
     pub async fn roles_of(
@@ -257,17 +249,7 @@ impl Authz {
         codes: &[String],
     ) -> Result<OfficeRights, AppError> {
         let enforcer = self.enforcer(state, tenant).await?;
-        let may = |obj: &str, act: &str| -> Result<bool, AppError> {
-            for subject in subjects {
-                if enforcer
-                    .enforce((subject.as_str(), tenant.slug.as_str(), obj, act))
-                    .map_err(|e| anyhow::anyhow!("casbin: {e}"))?
-                {
-                    return Ok(true);
-                }
-            }
-            Ok(false)
-        };
+        let may = |obj: &str, act: &str| any_allows(&enforcer, tenant, subjects, obj, act);
         let mut member_of = std::collections::HashSet::new();
         for subject in subjects {
             for rule in enforcer.get_filtered_grouping_policy(0, vec![subject.clone()]) {
@@ -297,6 +279,25 @@ impl Authz {
             .await
             .map_err(|e| AppError::Internal(anyhow::anyhow!("loading the authorization policy: {e}")))
     }
+}
+
+/// Whether the policy lets any of `subjects` do `act` on `obj` in the tenant.
+fn any_allows(
+    enforcer: &Enforcer,
+    tenant: &Tenant,
+    subjects: &[String],
+    obj: &str,
+    act: &str,
+) -> Result<bool, AppError> {
+    for subject in subjects {
+        if enforcer
+            .enforce((subject.as_str(), tenant.slug.as_str(), obj, act))
+            .map_err(|e| anyhow::anyhow!("casbin: {e}"))?
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 async fn load_enforcer(db: &sqlx::PgPool, tenant_id: Uuid) -> anyhow::Result<Enforcer> {

@@ -20,6 +20,7 @@ use crate::{
         csrf::CsrfToken,
         password,
         session::{clear_cookie, cookie_value, set_cookie, token_hash},
+        staff_local::{check_enrolment, EnrolFields, ENROL_TEMPLATE},
         totp,
     },
     error::{AppError, AppResult},
@@ -106,9 +107,12 @@ fn enrolment_form(
     status: StatusCode,
 ) -> AppResult<Response> {
     let mut context = page(state, visit, csrf);
+    context.insert("enrol_title", "platform.console.enrol_title");
+    context.insert("enrol_intro", "platform.console.enrol_intro");
+    context.insert("enrol_action", "/console/attiva");
     let Some(enrolment) = enrolment else {
         context.insert("expired", &true);
-        return render(state, StatusCode::NOT_FOUND, "platform/enrol.html", &context);
+        return render(state, StatusCode::NOT_FOUND, ENROL_TEMPLATE, &context);
     };
     let secret = enrolment.pending_secret.unwrap_or_default();
     let uri = totp::otpauth_uri("Sportello", &enrolment.email, &secret);
@@ -120,7 +124,7 @@ fn enrolment_form(
     context.insert("family_name", &form.family_name);
     let errors: std::collections::BTreeMap<&str, &str> = errors.iter().copied().collect();
     context.insert("errors", &errors);
-    render(state, status, "platform/enrol.html", &context)
+    render(state, status, ENROL_TEMPLATE, &context)
 }
 
 pub async fn enrol(
@@ -134,24 +138,19 @@ pub async fn enrol(
         return enrolment_form(&state, &visit, &csrf, None, &form, &[], StatusCode::NOT_FOUND);
     };
     let secret = found.pending_secret.clone().unwrap_or_default();
-    let mut errors: Vec<(&str, &str)> = Vec::new();
-    if form.given_name.trim().is_empty() {
-        errors.push(("given_name", "auth.staff_local.name_required"));
-    }
-    if form.family_name.trim().is_empty() {
-        errors.push(("family_name", "auth.staff_local.name_required"));
-    }
-    if let Some(key) = password::weakness(&form.password, &found.email) {
-        errors.push(("password", key));
-    } else if form.password != form.password_confirm {
-        errors.push(("password_confirm", "auth.staff_local.passwords_differ"));
-    }
-    let step = totp::verify(&secret, &form.code, chrono::Utc::now().timestamp(), 0);
-    if step.is_none() {
-        errors.push(("code", "auth.staff_local.code_wrong"));
-    }
-    let (Some(step), true) = (step, errors.is_empty()) else {
-        return enrolment_form(&state, &visit, &csrf, Some(found), &form, &errors, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields = EnrolFields {
+        given_name: &form.given_name,
+        family_name: &form.family_name,
+        password: &form.password,
+        password_confirm: &form.password_confirm,
+        code: &form.code,
+    };
+    let step = match check_enrolment(&fields, &found.email, &secret) {
+        Ok(step) => step,
+        Err(errors) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return enrolment_form(&state, &visit, &csrf, Some(found), &form, &errors, status);
+        }
     };
     let account = operators::NewAccount {
         given_name: form.given_name.trim(),

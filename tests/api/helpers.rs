@@ -678,3 +678,19 @@ pub async fn browser_script(script: &str, args: Vec<String>) -> String {
     assert!(output.status.success(), "{script} failed:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
     report
 }
+
+/// Runs the `sportello` command line against `app`'s database, as an operator
+/// would; its standard output (the command must succeed).
+pub fn sportello_cli(app: &TestApp, args: &[&str]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sportello"))
+        .args(args)
+        .current_dir(root())
+        .env("DATABASE_URL", app.db.url("sportello_app"))
+        .env("DATABASE_ADMIN_URL", app.db.url("sportello_owner"))
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(output.status.success(), "{args:?}: {stdout} {}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}

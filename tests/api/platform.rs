@@ -3,8 +3,6 @@
 //! prints, signed in; the table of tenants (counts only, searchable, paged);
 //! the console's session opens no ente's page, and an ente's opens no console.
 
-use std::process::Command;
-
 use sportello::auth::totp;
 
 use crate::{
@@ -12,7 +10,7 @@ use crate::{
     auth::VALMORA,
     backoffice::{offices as provider, staff},
     cases::{citizen, submitted_case},
-    helpers::{location, root, spawn_app, Browser, TestApp},
+    helpers::{location, spawn_app, sportello_cli, Browser, TestApp},
 };
 
 const CONSOLE: &str = "admin.localhost";
@@ -21,16 +19,7 @@ const PASSWORD: &str = "Una password lunga 2026";
 
 /// `sportello platform admin create`, as the platform operator runs it: the link it prints.
 fn create_admin(app: &TestApp, email: &str) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_sportello"))
-        .args(["platform", "admin", "create", email])
-        .current_dir(root())
-        .env("DATABASE_URL", app.db.url("sportello_app"))
-        .env("DATABASE_ADMIN_URL", app.db.url("sportello_owner"))
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-    assert!(output.status.success(), "{stdout} {}", String::from_utf8_lossy(&output.stderr));
+    let stdout = sportello_cli(app, &["platform", "admin", "create", email]);
     let url = url::Url::parse(stdout.trim()).unwrap();
     assert_eq!(url.host_str(), Some(CONSOLE), "{stdout}");
     format!("{}?{}", url.path(), url.query().unwrap())

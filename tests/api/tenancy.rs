@@ -1,7 +1,7 @@
 //! Host -> tenant resolution, hostile hosts, suspension, onboarding, and cache
 //! invalidation across nodes.
 
-use std::{process::Command, time::Duration};
+use std::time::Duration;
 
 use sportello::{onboarding, tenancy::TenantStatus};
 
@@ -150,19 +150,7 @@ async fn tenant_apply_from_the_cli_is_idempotent() {
         std::fs::read_to_string(dir.join("tenant.toml")).unwrap().replace("Comune di Valmora", "Comune di Testopoli");
     std::fs::write(dir.join("tenant.toml"), toml).unwrap();
 
-    let run = |args: &[&str]| {
-        let output = Command::new(env!("CARGO_BIN_EXE_sportello"))
-            .args(args)
-            .current_dir(root())
-            .env("DATABASE_URL", app.db.url("sportello_app"))
-            .env("DATABASE_ADMIN_URL", app.db.url("sportello_owner"))
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-        assert!(output.status.success(), "{args:?}: {stdout} {}", String::from_utf8_lossy(&output.stderr));
-        stdout
-    };
+    let run = |args: &[&str]| crate::helpers::sportello_cli(&app, args);
     let dir_arg = dir.to_str().unwrap();
     assert!(run(&["tenant", "apply", dir_arg]).contains("testopoli: created"));
     let before: chrono::DateTime<chrono::Utc> =

@@ -76,23 +76,35 @@ async fn enrol_page(page: Page, Query(q): Query<EnrolQuery>) -> AppResult<Respon
     render_enrolment(&page, &q.t, &enrolment, &EnrolForm::default(), &[], StatusCode::OK)
 }
 
-fn expired(page: &Page) -> AppResult<Response> {
+/// The enrolment page's words and address for a staff account.
+fn enrol_context(page: &Page) -> tera::Context {
     let mut context = page.context();
-    context.insert("expired", &true);
-    page.render_with(StatusCode::NOT_FOUND, "auth/staff_enrol.html", &context)
+    context.insert("enrol_title", "auth.staff_local.enrol_title");
+    context.insert("enrol_intro", "auth.staff_local.enrol_intro");
+    context.insert("enrol_action", "/backoffice/accesso/attiva");
+    context
 }
+
+fn expired(page: &Page) -> AppResult<Response> {
+    let mut context = enrol_context(page);
+    context.insert("expired", &true);
+    page.render_with(StatusCode::NOT_FOUND, ENROL_TEMPLATE, &context)
+}
+
+/// Shared with the platform operators' enrolment (`platform::console`).
+pub const ENROL_TEMPLATE: &str = "auth/totp_enrol.html";
 
 fn render_enrolment(
     page: &Page,
     token: &str,
     enrolment: &store::Enrolment,
     form: &EnrolForm,
-    errors: &[(&str, Text)],
+    errors: &[(&str, &str)],
     status: StatusCode,
 ) -> AppResult<Response> {
     let secret = enrolment.pending_secret.clone().unwrap_or_default();
     let uri = totp::otpauth_uri(&page.tenant.0.name, &enrolment.email, &secret);
-    let mut context = page.context();
+    let mut context = enrol_context(page);
     context.insert("token", token);
     context.insert("email", &enrolment.email);
     context.insert("qr_svg", &totp::qr_svg(&uri));
@@ -100,9 +112,49 @@ fn render_enrolment(
     context.insert("given_name", &form.given_name);
     context.insert("family_name", &form.family_name);
     // The form macros take message keys (these messages have no arguments).
-    let errors: std::collections::BTreeMap<&str, &str> = errors.iter().map(|(k, t)| (*k, t.key.as_ref())).collect();
+    let errors: std::collections::BTreeMap<&str, &str> = errors.iter().copied().collect();
     context.insert("errors", &errors);
-    page.render_with(status, "auth/staff_enrol.html", &context)
+    page.render_with(status, ENROL_TEMPLATE, &context)
+}
+
+/// What a person enrolling a local account typed (staff here, platform
+/// operators in `platform::console`).
+pub struct EnrolFields<'a> {
+    pub given_name: &'a str,
+    pub family_name: &'a str,
+    pub password: &'a str,
+    pub password_confirm: &'a str,
+    pub code: &'a str,
+}
+
+/// The step of the authenticator's first code when everything is right, else
+/// each problem as (input, message key): a name, a strong password typed
+/// twice, a current code of `secret`.
+pub fn check_enrolment(
+    fields: &EnrolFields,
+    email: &str,
+    secret: &[u8],
+) -> Result<i64, Vec<(&'static str, &'static str)>> {
+    let mut errors = Vec::new();
+    if fields.given_name.trim().is_empty() {
+        errors.push(("given_name", "auth.staff_local.name_required"));
+    }
+    if fields.family_name.trim().is_empty() {
+        errors.push(("family_name", "auth.staff_local.name_required"));
+    }
+    if let Some(key) = password::weakness(fields.password, email) {
+        errors.push(("password", key));
+    } else if fields.password != fields.password_confirm {
+        errors.push(("password_confirm", "auth.staff_local.passwords_differ"));
+    }
+    let step = totp::verify(secret, fields.code, chrono::Utc::now().timestamp(), 0);
+    if step.is_none() {
+        errors.push(("code", "auth.staff_local.code_wrong"));
+    }
+    match step {
+        Some(step) if errors.is_empty() => Ok(step),
+        _ => Err(errors),
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -124,26 +176,19 @@ async fn enrol(page: Page, Form(form): Form<EnrolForm>) -> AppResult<Response> {
         return expired(&page);
     };
     let secret = enrolment.pending_secret.clone().unwrap_or_default();
-    let mut errors: Vec<(&str, Text)> = Vec::new();
-    if form.given_name.trim().is_empty() {
-        errors.push(("given_name", Text::new("auth.staff_local.name_required")));
-    }
-    if form.family_name.trim().is_empty() {
-        errors.push(("family_name", Text::new("auth.staff_local.name_required")));
-    }
-    if let Some(key) = password::weakness(&form.password, &enrolment.email) {
-        errors.push(("password", Text::new(key)));
-    } else if form.password != form.password_confirm {
-        errors.push(("password_confirm", Text::new("auth.staff_local.passwords_differ")));
-    }
-    let now = chrono::Utc::now().timestamp();
-    let step = totp::verify(&secret, &form.code, now, 0);
-    if step.is_none() {
-        errors.push(("code", Text::new("auth.staff_local.code_wrong")));
-    }
-    let (Some(step), true) = (step, errors.is_empty()) else {
-        tx.commit().await?;
-        return render_enrolment(&page, &form.t, &enrolment, &form, &errors, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields = EnrolFields {
+        given_name: &form.given_name,
+        family_name: &form.family_name,
+        password: &form.password,
+        password_confirm: &form.password_confirm,
+        code: &form.code,
+    };
+    let step = match check_enrolment(&fields, &enrolment.email, &secret) {
+        Ok(step) => step,
+        Err(errors) => {
+            tx.commit().await?;
+            return render_enrolment(&page, &form.t, &enrolment, &form, &errors, StatusCode::UNPROCESSABLE_ENTITY);
+        }
     };
     let codes = recovery_codes();
     let account = store::NewAccount {
