@@ -276,13 +276,8 @@ async fn not_found() -> AppError {
 
 /// Ready when PostgreSQL and the document storage answer within two seconds.
 async fn readiness(State(state): State<AppState>) -> impl IntoResponse {
-    let two_seconds = Duration::from_secs(2);
-    let (db_ok, store_ok) = tokio::join!(
-        async {
-            tokio::time::timeout(two_seconds, sqlx::query("select 1").execute(&state.db)).await.is_ok_and(|r| r.is_ok())
-        },
-        async { tokio::time::timeout(two_seconds, state.store.check()).await.is_ok_and(|r| r.is_ok()) },
-    );
+    let probe = platform::health::probe(&state).await;
+    let (db_ok, store_ok) = (probe.database_ms.is_some(), probe.storage_ok);
     let ready = db_ok && store_ok;
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = serde_json::json!({

@@ -152,12 +152,7 @@ pub async fn accept_invitation(tx: &mut TenantTx, email: &str, token: &str) -> s
     .rows_affected()
         > 0;
     if used {
-        sqlx::query(
-            "update staff_members set status = 'active', changed_at = now() where email = $1 and status = 'invited'",
-        )
-        .bind(email)
-        .execute(tx.conn())
-        .await?;
+        crate::organisation::staff::accepted(tx, email).await?;
     }
     Ok(used)
 }

@@ -247,12 +247,7 @@ pub async fn deactivate(tx: &mut TenantTx, email: &str, by: &Actor) -> sqlx::Res
         .await?
         .rows_affected();
     // An unused invitation is void too.
-    sqlx::query(
-        "update staff_enrolments set expires_at = now() where email = $1 and used_at is null and expires_at > now()",
-    )
-    .bind(email)
-    .execute(tx.conn())
-    .await?;
+    void_links(tx, email).await?;
     audit::append(
         tx,
         by,
@@ -266,6 +261,28 @@ pub async fn deactivate(tx: &mut TenantTx, email: &str, by: &Actor) -> sqlx::Res
     )
     .await?;
     Ok(ended)
+}
+
+/// Voids every unused link (invitation or enrolment) of `email`.
+pub async fn void_links(tx: &mut TenantTx, email: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "update staff_enrolments set expires_at = now() where email = $1 and used_at is null and expires_at > now()",
+    )
+    .bind(email)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// An invited member who came in through their link is active from now on.
+pub async fn accepted(tx: &mut TenantTx, email: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "update staff_members set status = 'active', changed_at = now() where email = $1 and status = 'invited'",
+    )
+    .bind(email)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }
 
 /// Lets a deactivated staff member in again, with the roles they had.

@@ -20,7 +20,7 @@ use crate::{
         csrf::CsrfToken,
         password,
         session::{clear_cookie, cookie_value, set_cookie, token_hash},
-        staff_local::{check_enrolment, EnrolFields, ENROL_TEMPLATE},
+        staff_local::{check_enrolment, fill_enrolment, EnrolFields, ENROL_TEMPLATE},
         totp,
     },
     error::{AppError, AppResult},
@@ -50,8 +50,7 @@ impl FromRequestParts<AppState> for Operator {
     }
 }
 
-fn page(state: &AppState, visit: &Visit, csrf: &CsrfToken) -> Context {
-    let _ = state;
+fn page(visit: &Visit, csrf: &CsrfToken) -> Context {
     let mut context = base_context(visit);
     context.insert("csrf_token", &csrf.value());
     context
@@ -106,7 +105,7 @@ fn enrolment_form(
     errors: &[(&str, &str)],
     status: StatusCode,
 ) -> AppResult<Response> {
-    let mut context = page(state, visit, csrf);
+    let mut context = page(visit, csrf);
     context.insert("enrol_title", "platform.console.enrol_title");
     context.insert("enrol_intro", "platform.console.enrol_intro");
     context.insert("enrol_action", "/console/attiva");
@@ -115,15 +114,8 @@ fn enrolment_form(
         return render(state, StatusCode::NOT_FOUND, ENROL_TEMPLATE, &context);
     };
     let secret = enrolment.pending_secret.unwrap_or_default();
-    let uri = totp::otpauth_uri("Sportello", &enrolment.email, &secret);
-    context.insert("token", &form.t);
-    context.insert("email", &enrolment.email);
-    context.insert("qr_svg", &totp::qr_svg(&uri));
-    context.insert("secret", &totp::base32(&secret));
-    context.insert("given_name", &form.given_name);
-    context.insert("family_name", &form.family_name);
-    let errors: std::collections::BTreeMap<&str, &str> = errors.iter().copied().collect();
-    context.insert("errors", &errors);
+    let typed = (form.t.as_str(), form.given_name.as_str(), form.family_name.as_str());
+    fill_enrolment(&mut context, "Sportello", &enrolment.email, &secret, typed, errors);
     render(state, status, ENROL_TEMPLATE, &context)
 }
 
@@ -177,7 +169,7 @@ pub async fn sign_in_page(
     csrf: CsrfToken,
     Query(q): Query<SignInQuery>,
 ) -> AppResult<Response> {
-    let mut context = page(&state, &visit, &csrf);
+    let mut context = page(&visit, &csrf);
     context.insert("enrolled", &(q.esito == "attivato"));
     context.insert("email", "");
     render(&state, StatusCode::OK, "platform/sign_in.html", &context)
@@ -200,7 +192,7 @@ pub async fn sign_in(
 ) -> AppResult<Response> {
     let email = normalize_email(&form.email).unwrap_or_default();
     let refuse = |key: &'static str| -> AppResult<Response> {
-        let mut context = page(&state, &visit, &csrf);
+        let mut context = page(&visit, &csrf);
         context.insert("email", &form.email);
         context.insert("error", &state.renderer.catalogues().text(&visit.language.lang, &Text::new(key)));
         render(&state, StatusCode::UNAUTHORIZED, "platform/sign_in.html", &context)
@@ -243,7 +235,7 @@ pub async fn tenants_page(
 ) -> AppResult<Response> {
     let (lines, total) = tenants::table(&state.db, &query).await?;
     let pages = ((total + tenants::PAGE_SIZE - 1) / tenants::PAGE_SIZE).max(1);
-    let mut context = page(&state, &visit, &csrf);
+    let mut context = page(&visit, &csrf);
     context.insert("operator", &operator);
     context.insert("tenants", &lines);
     context.insert("total", &total);
@@ -298,12 +290,11 @@ async fn tenant_form(
     outcome: Option<&'static str>,
     status: StatusCode,
 ) -> AppResult<Response> {
-    let (line, suspension_reason) = tenants::one(&state.db, slug).await?.ok_or(AppError::NotFound)?;
-    let mut context = page(state, visit, csrf);
+    let line = tenants::one(&state.db, slug).await?.ok_or(AppError::NotFound)?;
+    let mut context = page(visit, csrf);
     context.insert("operator", operator);
     context.insert("may_change", &(operator.role == "platform-admin"));
     context.insert("tenant_line", &line);
-    context.insert("suspension_reason", &suspension_reason);
     context.insert("reason", reason);
     context.insert("error", &error.map(|k| state.renderer.catalogues().text(&visit.language.lang, &Text::new(k))));
     context.insert("outcome", &outcome);
@@ -367,7 +358,7 @@ pub async fn health_page(
     Operator(operator): Operator,
 ) -> AppResult<Response> {
     let health = super::health::check(&state).await?;
-    let mut context = page(&state, &visit, &csrf);
+    let mut context = page(&visit, &csrf);
     context.insert("operator", &operator);
     context.insert("health", &health);
     render(&state, StatusCode::OK, "platform/health.html", &context)

@@ -43,13 +43,29 @@ pub struct FailedJob {
     pub attempts: i32,
 }
 
-pub async fn check(state: &AppState) -> sqlx::Result<Health> {
+/// Whether the database and the file storage answer within 2 s (both asked
+/// at once): what `/readyz` reports and what the health page shows first.
+pub struct Probe {
+    /// Round trip of `select 1`, or `None` when unreachable.
+    pub database_ms: Option<u128>,
+    pub storage_ok: bool,
+}
+
+pub async fn probe(state: &AppState) -> Probe {
     let two_seconds = Duration::from_secs(2);
-    let started = Instant::now();
-    let reachable =
-        tokio::time::timeout(two_seconds, sqlx::query("select 1").execute(&state.db)).await.is_ok_and(|r| r.is_ok());
-    let database_ms = reachable.then(|| started.elapsed().as_millis());
-    let storage_ok = tokio::time::timeout(two_seconds, state.store.check()).await.is_ok_and(|r| r.is_ok());
+    let (database_ms, storage_ok) = tokio::join!(
+        async {
+            let started = Instant::now();
+            let reached = tokio::time::timeout(two_seconds, sqlx::query("select 1").execute(&state.db)).await;
+            reached.is_ok_and(|r| r.is_ok()).then(|| started.elapsed().as_millis())
+        },
+        async { tokio::time::timeout(two_seconds, state.store.check()).await.is_ok_and(|r| r.is_ok()) },
+    );
+    Probe { database_ms, storage_ok }
+}
+
+pub async fn check(state: &AppState) -> sqlx::Result<Health> {
+    let Probe { database_ms, storage_ok } = probe(state).await;
     let queue = sqlx::query_as(
         "select task_queue_name as queue, state::text as state, count(*) as jobs
          from underway.task group by 1, 2 order by 1, 2",

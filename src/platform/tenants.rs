@@ -51,6 +51,8 @@ pub struct TenantLine {
     pub theme: String,
     pub hosts: Vec<String>,
     pub created_at: DateTime<Utc>,
+    /// Why it is suspended (shown on its pages), empty when active.
+    pub suspension_reason: String,
     #[sqlx(skip)]
     pub counts: Counts,
 }
@@ -97,21 +99,18 @@ pub async fn table(db: &PgPool, query: &TableQuery) -> sqlx::Result<(Vec<TenantL
     Ok((lines, total))
 }
 
-const LINE: &str = "select t.id, t.slug, t.name, t.status, t.theme, t.created_at,
+const LINE: &str = "select t.id, t.slug, t.name, t.status, t.theme, t.created_at, t.suspension_reason,
         coalesce((select array_agg(d.host order by d.is_primary desc, d.host) from tenant_domains d
                   where d.tenant_id = t.id), '{}') as hosts
      from tenants t";
 
-/// One tenant by slug, with its counts and its suspension's reason.
-pub async fn one(db: &PgPool, slug: &str) -> sqlx::Result<Option<(TenantLine, String)>> {
+/// One tenant by slug, with its counts.
+pub async fn one(db: &PgPool, slug: &str) -> sqlx::Result<Option<TenantLine>> {
     let line: Option<TenantLine> =
         sqlx::query_as(&format!("{LINE} where t.slug = $1")).bind(slug).fetch_optional(db).await?;
-    let Some(line) = line else { return Ok(None) };
-    let reason: String =
-        sqlx::query_scalar("select suspension_reason from tenants where id = $1").bind(line.id).fetch_one(db).await?;
-    let mut lines = vec![line];
+    let mut lines: Vec<TenantLine> = line.into_iter().collect();
     count_into(db, &mut lines).await?;
-    Ok(lines.pop().map(|l| (l, reason)))
+    Ok(lines.pop())
 }
 
 /// Fills in each line's counts: one transaction, each tenant counted in its

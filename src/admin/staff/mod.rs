@@ -140,8 +140,18 @@ struct Choices {
 }
 
 impl Choices {
-    async fn load(tx: &mut TenantTx) -> sqlx::Result<Self> {
-        Ok(Self { roles: roles::all(tx).await?, offices: crate::admin::db::offices(tx).await? })
+    /// The roles, the open offices, and the closed ones in `held` (offices a
+    /// member still belongs to stay choosable, so they can be taken away).
+    async fn load(tx: &mut TenantTx, held: &[String]) -> sqlx::Result<Self> {
+        let mut offices = crate::admin::db::offices(tx).await?;
+        for code in held {
+            if !offices.iter().any(|o| &o.code == code) {
+                if let Some(o) = offices::one(tx, code).await? {
+                    offices.push(crate::admin::db::OfficeChoice { code: o.code, name: o.name });
+                }
+            }
+        }
+        Ok(Self { roles: roles::all(tx).await?, offices })
     }
 }
 
@@ -162,7 +172,6 @@ async fn access_problems(
     } else if access.roles.iter().any(|r| !choices.roles.iter().any(|c| &c.key == r)) {
         problems.insert("roles", Text::new("admin.staff.check_role_unknown"));
     }
-    // Offices already held stay choosable even once closed.
     if access.offices.iter().any(|o| !choices.offices.iter().any(|c| &c.code == o)) {
         problems.insert("offices", Text::new("admin.staff.check_office"));
     }
@@ -228,7 +237,7 @@ async fn invite_form(
     status: StatusCode,
 ) -> AppResult<Response> {
     let mut tx = TenantTx::begin(&page.state.db, page.tenant.0.id).await?;
-    let choices = Choices::load(&mut tx).await?;
+    let choices = Choices::load(&mut tx, &[]).await?;
     tx.commit().await?;
     let mut context = context(page, admin, Section::Staff);
     context.insert("form", form);
@@ -252,7 +261,7 @@ async fn invite(
 ) -> AppResult<Response> {
     let mut form = AccessForm::parse(&body);
     let mut tx = TenantTx::begin(&page.state.db, page.tenant.0.id).await?;
-    let choices = Choices::load(&mut tx).await?;
+    let choices = Choices::load(&mut tx, &[]).await?;
     let mut problems = Problems::new();
     let email = normalize_email(&form.email);
     match &email {
@@ -312,12 +321,7 @@ async fn send_invitation(
     by: &str,
 ) -> AppResult<()> {
     // A new link voids the ones sent before.
-    sqlx::query(
-        "update staff_enrolments set expires_at = now() where email = $1 and used_at is null and expires_at > now()",
-    )
-    .bind(email)
-    .execute(tx.conn())
-    .await?;
+    staff::void_links(tx, email).await?;
     let token = enrolments::create_enrolment(tx, email).await?.ok_or(AppError::NotFound)?;
     let tenant = &page.tenant.0;
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or(&tenant.primary_host);
@@ -375,15 +379,7 @@ async fn member_form(
     status: StatusCode,
 ) -> AppResult<Response> {
     let mut tx = TenantTx::begin(&page.state.db, page.tenant.0.id).await?;
-    let mut choices = Choices::load(&mut tx).await?;
-    // A closed office they still belong to can be taken away.
-    for code in &member.offices {
-        if !choices.offices.iter().any(|o| &o.code == code) {
-            if let Some(o) = offices::one(&mut tx, code).await? {
-                choices.offices.push(crate::admin::db::OfficeChoice { code: o.code, name: o.name });
-            }
-        }
-    }
+    let choices = Choices::load(&mut tx, &member.offices).await?;
     tx.commit().await?;
     let mut context = context(page, admin, Section::Staff);
     context.insert("member", member);
@@ -406,10 +402,7 @@ async fn save_access(
     form.email = email.clone();
     let mut tx = TenantTx::begin(&page.state.db, page.tenant.0.id).await?;
     let member = staff::member(&mut tx, &email).await?.ok_or(AppError::NotFound)?;
-    let mut choices = Choices::load(&mut tx).await?;
-    for code in &member.offices {
-        choices.offices.push(crate::admin::db::OfficeChoice { code: code.clone(), name: String::new() });
-    }
+    let choices = Choices::load(&mut tx, &member.offices).await?;
     // Only what the change adds must be within the admin's own reach: new
     // roles in every office chosen, and every role in the new offices.
     let access = form.access();

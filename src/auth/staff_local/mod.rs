@@ -103,18 +103,33 @@ fn render_enrolment(
     status: StatusCode,
 ) -> AppResult<Response> {
     let secret = enrolment.pending_secret.clone().unwrap_or_default();
-    let uri = totp::otpauth_uri(&page.tenant.0.name, &enrolment.email, &secret);
     let mut context = enrol_context(page);
+    let typed = (token, form.given_name.as_str(), form.family_name.as_str());
+    fill_enrolment(&mut context, &page.tenant.0.name, &enrolment.email, &secret, typed, errors);
+    page.render_with(status, ENROL_TEMPLATE, &context)
+}
+
+/// The enrolment page's context (`ENROL_TEMPLATE`): the QR code and key of
+/// `secret` for `email` under `issuer`, what was typed (the link's token, the
+/// names) and each problem as (input, message key).
+pub fn fill_enrolment(
+    context: &mut tera::Context,
+    issuer: &str,
+    email: &str,
+    secret: &[u8],
+    (token, given_name, family_name): (&str, &str, &str),
+    errors: &[(&str, &str)],
+) {
+    let uri = totp::otpauth_uri(issuer, email, secret);
     context.insert("token", token);
-    context.insert("email", &enrolment.email);
+    context.insert("email", email);
     context.insert("qr_svg", &totp::qr_svg(&uri));
-    context.insert("secret", &totp::base32(&secret));
-    context.insert("given_name", &form.given_name);
-    context.insert("family_name", &form.family_name);
+    context.insert("secret", &totp::base32(secret));
+    context.insert("given_name", given_name);
+    context.insert("family_name", family_name);
     // The form macros take message keys (these messages have no arguments).
     let errors: std::collections::BTreeMap<&str, &str> = errors.iter().copied().collect();
     context.insert("errors", &errors);
-    page.render_with(status, ENROL_TEMPLATE, &context)
 }
 
 /// What a person enrolling a local account typed (staff here, platform

@@ -112,12 +112,7 @@ pub async fn finish_enrolment(tx: &mut TenantTx, token: &str, account: &NewAccou
         .execute(tx.conn())
         .await?;
     // The enrolment link was their invitation.
-    sqlx::query(
-        "update staff_members set status = 'active', changed_at = now() where email = $1 and status = 'invited'",
-    )
-    .bind(account.email)
-    .execute(tx.conn())
-    .await?;
+    crate::organisation::staff::accepted(tx, account.email).await?;
     Ok(user_id)
 }
 
